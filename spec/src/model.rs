@@ -1,0 +1,264 @@
+//! The typed case model: what a spec file means once parsed and validated.
+
+use crate::claims::Claim;
+use serde::{Deserialize, Serialize};
+
+/// How strongly a case is required (RFC 2119), or `info` for measurements that never fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// An absolute requirement: a failure gates.
+    Must,
+    /// Recommended: a failure gates only under `--strict`.
+    Should,
+    /// Optional behaviour: reported, never gates.
+    May,
+    /// A measurement: never fails.
+    Info,
+}
+
+impl Level {
+    /// The level's spelling in spec files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::May => "may",
+            Level::Info => "info",
+        }
+    }
+}
+
+/// Where a case was defined, for error messages and `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The spec file, relative to the spec directory (`echo.toml`).
+    pub file: String,
+    /// 1-based line of the case's `id`.
+    pub line: usize,
+}
+
+/// Per-case deadline overrides, in milliseconds before `--time-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// A wait fails when no byte moved for this long.
+    pub no_progress_ms: Option<u64>,
+    /// A single wait (one step) fails when it takes longer than this, progress or not.
+    pub step_ms: Option<u64>,
+    /// The whole case fails when it takes longer than this.
+    pub case_ms: Option<u64>,
+}
+
+/// One conformance case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    /// Stable dotted identifier, never reused.
+    pub id: String,
+    /// One line a user reads in a report.
+    pub title: String,
+    /// Where the requirement comes from.
+    pub source: String,
+    /// How strongly it is required.
+    pub level: Level,
+    /// The claims a server must make for this case to apply.
+    pub requires: Vec<Claim>,
+    /// Free-form tags; `heavy` marks slow cases.
+    pub tags: Vec<String>,
+    /// Deadline overrides.
+    pub timeouts: Timeouts,
+    /// What the case does.
+    pub kind: CaseKind,
+    /// Where it was defined.
+    pub origin: Origin,
+}
+
+/// The closed set of case kinds, each with typed parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseKind {
+    /// One client follows the steps; it may open several named connections.
+    Script {
+        /// The steps, in order.
+        steps: Vec<Step>,
+    },
+    /// Like `script`, and may also observe the server process; runs alone against a fresh server.
+    Process {
+        /// The steps, in order; process steps allowed.
+        steps: Vec<Step>,
+    },
+    /// `clients` copies of the steps run at once; seeded payloads get the client's index added to the seed.
+    Concurrent {
+        /// How many clients run the steps at the same time.
+        clients: u32,
+        /// The steps each client runs; `barrier` waits for all clients.
+        steps: Vec<Step>,
+    },
+}
+
+impl CaseKind {
+    /// The kind's spelling in spec files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseKind::Script { .. } => "script",
+            CaseKind::Process { .. } => "process",
+            CaseKind::Concurrent { .. } => "concurrent",
+        }
+    }
+
+    /// The steps of the case.
+    pub fn steps(&self) -> &[Step] {
+        match self {
+            CaseKind::Script { steps } | CaseKind::Process { steps } | CaseKind::Concurrent { steps, .. } => steps,
+        }
+    }
+}
+
+/// What to send: exactly one source of bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// Literal bytes (from `text` or `hex`).
+    Bytes(Vec<u8>),
+    /// A deterministic pseudo-random stream of `len` bytes from `seed`, generated on the fly.
+    Seeded {
+        /// The generator's seed.
+        seed: u64,
+        /// Number of bytes.
+        len: u64,
+    },
+    /// The 256 byte values 0x00..=0xff, in order.
+    AllBytes,
+}
+
+impl Payload {
+    /// Number of bytes the payload holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::Seeded { len, .. } => *len,
+            Payload::AllBytes => 256,
+        }
+    }
+
+    /// True for a payload of zero bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a `send` is cut into writes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Chunking {
+    /// Write sizes, used in turn and cycled; empty means "as large as the socket takes".
+    pub sizes: Vec<u32>,
+    /// Pause between writes, in milliseconds (scaled by `--time-scale`).
+    pub pause_ms: u64,
+}
+
+/// One action or expectation of a scripted client. The vocabulary is closed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Open a connection and make it current; `name` defaults to `main`.
+    Connect {
+        /// The connection's name, for `on`.
+        name: String,
+    },
+    /// Make the named connection current.
+    On {
+        /// A name given by an earlier `connect`.
+        name: String,
+    },
+    /// Send bytes, read concurrently so a correct server never deadlocks the client.
+    Send {
+        /// What to send.
+        payload: Payload,
+        /// How to cut it into writes.
+        chunking: Chunking,
+    },
+    /// Everything sent and not yet echoed comes back (after the server's declared transform).
+    ExpectEcho,
+    /// Exactly these bytes come next, independent of what was sent.
+    Expect {
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Read until EOF; what arrived is a non-empty prefix of the pending echo (a `oneshot` reply).
+    ExpectEchoPrefix,
+    /// Half-close: `shutdown(SHUT_WR)`.
+    ShutdownWrite,
+    /// Everything pending arrives, then EOF, and no reset.
+    ExpectEof,
+    /// Nothing arrives for `ms` milliseconds.
+    ExpectSilence {
+        /// How long to watch.
+        ms: u64,
+    },
+    /// Abortive close: SO_LINGER 0, then close, so the server sees a reset.
+    Reset,
+    /// Orderly close of the current connection, without waiting for anything.
+    Close,
+    /// Wait, still reading and checking whatever arrives.
+    Sleep {
+        /// How long.
+        ms: u64,
+    },
+    /// Set SO_RCVBUF on the current connection.
+    SetRcvbuf {
+        /// Requested size in bytes (the kernel may double it).
+        bytes: u32,
+    },
+    /// Stop reading for `ms` milliseconds (writes go on).
+    PauseReading {
+        /// How long.
+        ms: u64,
+    },
+    /// Run the inner steps `times` times.
+    Repeat {
+        /// Iterations.
+        times: u32,
+        /// The steps of one iteration.
+        steps: Vec<Step>,
+    },
+    /// In a `concurrent` case, wait until every client reaches this step.
+    Barrier,
+    /// A new connection is refused (nothing listens).
+    ExpectRefused,
+    /// `process` only: the server exits with this status within the step deadline.
+    ExpectExit {
+        /// Expected exit status.
+        status: i32,
+    },
+}
+
+impl Step {
+    /// The step's spelling in spec files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Connect { .. } => "connect",
+            Step::On { .. } => "on",
+            Step::Send { .. } => "send",
+            Step::ExpectEcho => "expect_echo",
+            Step::Expect { .. } => "expect",
+            Step::ExpectEchoPrefix => "expect_echo_prefix",
+            Step::ShutdownWrite => "shutdown_write",
+            Step::ExpectEof => "expect_eof",
+            Step::ExpectSilence { .. } => "expect_silence",
+            Step::Reset => "reset",
+            Step::Close => "close",
+            Step::Sleep { .. } => "sleep",
+            Step::SetRcvbuf { .. } => "set_rcvbuf",
+            Step::PauseReading { .. } => "pause_reading",
+            Step::Repeat { .. } => "repeat",
+            Step::Barrier => "barrier",
+            Step::ExpectRefused => "expect_refused",
+            Step::ExpectExit { .. } => "expect_exit",
+        }
+    }
+
+    /// True for steps that observe the server process and so need a `process` case.
+    pub fn is_process_step(&self) -> bool {
+        matches!(self, Step::ExpectExit { .. })
+    }
+}

@@ -1,0 +1,316 @@
+//! Turns spec text into validated [`Case`]s, with file, line and column on every error.
+
+use crate::error::{line_col, SpecError};
+use crate::model::{Case, CaseKind, Chunking, Origin, Payload, Step, Timeouts};
+use crate::raw::{RawBytes, RawCase, RawFile, RawSend, RawStep};
+use std::collections::HashSet;
+use std::ops::Range;
+use toml::Spanned;
+
+/// Largest payload a single `send` may declare (256 MiB).
+pub const MAX_PAYLOAD: u64 = 256 << 20;
+/// Longest single duration a step or timeout may declare (10 minutes).
+pub const MAX_MS: u64 = 600_000;
+/// Most clients a `concurrent` case may run.
+pub const MAX_CLIENTS: u32 = 20_000;
+/// Most steps a case may execute once `repeat`s are expanded.
+pub const MAX_EXPANDED_STEPS: u64 = 1_000_000;
+
+/// Reserved kinds: part of the closed set in the design, not implemented by this version.
+const RESERVED_KINDS: [&str; 3] = ["property", "hostile", "load"];
+
+/// Parses one spec file. `file` is the name used in messages.
+pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+        SpecError::Syntax {
+            file: file.to_string(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let ctx = Ctx { file, text };
+    raw.case.into_iter().map(|c| ctx.case(c)).collect()
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+type Res<T> = Result<T, SpecError>;
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, case: &str, field: &str, message: impl Into<String>) -> SpecError {
+        let (line, column) = line_col(self.text, span.start);
+        SpecError::Invalid {
+            file: self.file.to_string(),
+            line,
+            column,
+            case: case.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn case(&self, raw: RawCase) -> Res<Case> {
+        let id = raw.id.get_ref().clone();
+        if !valid_id(&id) {
+            return Err(self.err(
+                raw.id.span(),
+                &id,
+                "id",
+                "ids are dotted lowercase words such as `echo.binary.all-bytes`",
+            ));
+        }
+        for (field, value) in [("title", &raw.title), ("source", &raw.source)] {
+            if value.get_ref().trim().is_empty() {
+                return Err(self.err(value.span(), &id, field, "must not be empty"));
+            }
+        }
+        if raw.title.get_ref().chars().count() > 120 {
+            return Err(self.err(raw.title.span(), &id, "title", "longer than 120 characters"));
+        }
+        let timeouts = match &raw.timeouts {
+            Some(t) => {
+                let v = *t.get_ref();
+                for (name, ms) in [("no_progress_ms", v.no_progress_ms), ("step_ms", v.step_ms), ("case_ms", v.case_ms)] {
+                    if let Some(ms) = ms {
+                        if ms == 0 || ms > MAX_MS {
+                            return Err(self.err(t.span(), &id, &format!("timeouts.{name}"), format!("{ms} is outside 1..={MAX_MS}")));
+                        }
+                    }
+                }
+                v
+            }
+            None => Timeouts::default(),
+        };
+        let kind_name = raw.kind.get_ref().as_str();
+        let steps_span = raw.steps.as_ref().map_or(raw.kind.span(), |s| s.span());
+        let raw_steps = match raw.steps {
+            Some(s) if !s.get_ref().is_empty() => s.into_inner(),
+            _ => return Err(self.err(steps_span, &id, "steps", "a case needs at least one step")),
+        };
+        let steps = self.steps(&id, "steps", raw_steps)?;
+        let kind = match kind_name {
+            "script" => CaseKind::Script { steps },
+            "process" => CaseKind::Process { steps },
+            "concurrent" => {
+                let Some(clients) = raw.clients.as_ref() else {
+                    return Err(self.err(raw.kind.span(), &id, "clients", "a `concurrent` case needs `clients = N`"));
+                };
+                let n = *clients.get_ref();
+                if n < 2 || n > MAX_CLIENTS {
+                    return Err(self.err(clients.span(), &id, "clients", format!("{n} is outside 2..={MAX_CLIENTS}")));
+                }
+                CaseKind::Concurrent { clients: n, steps }
+            }
+            other if RESERVED_KINDS.contains(&other) => {
+                return Err(self.err(raw.kind.span(), &id, "kind", format!("kind `{other}` is reserved and not supported by this version")));
+            }
+            other => {
+                return Err(self.err(
+                    raw.kind.span(),
+                    &id,
+                    "kind",
+                    format!("unknown kind `{other}` (known: script, process, concurrent)"),
+                ))
+            }
+        };
+        if let (Some(clients), false) = (&raw.clients, matches!(kind, CaseKind::Concurrent { .. })) {
+            return Err(self.err(clients.span(), &id, "clients", "only `concurrent` cases take `clients`"));
+        }
+        self.check_steps(&id, &kind, steps_span)?;
+        let (line, _) = line_col(self.text, raw.id.span().start);
+        Ok(Case {
+            id,
+            title: raw.title.into_inner(),
+            source: raw.source.into_inner(),
+            level: raw.level,
+            requires: raw.requires,
+            tags: raw.tags,
+            timeouts,
+            kind,
+            origin: Origin { file: self.file.to_string(), line },
+        })
+    }
+
+    fn steps(&self, id: &str, path: &str, raw: Vec<Spanned<RawStep>>) -> Res<Vec<Step>> {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let span = s.span();
+                self.step(id, &format!("{path}[{i}]"), span, s.into_inner())
+            })
+            .collect()
+    }
+
+    fn step(&self, id: &str, field: &str, span: Range<usize>, raw: RawStep) -> Res<Step> {
+        let ms = |ms: u64, name: &str| -> Res<u64> {
+            if ms > MAX_MS {
+                Err(self.err(span.clone(), id, &format!("{field}.{name}"), format!("{ms} ms is over the limit of {MAX_MS}")))
+            } else {
+                Ok(ms)
+            }
+        };
+        Ok(match raw {
+            RawStep::Connect => Step::Connect { name: "main".into() },
+            RawStep::ConnectAs(name) | RawStep::On(name) if !valid_name(&name) => {
+                return Err(self.err(span, id, field, format!("`{name}` is not a connection name (letters, digits, `-`, `_`)")));
+            }
+            RawStep::ConnectAs(name) => Step::Connect { name },
+            RawStep::On(name) => Step::On { name },
+            RawStep::Send(send) => self.send(id, field, span, send)?,
+            RawStep::ExpectEcho => Step::ExpectEcho,
+            RawStep::Expect(bytes) => Step::Expect { bytes: self.bytes(id, field, span, bytes)? },
+            RawStep::ExpectEchoPrefix => Step::ExpectEchoPrefix,
+            RawStep::ShutdownWrite => Step::ShutdownWrite,
+            RawStep::ExpectEof => Step::ExpectEof,
+            RawStep::ExpectSilence(m) => Step::ExpectSilence { ms: ms(m.ms, "ms")? },
+            RawStep::Reset => Step::Reset,
+            RawStep::Close => Step::Close,
+            RawStep::Sleep(m) => Step::Sleep { ms: ms(m.ms, "ms")? },
+            RawStep::SetRcvbuf(r) => {
+                if r.bytes == 0 || r.bytes > 16 << 20 {
+                    return Err(self.err(span, id, &format!("{field}.bytes"), "must be within 1..=16 MiB"));
+                }
+                Step::SetRcvbuf { bytes: r.bytes }
+            }
+            RawStep::PauseReading(m) => Step::PauseReading { ms: ms(m.ms, "ms")? },
+            RawStep::Repeat(r) => {
+                if r.times == 0 || r.times > 100_000 {
+                    return Err(self.err(span, id, &format!("{field}.times"), "must be within 1..=100000"));
+                }
+                if r.steps.is_empty() {
+                    return Err(self.err(span, id, &format!("{field}.steps"), "a repeat needs at least one step"));
+                }
+                let steps = self.steps(id, &format!("{field}.steps"), r.steps)?;
+                Step::Repeat { times: r.times, steps }
+            }
+            RawStep::Barrier => Step::Barrier,
+            RawStep::ExpectRefused => Step::ExpectRefused,
+            RawStep::ExpectExit(e) => Step::ExpectExit { status: e.status },
+        })
+    }
+
+    fn send(&self, id: &str, field: &str, span: Range<usize>, s: RawSend) -> Res<Step> {
+        let field = format!("{field}.send");
+        let sources = [s.text.is_some(), s.hex.is_some(), s.seeded.is_some(), s.all_bytes.is_some()];
+        if sources.iter().filter(|x| **x).count() != 1 {
+            return Err(self.err(span, id, &field, "give exactly one of `text`, `hex`, `seeded`, `all_bytes`"));
+        }
+        let payload = if let Some(seeded) = s.seeded {
+            Payload::Seeded { seed: seeded.seed, len: seeded.len }
+        } else if let Some(all) = s.all_bytes {
+            if !all {
+                return Err(self.err(span, id, &field, "`all_bytes` must be `true` when given"));
+            }
+            Payload::AllBytes
+        } else {
+            Payload::Bytes(self.bytes(id, &field, span.clone(), RawBytes { text: s.text, hex: s.hex })?)
+        };
+        if payload.is_empty() || payload.len() > MAX_PAYLOAD {
+            return Err(self.err(span, id, &field, format!("payload length {} is outside 1..={MAX_PAYLOAD}", payload.len())));
+        }
+        let sizes = match (s.chunk, s.chunks) {
+            (Some(_), Some(_)) => return Err(self.err(span, id, &field, "give `chunk` or `chunks`, not both")),
+            (Some(c), None) => vec![c],
+            (None, Some(cs)) => cs,
+            (None, None) => Vec::new(),
+        };
+        if sizes.iter().any(|&c| c == 0 || c > 1 << 20) {
+            return Err(self.err(span, id, &format!("{field}.chunks"), "chunk sizes must be within 1..=1048576"));
+        }
+        let pause_ms = s.pause_ms.unwrap_or(0);
+        if pause_ms > 10_000 {
+            return Err(self.err(span, id, &format!("{field}.pause_ms"), "must be at most 10000"));
+        }
+        Ok(Step::Send { payload, chunking: Chunking { sizes, pause_ms } })
+    }
+
+    fn bytes(&self, id: &str, field: &str, span: Range<usize>, b: RawBytes) -> Res<Vec<u8>> {
+        match (b.text, b.hex) {
+            (Some(t), None) => Ok(t.into_bytes()),
+            (None, Some(h)) => decode_hex(&h).ok_or_else(|| self.err(span, id, &format!("{field}.hex"), format!("`{h}` is not an even-length hex string"))),
+            _ => Err(self.err(span, id, field, "give exactly one of `text` or `hex`")),
+        }
+    }
+
+    /// Checks rules that span several steps: connections exist before use, kind-only steps, bounded size.
+    fn check_steps(&self, id: &str, kind: &CaseKind, span: Range<usize>) -> Res<()> {
+        let mut names = HashSet::new();
+        let mut current = None;
+        let expanded = walk(kind.steps(), &mut names, &mut current, kind).map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
+        if expanded > MAX_EXPANDED_STEPS {
+            return Err(self.err(span, id, "steps", format!("{expanded} steps once repeats are expanded; the limit is {MAX_EXPANDED_STEPS}")));
+        }
+        Ok(())
+    }
+}
+
+/// Walks the steps in order, tracking open connections; returns the expanded step count.
+fn walk(steps: &[Step], names: &mut HashSet<String>, current: &mut Option<String>, kind: &CaseKind) -> Result<u64, String> {
+    let mut count = 0u64;
+    for (i, step) in steps.iter().enumerate() {
+        count += 1;
+        match step {
+            Step::Connect { name } => {
+                names.insert(name.clone());
+                *current = Some(name.clone());
+            }
+            Step::On { name } => {
+                if !names.contains(name) {
+                    return Err(format!("step {i}: `on = \"{name}\"` names no connection opened before it"));
+                }
+                *current = Some(name.clone());
+            }
+            Step::Repeat { times, steps } => {
+                count += u64::from(*times) * walk(steps, names, current, kind)?;
+            }
+            Step::Barrier if !matches!(kind, CaseKind::Concurrent { .. }) => {
+                return Err(format!("step {i}: `barrier` only makes sense in a `concurrent` case"));
+            }
+            s if s.is_process_step() && !matches!(kind, CaseKind::Process { .. }) => {
+                return Err(format!("step {i}: `{}` observes the server process and needs `kind = \"process\"`", s.name()));
+            }
+            Step::Sleep { .. } | Step::Barrier | Step::ExpectRefused | Step::ExpectExit { .. } => {}
+            other => {
+                if current.is_none() {
+                    return Err(format!("step {i}: `{}` needs an open connection; add `\"connect\"` before it", other.name()));
+                }
+                if matches!(other, Step::Reset | Step::Close) {
+                    if let Some(name) = current.take() {
+                        names.remove(&name);
+                    }
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn valid_id(id: &str) -> bool {
+    let parts: Vec<_> = id.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !p.starts_with('-')
+        })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn decode_hex(h: &str) -> Option<Vec<u8>> {
+    let h: String = h.chars().filter(|c| !c.is_whitespace()).collect();
+    if h.len() % 2 != 0 {
+        return None;
+    }
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+//! Every error path of the parser, each checked for its file:line:column and its wording.
+
+use crate::{parse_file, Spec};
+
+const HEAD: &str = "[[case]]\nid = \"t.case\"\ntitle = \"t\"\nsource = \"s\"\nlevel = \"must\"\n";
+
+/// Parses `HEAD` + `tail` and checks that the error starts with `where_` and contains `what`.
+fn check(tail: &str, where_: &str, what: &str) {
+    let text = format!("{HEAD}{tail}");
+    let err = parse_file("t.toml", &text).expect_err("the input is invalid").to_string();
+    assert!(err.starts_with(where_), "expected location {where_:?} in {err:?}");
+    assert!(err.contains(what), "expected {what:?} in {err:?}");
+}
+
+#[test]
+fn valid_case_parses() {
+    let text = format!("{HEAD}kind = \"script\"\nsteps = [\"connect\", {{ send = {{ hex = \"00ff\" }} }}, \"expect_echo\"]\n");
+    let cases = parse_file("t.toml", &text).unwrap();
+    assert_eq!(cases[0].origin.line, 2);
+}
+
+#[test]
+fn toml_syntax_error() {
+    check("kind = \"script\nsteps = []\n", "t.toml:6:", "");
+}
+
+#[test]
+fn unknown_field_in_case() {
+    check("kind = \"script\"\nsteps = [\"connect\"]\ncolour = 1\n", "t.toml:8:1", "unknown field `colour`");
+}
+
+#[test]
+fn unknown_step() {
+    check("kind = \"script\"\nsteps = [\"connect\", \"explode\"]\n", "t.toml:7:", "unknown variant `explode`");
+}
+
+#[test]
+fn unknown_claim() {
+    check("requires = [\"streem\"]\nkind = \"script\"\nsteps = [\"connect\"]\n", "t.toml:6:", "unknown variant `streem`");
+}
+
+#[test]
+fn unknown_level() {
+    let text = HEAD.replace("\"must\"", "\"mandatory\"") + "kind = \"script\"\nsteps = [\"connect\"]\n";
+    let err = parse_file("t.toml", &text).unwrap_err().to_string();
+    assert!(err.starts_with("t.toml:5:") && err.contains("unknown variant `mandatory`"), "{err}");
+}
+
+#[test]
+fn unknown_and_reserved_kinds() {
+    check("kind = \"magic\"\nsteps = [\"connect\"]\n", "t.toml:6:8", "unknown kind `magic`");
+    check("kind = \"load\"\nsteps = [\"connect\"]\n", "t.toml:6:8", "reserved");
+}
+
+#[test]
+fn missing_steps() {
+    check("kind = \"script\"\n", "t.toml:6:", "at least one step");
+}
+
+#[test]
+fn bad_id() {
+    let text = HEAD.replace("t.case", "NoDots") + "kind = \"script\"\nsteps = [\"connect\"]\n";
+    let err = parse_file("t.toml", &text).unwrap_err().to_string();
+    assert!(err.starts_with("t.toml:2:6") && err.contains("dotted lowercase"), "{err}");
+}
+
+#[test]
+fn send_needs_exactly_one_payload() {
+    check("kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", hex = \"00\" } }]\n", "t.toml:7:21", "exactly one of");
+    check("kind = \"script\"\nsteps = [\"connect\", { send = { chunk = 3 } }]\n", "t.toml:7:", "steps[1].send");
+}
+
+#[test]
+fn payload_and_chunk_bounds() {
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send = { seeded = { seed = 1, len = 999999999999 } } }]\n",
+        "t.toml:7:",
+        "outside 1..=",
+    );
+    check("kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", chunk = 0 } }]\n", "t.toml:7:", "chunk sizes");
+    check("kind = \"script\"\nsteps = [\"connect\", { send = { hex = \"abc\" } }]\n", "t.toml:7:", "even-length hex");
+}
+
+#[test]
+fn times_are_bounded() {
+    check("kind = \"script\"\nsteps = [\"connect\", { sleep = { ms = 9999999 } }]\n", "t.toml:7:", "over the limit");
+    check("timeouts = { step_ms = 0 }\nkind = \"script\"\nsteps = [\"connect\"]\n", "t.toml:6:", "timeouts.step_ms");
+}
+
+#[test]
+fn repeat_is_bounded() {
+    check("kind = \"script\"\nsteps = [{ repeat = { times = 0, steps = [\"connect\"] } }]\n", "t.toml:7:", "times");
+    check(
+        "kind = \"script\"\nsteps = [{ repeat = { times = 100000, steps = [{ repeat = { times = 100000, steps = [\"connect\"] } }] } }]\n",
+        "t.toml:7:",
+        "once repeats are expanded",
+    );
+}
+
+#[test]
+fn steps_need_a_connection() {
+    check("kind = \"script\"\nsteps = [\"expect_echo\"]\n", "t.toml:7:", "needs an open connection");
+    check("kind = \"script\"\nsteps = [\"connect\", { on = \"other\" }]\n", "t.toml:7:", "names no connection");
+}
+
+#[test]
+fn kind_specific_steps_and_fields() {
+    check("kind = \"script\"\nsteps = [{ expect_exit = { status = 0 } }]\n", "t.toml:7:", "needs `kind = \"process\"`");
+    check("kind = \"script\"\nsteps = [\"barrier\"]\n", "t.toml:7:", "only makes sense in a `concurrent`");
+    check("kind = \"concurrent\"\nsteps = [\"connect\"]\n", "t.toml:6:", "needs `clients = N`");
+    check("kind = \"concurrent\"\nclients = 1\nsteps = [\"connect\"]\n", "t.toml:7:", "outside 2..=");
+    check("kind = \"script\"\nclients = 3\nsteps = [\"connect\"]\n", "t.toml:7:", "only `concurrent` cases");
+}
+
+#[test]
+fn duplicate_ids_name_both_places() {
+    let one = format!("{HEAD}kind = \"script\"\nsteps = [\"connect\"]\n");
+    let err = Spec::from_files([("a.toml".to_string(), one.clone()), ("b.toml".to_string(), one)]).unwrap_err().to_string();
+    assert_eq!(err, "b.toml:2: duplicate case id `t.case` (first defined at a.toml:2)");
+}
+
+#[test]
+fn embedded_spec_is_valid_and_every_case_has_a_source() {
+    let spec = Spec::embedded().unwrap();
+    assert!(spec.cases.len() >= 18, "{} cases", spec.cases.len());
+    assert!(spec.cases.iter().all(|c| !c.source.is_empty()));
+}

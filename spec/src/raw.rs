@@ -1,0 +1,118 @@
+//! The file format as serde sees it, before validation. Every table denies unknown fields.
+
+use crate::claims::Claim;
+use crate::model::{Level, Timeouts};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One spec file: an array of `[[case]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    #[serde(default)]
+    pub case: Vec<RawCase>,
+}
+
+/// A case as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCase {
+    pub id: Spanned<String>,
+    pub title: Spanned<String>,
+    pub source: Spanned<String>,
+    pub level: Level,
+    #[serde(default)]
+    pub requires: Vec<Claim>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub timeouts: Option<Spanned<Timeouts>>,
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub clients: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+}
+
+/// A step as written: a bare string for steps without parameters, a one-key table otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum RawStep {
+    Connect,
+    ConnectAs(String),
+    On(String),
+    Send(RawSend),
+    ExpectEcho,
+    Expect(RawBytes),
+    ExpectEchoPrefix,
+    ShutdownWrite,
+    ExpectEof,
+    ExpectSilence(RawMs),
+    Reset,
+    Close,
+    Sleep(RawMs),
+    SetRcvbuf(RawRcvbuf),
+    PauseReading(RawMs),
+    Repeat(RawRepeat),
+    Barrier,
+    ExpectRefused,
+    ExpectExit(RawExit),
+}
+
+/// Parameters of `send`: one payload source, optional chunking.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSend {
+    pub text: Option<String>,
+    pub hex: Option<String>,
+    pub seeded: Option<RawSeeded>,
+    pub all_bytes: Option<bool>,
+    pub chunk: Option<u32>,
+    pub chunks: Option<Vec<u32>>,
+    pub pause_ms: Option<u64>,
+}
+
+/// A seeded payload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSeeded {
+    pub seed: u64,
+    pub len: u64,
+}
+
+/// Literal bytes for `expect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBytes {
+    pub text: Option<String>,
+    pub hex: Option<String>,
+}
+
+/// A duration parameter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMs {
+    pub ms: u64,
+}
+
+/// Parameters of `set_rcvbuf`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRcvbuf {
+    pub bytes: u32,
+}
+
+/// Parameters of `repeat`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRepeat {
+    pub times: u32,
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+/// Parameters of `expect_exit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExit {
+    pub status: i32,
+}
