@@ -1,0 +1,70 @@
+//! The profile a model claims, printed by `--claims` as one comma-separated line in a fixed
+//! order: session, lifetime, concurrency, transform, privilege, and `c10k` when claimed.
+
+use std::fmt;
+
+use crate::session::Session;
+use crate::transform::Transform;
+
+/// How long the server lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Serves connections until SIGTERM.
+    Forever,
+    /// Serves one connection, then exits 0.
+    Single,
+}
+
+/// Whether one slow client may hold up the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Clients are served at the same time.
+    Concurrent,
+    /// One client at a time; head-of-line blocking is part of the model.
+    Sequential,
+}
+
+/// Every claim of one server configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// `stream` or `oneshot`.
+    pub session: Session,
+    /// `forever` or `single`.
+    pub lifetime: Lifetime,
+    /// `concurrent` or `sequential`.
+    pub concurrency: Concurrency,
+    /// `identity`, `uppercase` or `prefix`.
+    pub transform: Transform,
+    /// True when the server binds as root and drops to a target user (`privileged`).
+    pub privileged: bool,
+    /// True when 10 000 idle connections may be held while others are still served.
+    pub c10k: bool,
+}
+
+impl fmt::Display for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lifetime = match self.lifetime {
+            Lifetime::Forever => "forever",
+            Lifetime::Single => "single",
+        };
+        let concurrency = match self.concurrency {
+            Concurrency::Concurrent => "concurrent",
+            Concurrency::Sequential => "sequential",
+        };
+        let privilege = if self.privileged {
+            "privileged"
+        } else {
+            "unprivileged"
+        };
+        write!(
+            f,
+            "{},{lifetime},{concurrency},{},{privilege}",
+            self.session.as_str(),
+            self.transform.as_str()
+        )?;
+        if self.c10k {
+            f.write_str(",c10k")?;
+        }
+        Ok(())
+    }
+}

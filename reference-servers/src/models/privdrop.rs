@@ -1,0 +1,35 @@
+//! The privilege-dropping server: bind port 7 as root, drop to `nobody`/`nogroup` with umask
+//! 007, then serve a full stream echo sequentially.
+//!
+//! Profile: `stream,forever,sequential,identity,privileged`. The drop itself happens in
+//! [`crate::privilege`] before this module runs (and before the readiness line): the same code
+//! serves `--user` for every other model. If `nogroup` does not exist (Fedora, Arch) the drop
+//! falls back to `nobody`'s primary group and says so on stderr. Started without root, the bind
+//! of port 7 fails with EACCES and exit status 77.
+//!
+//! Run it as root: `echo-server --model privdrop`, then look at `/proc/PID/status`:
+//! `Uid:`/`Gid:` show 65534 four times, `Groups:` is empty and `Umask:` is `0007`.
+//!
+//! The seed binds port 7, then `drop_privileges('nobody', 'nogroup')` does `os.setgroups([])`,
+//! `os.setgid`, `os.setuid` and `os.umask(0x007)`, and serves one connection.
+
+use std::net::TcpListener;
+use std::ops::ControlFlow;
+
+use crate::accept;
+use crate::flags::Config;
+use crate::session;
+
+/// Serves connections one after another, as the dropped user, until SIGTERM.
+pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    let transform = config.transform.for_current_thread();
+    accept::accept_loop(
+        &listener,
+        || true,
+        |stream, _peer| {
+            session::serve(stream, config.session, &transform);
+            ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! The sequential server: an accept loop that serves one connection at a time with one read of
+//! up to 1024 bytes, one reply, and a close.
+//!
+//! Profile: `oneshot,forever,sequential`. A client that connects and sends nothing holds up
+//! everyone behind it (head-of-line blocking): that is the model, and the reason the threaded
+//! and event-loop models exist. `--stream` turns each connection into a full echo.
+//!
+//! Run it: `echo-server --model sequential --port 9999`.
+//!
+//! The seed is `while True: conn, addr = s.accept(); data = conn.recv(1024).strip();
+//! conn.sendall(data)`. Unlike the seed we do **not** strip: a reference server for a
+//! conformance kit must echo byte-exact, whitespace and newlines included.
+
+use std::net::TcpListener;
+use std::ops::ControlFlow;
+
+use crate::accept;
+use crate::flags::Config;
+use crate::session;
+
+/// Serves connections one after another until SIGTERM.
+pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    let transform = config.transform.for_current_thread();
+    accept::accept_loop(
+        &listener,
+        || true,
+        |stream, _peer| {
+            session::serve(stream, config.session, &transform);
+            ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Deliberately broken servers. Each has one defect, stated in one line, and the spec case that
+//! must catch it; `echo-mutant --list` prints them as `NAME<TAB>CASE<TAB>defect`.
+//!
+//! Unless its defect says otherwise, a mutant is a thread-per-connection stream echo server
+//! with the same readiness convention as the models: bind and listen first, then one line on
+//! stderr. The privilege mutants bind port 7 by default and drop to nobody/nogroup, wrongly.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::ops::ControlFlow;
+
+use clap::Parser;
+
+use crate::accept;
+use crate::listener;
+use crate::shutdown;
+
+pub mod echo;
+pub mod lifecycle;
+pub mod privilege;
+
+/// One mutant: its name, the case that must catch it, its defect, and how to run it.
+pub struct Mutant {
+    /// The name `--mutant` takes.
+    pub name: &'static str,
+    /// The spec case ID expected to FAIL against it (`-` when the runner's exit 3 catches it).
+    pub case: &'static str,
+    /// The defect, in one line.
+    pub defect: &'static str,
+    /// What it does once started.
+    pub run: fn(&Flags) -> anyhow::Result<()>,
+}
+
+/// The command line of `echo-mutant`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "echo-mutant",
+    version,
+    about = "Deliberately broken echo servers, one defect each"
+)]
+pub struct Flags {
+    /// The mutant to run.
+    #[arg(long, required_unless_present = "list")]
+    pub mutant: Option<String>,
+    /// The TCP port (default: 7 for the privilege mutants; required for the others).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The address to bind.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Print `NAME<TAB>CASE<TAB>defect` for every mutant and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Every mutant, echo defects first, then lifecycle and concurrency, then privilege.
+pub fn all() -> Vec<Mutant> {
+    let mut all = echo::mutants();
+    all.extend(lifecycle::mutants());
+    all.extend(privilege::mutants());
+    all
+}
+
+/// Runs `echo-mutant`.
+pub fn run(flags: &Flags) -> anyhow::Result<()> {
+    let mutants = all();
+    if flags.list {
+        let mut out = String::new();
+        for m in &mutants {
+            out.push_str(&format!("{}\t{}\t{}\n", m.name, m.case, m.defect));
+        }
+        return crate::print_stdout(&out);
+    }
+    let name = flags.mutant.as_deref().unwrap_or_default();
+    let mutant = mutants.iter().find(|m| m.name == name).ok_or_else(|| {
+        crate::exit::coded(
+            crate::exit::USAGE,
+            format!("no mutant named {name:?} (see --list)"),
+        )
+    })?;
+    shutdown::install()?;
+    (mutant.run)(flags)
+}
+
+/// Binds `--bind`:`--port`, or `default_port` when `--port` is not given.
+pub fn bind(flags: &Flags, default_port: Option<u16>) -> anyhow::Result<TcpListener> {
+    let port = flags
+        .port
+        .or(default_port)
+        .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
+    listener::bind(SocketAddr::new(flags.bind, port))
+}
+
+/// Prints the readiness line, once the listener exists and any privilege work is done.
+pub fn announce(name: &str, listener: &TcpListener) -> anyhow::Result<()> {
+    eprintln!(
+        "{}: {name} listening on {}",
+        crate::program(),
+        listener.local_addr()?
+    );
+    Ok(())
+}
+
+/// The thread-per-connection server most mutants are built on: `handle` runs on its own
+/// thread for every connection until SIGTERM.
+pub fn thread_per_connection(
+    listener: &TcpListener,
+    handle: impl Fn(TcpStream) + Clone + Send + 'static,
+) -> anyhow::Result<()> {
+    accept::accept_loop(
+        listener,
+        || true,
+        |stream, _peer| {
+            let handle = handle.clone();
+            let _ = std::thread::Builder::new().spawn(move || handle(stream));
+            ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Binds, announces and serves `handle` thread-per-connection: the whole of most mutants.
+pub fn serve_threaded(
+    flags: &Flags,
+    name: &str,
+    handle: impl Fn(TcpStream) + Clone + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    announce(name, &listener)?;
+    thread_per_connection(&listener, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_cases_are_ids() {
+        let all = all();
+        let mut names: Vec<_> = all.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        for m in &all {
+            assert!(m.case == "-" || m.case.contains('.'), "{}", m.name);
+            assert!(!m.defect.contains('\t') && !m.defect.contains('\n'));
+        }
+    }
+}

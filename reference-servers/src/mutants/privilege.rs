@@ -1,0 +1,193 @@
+//! Privilege mutants: each binds port 7 (by default) as root and drops to nobody/nogroup with
+//! umask 007 — except for one classic mistake — then serves a correct thread-per-connection
+//! stream echo. None verifies its drop: not noticing is part of each defect.
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+
+use anyhow::Context;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::{umask, Mode};
+use nix::sys::wait::waitpid;
+use nix::unistd::{self, fork, ForkResult, Pid};
+
+use super::{announce, bind, thread_per_connection, Flags, Mutant};
+use crate::privilege::{resolve, GroupChoice, Plan, Target, DEFAULT_UMASK};
+use crate::session::echo_stream;
+use crate::shutdown;
+use crate::transform::Transform;
+
+/// The privilege mutants.
+pub fn mutants() -> Vec<Mutant> {
+    vec![
+        Mutant { name: "setuid-before-setgid", case: "priv.gid.all-four", defect: "calls setuid(nobody) before setgid(nogroup); the setgid fails with EPERM, is ignored, and gid stays 0", run: setuid_before_setgid },
+        Mutant { name: "no-setgroups", case: "priv.groups.subset", defect: "forgets setgroups: the launcher's supplementary groups are kept", run: no_setgroups },
+        Mutant { name: "seteuid-only", case: "priv.uid.all-four", defect: "only setegid/seteuid: real and saved uid and gid stay 0", run: seteuid_only },
+        Mutant { name: "umask-decimal", case: "priv.umask", defect: "umask(77) in decimal (0o115) instead of 0o007", run: umask_decimal },
+        Mutant { name: "one-thread-drop", case: "priv.tree.all-tasks", defect: "starts a helper thread, then drops with raw per-thread syscalls on the main thread only", run: one_thread_drop },
+        Mutant { name: "root-master", case: "priv.tree.all-tasks", defect: "pre-fork: only the workers drop; the master stays root", run: root_master },
+        Mutant { name: "bind-after-drop", case: "priv.listen.bound-by-root", defect: "drops first, then binds: EACCES on port 7, or a listener not owned by root", run: bind_after_drop },
+        Mutant { name: "ignore-failure", case: "priv.no-regain", defect: "seteuid(nobody) first, then setgroups/setgid/setuid with results ignored: they fail or change only the effective ids; real and saved uid and every gid stay 0", run: ignore_failure },
+    ]
+}
+
+/// The port a privilege mutant binds when `--port` is not given.
+const PORT: u16 = 7;
+
+fn target() -> anyhow::Result<Target> {
+    resolve(&Plan {
+        user: "nobody".into(),
+        group: GroupChoice::NamedOrPrimary("nogroup".into()),
+        umask: DEFAULT_UMASK,
+    })
+}
+
+/// The correct drop, for the mutants whose defect lies elsewhere.
+fn correct_drop(t: &Target) -> anyhow::Result<()> {
+    unistd::setgroups(&[]).context("setgroups")?;
+    unistd::setresgid(t.gid, t.gid, t.gid).context("setresgid")?;
+    unistd::setresuid(t.uid, t.uid, t.uid).context("setresuid")?;
+    Ok(())
+}
+
+fn echo(mut stream: TcpStream) {
+    let _ = echo_stream(&mut stream, &Transform::Identity.with_name("main"));
+}
+
+/// Resolve, bind, run the (broken) `drop`, announce, serve.
+fn bind_drop_serve(
+    flags: &Flags,
+    name: &str,
+    drop: impl FnOnce(&Target) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let t = target()?;
+    let listener = bind(flags, Some(PORT))?;
+    drop(&t)?;
+    announce(name, &listener)?;
+    thread_per_connection(&listener, echo)
+}
+
+fn setuid_before_setgid(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "setuid-before-setgid", |t| {
+        unistd::setgroups(&[]).context("setgroups")?;
+        unistd::setuid(t.uid).context("setuid")?;
+        let _ = unistd::setgid(t.gid); // EPERM now, and ignored.
+        umask(DEFAULT_UMASK);
+        Ok(())
+    })
+}
+
+fn no_setgroups(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "no-setgroups", |t| {
+        unistd::setresgid(t.gid, t.gid, t.gid).context("setresgid")?;
+        unistd::setresuid(t.uid, t.uid, t.uid).context("setresuid")?;
+        umask(DEFAULT_UMASK);
+        Ok(())
+    })
+}
+
+fn seteuid_only(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "seteuid-only", |t| {
+        unistd::setgroups(&[]).context("setgroups")?;
+        unistd::setegid(t.gid).context("setegid")?;
+        unistd::seteuid(t.uid).context("seteuid")?;
+        umask(DEFAULT_UMASK);
+        Ok(())
+    })
+}
+
+fn umask_decimal(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "umask-decimal", |t| {
+        correct_drop(t)?;
+        #[allow(clippy::zero_prefixed_literal)]
+        umask(Mode::from_bits_truncate(77)); // Meant as octal 077; decimal 77 is 0o115.
+        Ok(())
+    })
+}
+
+fn one_thread_drop(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "one-thread-drop", |t| {
+        // A helper thread started before the drop, e.g. for logging; it keeps root.
+        std::thread::Builder::new()
+            .name("helper".into())
+            .spawn(shutdown::wait_for_stop)
+            .context("spawning the helper thread")?;
+        let (u, g) = (t.uid.as_raw(), t.gid.as_raw());
+        // SAFETY: raw credential syscalls with plain integer arguments; a null list with length
+        // 0 is valid for setgroups. They change the calling thread only: that is the defect.
+        unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
+            libc::syscall(libc::SYS_setresgid, g, g, g);
+            libc::syscall(libc::SYS_setresuid, u, u, u);
+        }
+        umask(DEFAULT_UMASK);
+        Ok(())
+    })
+}
+
+/// Workers of the root-master mutant.
+const WORKERS: usize = 2;
+
+fn root_master(flags: &Flags) -> anyhow::Result<()> {
+    let t = target()?;
+    let listener = bind(flags, Some(PORT))?;
+    umask(DEFAULT_UMASK);
+    let mut workers = HashMap::new();
+    for slot in 0..WORKERS {
+        // SAFETY: the master is single-threaded here.
+        match unsafe { fork() }.context("fork")? {
+            ForkResult::Parent { child } => {
+                workers.insert(child, slot);
+            }
+            ForkResult::Child => std::process::exit(root_master_worker(&t, &listener)),
+        }
+    }
+    announce("root-master", &listener)?;
+    // The defect: the master keeps uid 0 (and the listener) while it supervises.
+    shutdown::wait_for_stop();
+    for pid in workers.keys() {
+        let _ = kill(*pid, Signal::SIGTERM);
+    }
+    for pid in workers.keys() {
+        let _ = waitpid(Pid::from_raw(pid.as_raw()), None);
+    }
+    Ok(())
+}
+
+fn root_master_worker(t: &Target, listener: &TcpListener) -> i32 {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+    if correct_drop(t).is_err() {
+        return 78;
+    }
+    match thread_per_connection(listener, echo) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+fn bind_after_drop(flags: &Flags) -> anyhow::Result<()> {
+    let t = target()?;
+    if unistd::geteuid().is_root() {
+        correct_drop(&t)?;
+        umask(DEFAULT_UMASK);
+    }
+    // The defect: binding only now, as nobody.
+    let listener = bind(flags, Some(PORT))?;
+    announce("bind-after-drop", &listener)?;
+    thread_per_connection(&listener, echo)
+}
+
+fn ignore_failure(flags: &Flags) -> anyhow::Result<()> {
+    bind_drop_serve(flags, "ignore-failure", |t| {
+        // Deterministic as root: a "temporary" seteuid first takes away CAP_SETGID/CAP_SETUID,
+        // so setgroups and setgid then fail with EPERM and setuid changes only the effective
+        // uid. Every result is ignored, so the server serves with uid 0 in the real and saved
+        // fields (and gid 0 everywhere), from where setuid(0) would succeed.
+        let _ = unistd::seteuid(t.uid);
+        let _ = unistd::setgroups(&[]);
+        let _ = unistd::setgid(t.gid);
+        let _ = unistd::setuid(t.uid);
+        umask(DEFAULT_UMASK);
+        Ok(())
+    })
+}
