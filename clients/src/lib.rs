@@ -1,1 +1,38 @@
-//! placeholder
+//! `echo-clients`: mock TCP clients for testing echo servers, usable without the echo-conform runner.
+//!
+//! - [`payload`]: seeded byte streams generated at any offset, never held whole in memory;
+//! - [`EchoVerifier`]: checks arriving bytes against what is owed, reporting the first differing offset;
+//! - [`Connection`]: a socket driven by `poll(2)` that writes and reads at once, with deadlines that
+//!   tell HANG, STALL and SLOW apart;
+//! - [`run_script`]: executes spec [`Step`](echo_spec::Step)s, keeping a timestamped [`Transcript`].
+//!
+//! ```no_run
+//! use echo_clients::{run_script, ScriptConfig};
+//! use echo_spec::{Chunking, Payload, Step};
+//!
+//! let steps = [
+//!     Step::Connect { name: "main".into() },
+//!     Step::Send { payload: Payload::Bytes(b"hello".to_vec()), chunking: Chunking { sizes: vec![1], pause_ms: 10 } },
+//!     Step::ExpectEcho,
+//!     Step::ShutdownWrite,
+//!     Step::ExpectEof,
+//! ];
+//! let cfg = ScriptConfig::new("127.0.0.1:7007".parse().unwrap());
+//! let outcome = run_script(&steps, &cfg, None, None);
+//! assert!(outcome.result.is_ok(), "{:?}\n{}", outcome.result, outcome.transcript);
+//! ```
+
+mod barrier;
+mod conn;
+mod failure;
+pub mod payload;
+mod script;
+mod transcript;
+mod verify;
+
+pub use barrier::Rendezvous;
+pub use conn::{Connection, Limits, Outgoing};
+pub use failure::{Failure, FailureKind};
+pub use script::{run_script, ProcessHooks, ScriptConfig, ScriptOutcome, StepError};
+pub use transcript::{Event, EventKind, Transcript};
+pub use verify::{EchoVerifier, Mismatch, Transform};

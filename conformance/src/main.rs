@@ -1,1 +1,16 @@
-fn main() {}
+//! The `echo-conform` binary: parse flags, run, map the result to an exit code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = match echo_conform::flags::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; real usage errors exit 2.
+            let code = if e.use_stderr() { echo_conform::exit::USAGE } else { echo_conform::exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    std::process::exit(echo_conform::cli::run(cli.command));
+}

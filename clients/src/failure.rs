@@ -1,0 +1,70 @@
+//! Why a client step failed, classified so a report can say HANG, STALL or SLOW rather than "timeout".
+
+use std::fmt;
+
+/// The class of a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// Bytes arrived that differ from what was owed, or arrived when nothing was owed.
+    Mismatch,
+    /// Nothing came within the deadline.
+    Hang,
+    /// Bytes came, then stopped for longer than the no-progress deadline.
+    Stall,
+    /// Bytes kept coming, but the step or case ran over its total budget.
+    Slow,
+    /// The server closed before everything owed arrived.
+    EarlyEof,
+    /// The server reset the connection.
+    Reset,
+    /// The connection was refused (nothing listening).
+    Refused,
+    /// A connection that should have been refused was accepted.
+    Accepted,
+    /// The server process did not behave as a `process` step expected.
+    Process,
+    /// Any other I/O error on the client side.
+    Io,
+}
+
+impl FailureKind {
+    /// A short upper-case label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Mismatch => "MISMATCH",
+            FailureKind::Hang => "HANG",
+            FailureKind::Stall => "STALL",
+            FailureKind::Slow => "SLOW",
+            FailureKind::EarlyEof => "EARLY-EOF",
+            FailureKind::Reset => "RESET",
+            FailureKind::Refused => "REFUSED",
+            FailureKind::Accepted => "ACCEPTED",
+            FailureKind::Process => "PROCESS",
+            FailureKind::Io => "IO",
+        }
+    }
+}
+
+/// A failure with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Its class.
+    pub kind: FailureKind,
+    /// What happened, with the evidence (offsets, hex windows, timings).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of class `kind`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure { kind, message: message.into() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.label(), self.message)
+    }
+}
+
+impl std::error::Error for Failure {}

@@ -1,0 +1,311 @@
+//! The script executor: runs spec steps on real sockets, with deadlines and a transcript.
+//!
+//! ```no_run
+//! use echo_clients::{run_script, ScriptConfig};
+//! use echo_spec::{Payload, Step, Chunking};
+//!
+//! let steps = vec![
+//!     Step::Connect { name: "main".into() },
+//!     Step::Send { payload: Payload::Seeded { seed: 1, len: 1 << 20 }, chunking: Chunking::default() },
+//!     Step::ExpectEcho,
+//!     Step::ShutdownWrite,
+//!     Step::ExpectEof,
+//! ];
+//! let outcome = run_script(&steps, &ScriptConfig::new("127.0.0.1:7007".parse().unwrap()), None, None);
+//! if let Err(e) = &outcome.result {
+//!     eprintln!("{e}\n{}", outcome.transcript);
+//! }
+//! ```
+
+use crate::barrier::Rendezvous;
+use crate::conn::{Connection, Limits, Outgoing};
+use crate::failure::{Failure, FailureKind};
+use crate::payload::with_seed_offset;
+use crate::transcript::{EventKind, Transcript};
+use crate::verify::Transform;
+use echo_spec::Step;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Where and how a script runs.
+#[derive(Debug, Clone)]
+pub struct ScriptConfig {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// What the server is declared to do to the echo.
+    pub transform: Transform,
+    /// Multiplies every time in the steps (pauses, silences, sleeps).
+    pub time_scale: f64,
+    /// A wait fails after this long without a byte moving (already scaled).
+    pub no_progress: Duration,
+    /// A single step fails after this long (already scaled).
+    pub step_budget: Duration,
+    /// The whole script fails after this long (already scaled).
+    pub case_budget: Duration,
+    /// Added to every seeded payload's seed (distinct streams for concurrent clients).
+    pub seed_offset: u64,
+}
+
+impl ScriptConfig {
+    /// Defaults: identity transform, 2 s without progress, 10 s per step, 60 s per script.
+    pub fn new(addr: SocketAddr) -> Self {
+        ScriptConfig {
+            addr,
+            transform: Transform::Identity,
+            time_scale: 1.0,
+            no_progress: Duration::from_secs(2),
+            step_budget: Duration::from_secs(10),
+            case_budget: Duration::from_secs(60),
+            seed_offset: 0,
+        }
+    }
+}
+
+/// Observations of the server process, provided by whoever launched it.
+pub trait ProcessHooks {
+    /// Waits up to `within` for the server to exit, and checks its status.
+    fn expect_exit(&mut self, status: i32, within: Duration) -> Result<(), Failure>;
+}
+
+/// The failing step of a script and why it failed.
+#[derive(Debug, Clone)]
+pub struct StepError {
+    /// Where in the script: `steps[3]` or `steps[0].repeat[57].steps[2]`.
+    pub path: String,
+    /// The step's name.
+    pub step: &'static str,
+    /// The connection it acted on, if any.
+    pub conn: Option<String>,
+    /// What went wrong.
+    pub failure: Failure,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.conn {
+            Some(c) => write!(f, "{} `{}` on `{c}`: {}", self.path, self.step, self.failure),
+            None => write!(f, "{} `{}`: {}", self.path, self.step, self.failure),
+        }
+    }
+}
+
+/// What a script run produced.
+#[derive(Debug)]
+pub struct ScriptOutcome {
+    /// `Ok` when every step passed.
+    pub result: Result<(), StepError>,
+    /// What happened, with timestamps.
+    pub transcript: Transcript,
+}
+
+/// Runs `steps` against `cfg.addr`. `barrier` serves `barrier` steps; `hooks` serves process steps.
+pub fn run_script<'a, 'h>(
+    steps: &[Step],
+    cfg: &'a ScriptConfig,
+    barrier: Option<&'a Rendezvous>,
+    hooks: Option<&'a mut (dyn ProcessHooks + 'h)>,
+) -> ScriptOutcome {
+    let mut ex = Executor {
+        cfg,
+        barrier,
+        hooks,
+        conns: HashMap::new(),
+        current: None,
+        case_deadline: Instant::now() + cfg.case_budget,
+        transcript: Transcript::default(),
+    };
+    let result = ex.run(steps, "steps");
+    if let Some(b) = barrier {
+        b.depart();
+    }
+    ScriptOutcome { result, transcript: ex.transcript }
+}
+
+struct Executor<'a, 'h> {
+    cfg: &'a ScriptConfig,
+    barrier: Option<&'a Rendezvous>,
+    hooks: Option<&'a mut (dyn ProcessHooks + 'h)>,
+    conns: HashMap<String, Connection>,
+    current: Option<String>,
+    case_deadline: Instant,
+    transcript: Transcript,
+}
+
+impl Executor<'_, '_> {
+    fn run(&mut self, steps: &[Step], path: &str) -> Result<(), StepError> {
+        for (i, step) in steps.iter().enumerate() {
+            let here = format!("{path}[{i}]");
+            if let Step::Repeat { times, steps } = step {
+                for k in 0..*times {
+                    self.run(steps, &format!("{here}.repeat[{k}].steps"))?;
+                }
+                continue;
+            }
+            self.step(step).map_err(|failure| {
+                self.transcript.record(self.current.as_deref().unwrap_or(""), EventKind::Error(failure.to_string()));
+                StepError { path: here, step: step.name(), conn: self.current.clone(), failure }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn scaled(&self, ms: u64) -> Duration {
+        Duration::from_secs_f64(ms as f64 / 1000.0 * self.cfg.time_scale)
+    }
+
+    fn limits(&self) -> Limits {
+        Limits { no_progress: self.cfg.no_progress, deadline: (Instant::now() + self.cfg.step_budget).min(self.case_deadline) }
+    }
+
+    fn conn(&mut self) -> Result<&mut Connection, Failure> {
+        let name = self.current.clone().ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+        self.conns.get_mut(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), Failure> {
+        if Instant::now() >= self.case_deadline {
+            return Err(Failure::new(FailureKind::Slow, format!("the case ran over its budget of {} ms", self.cfg.case_budget.as_millis())));
+        }
+        self.transcript.record(self.current.as_deref().unwrap_or(""), EventKind::Step(step.name().into()));
+        let limits = self.limits();
+        match step {
+            Step::Connect { name } => {
+                let conn = Connection::connect(name, self.cfg.addr, self.cfg.no_progress, self.cfg.transform.clone())?;
+                self.transcript.record(name, EventKind::Connected);
+                self.conns.insert(name.clone(), conn);
+                self.current = Some(name.clone());
+            }
+            Step::On { name } => {
+                if !self.conns.contains_key(name) {
+                    return Err(Failure::new(FailureKind::Io, format!("no open connection named `{name}`")));
+                }
+                self.current = Some(name.clone());
+            }
+            Step::Send { payload, chunking } => {
+                let payload = with_seed_offset(payload, self.cfg.seed_offset);
+                let mut out = Outgoing::new(payload.clone(), chunking.clone(), self.cfg.time_scale);
+                let transcript = &mut self.transcript;
+                let conn = self.conns.get_mut(self.current.as_deref().unwrap_or("")).ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+                conn.verifier().owe_echo(payload);
+                conn.drive(Some(&mut out), limits, transcript, |_, o| o.is_some_and(Outgoing::done))?;
+            }
+            Step::ExpectEcho => self.expect_owed(limits)?,
+            Step::Expect { bytes } => {
+                self.conn()?.verifier().owe_exact(echo_spec::Payload::Bytes(bytes.clone()));
+                self.expect_owed(limits)?;
+            }
+            Step::ExpectEchoPrefix => {
+                let (conn, transcript) = self.conn_and_transcript()?;
+                let before = conn.received();
+                conn.drive(None, limits, transcript, |c, _| c.eof() || c.peer_reset())?;
+                if conn.received() == before {
+                    return Err(Failure::new(FailureKind::EarlyEof, "the server closed without sending any part of the echo"));
+                }
+                conn.verifier().forgive();
+            }
+            Step::ShutdownWrite => {
+                let (conn, transcript) = self.conn_and_transcript()?;
+                conn.shutdown_write().map_err(|e| Failure::new(FailureKind::Io, format!("shutdown(SHUT_WR): {e}")))?;
+                transcript.record(conn.name(), EventKind::ShutdownWrite);
+            }
+            Step::ExpectEof => {
+                let (conn, transcript) = self.conn_and_transcript()?;
+                conn.drive(None, limits, transcript, |c, _| c.eof() || c.peer_reset())?;
+                let owed = conn.verifier().outstanding();
+                if conn.peer_reset() {
+                    return Err(Failure::new(
+                        FailureKind::Reset,
+                        format!("the server reset the connection instead of closing it ({} B received, {owed} B still owed)", conn.received()),
+                    ));
+                }
+                if owed > 0 || !conn.verifier().settled() {
+                    return Err(Failure::new(FailureKind::EarlyEof, format!("EOF after {} B; {owed} B of echo still owed", conn.received())));
+                }
+            }
+            Step::ExpectSilence { ms } => {
+                let until = Instant::now() + self.scaled(*ms);
+                let window = Limits { no_progress: self.scaled(*ms) + Duration::from_secs(1), deadline: until + Duration::from_secs(1) };
+                let (conn, transcript) = self.conn_and_transcript()?;
+                let before = conn.received();
+                conn.drive(None, window, transcript, |c, _| Instant::now() >= until || c.eof() || c.peer_reset())?;
+                if conn.received() > before {
+                    return Err(Failure::new(FailureKind::Mismatch, format!("{} B arrived during the silence", conn.received() - before)));
+                }
+                if conn.eof() || conn.peer_reset() {
+                    return Err(Failure::new(FailureKind::EarlyEof, "the server closed the connection during the silence"));
+                }
+            }
+            Step::Reset | Step::Close => {
+                let name = self.current.take().unwrap_or_default();
+                let conn = self.conns.remove(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("no open connection `{name}`")))?;
+                if matches!(step, Step::Reset) {
+                    conn.reset().map_err(|e| Failure::new(FailureKind::Io, format!("SO_LINGER: {e}")))?;
+                    self.transcript.record(&name, EventKind::Reset);
+                } else {
+                    drop(conn);
+                    self.transcript.record(&name, EventKind::Closed);
+                }
+            }
+            Step::Sleep { ms } => {
+                let until = Instant::now() + self.scaled(*ms);
+                let window = Limits { no_progress: self.scaled(*ms) + Duration::from_secs(1), deadline: until + Duration::from_secs(1) };
+                match self.conn_and_transcript() {
+                    Ok((conn, transcript)) => conn.drive(None, window, transcript, |_, _| Instant::now() >= until)?,
+                    Err(_) => std::thread::sleep(until.saturating_duration_since(Instant::now())),
+                }
+            }
+            Step::SetRcvbuf { bytes } => {
+                self.conn()?.set_rcvbuf(*bytes).map_err(|e| Failure::new(FailureKind::Io, format!("SO_RCVBUF: {e}")))?;
+            }
+            Step::PauseReading { ms } => {
+                let until = Instant::now() + self.scaled(*ms);
+                self.conn()?.pause_reading(until);
+            }
+            Step::Repeat { .. } => unreachable!("repeat is expanded by run"),
+            Step::Barrier => {
+                if let Some(b) = self.barrier {
+                    if !b.wait(limits.deadline) {
+                        return Err(Failure::new(FailureKind::Hang, "not every concurrent client reached the barrier in time"));
+                    }
+                }
+            }
+            Step::ExpectRefused => match Connection::connect("probe", self.cfg.addr, self.cfg.no_progress, Transform::Identity) {
+                Ok(_) => return Err(Failure::new(FailureKind::Accepted, format!("{} still accepts connections", self.cfg.addr))),
+                Err(f) if f.kind == FailureKind::Refused => {}
+                Err(f) => return Err(f),
+            },
+            Step::ExpectExit { status } => {
+                let within = limits.deadline.saturating_duration_since(Instant::now());
+                match self.hooks.as_deref_mut() {
+                    Some(h) => h.expect_exit(*status, within)?,
+                    None => return Err(Failure::new(FailureKind::Process, "no server process to observe")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn conn_and_transcript(&mut self) -> Result<(&mut Connection, &mut Transcript), Failure> {
+        let name = self.current.clone().ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+        let conn = self.conns.get_mut(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))?;
+        Ok((conn, &mut self.transcript))
+    }
+
+    fn expect_owed(&mut self, limits: Limits) -> Result<(), Failure> {
+        let (conn, transcript) = self.conn_and_transcript()?;
+        let owed_at_start = conn.verifier().outstanding();
+        conn.drive(None, limits, transcript, |c, _| c.settled() || c.eof() || c.peer_reset())?;
+        if conn.settled() {
+            return Ok(());
+        }
+        let owed = conn.verifier().outstanding();
+        let got = owed_at_start - owed;
+        if conn.peer_reset() {
+            Err(Failure::new(FailureKind::Reset, format!("the server reset the connection after {got} of {owed_at_start} owed B")))
+        } else {
+            Err(Failure::new(FailureKind::EarlyEof, format!("the server closed after {got} of {owed_at_start} owed B")))
+        }
+    }
+}

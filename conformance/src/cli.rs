@@ -1,0 +1,217 @@
+//! The subcommands: each returns the exit code it maps to.
+
+use crate::config::{self, RunConfig, UsageError};
+use crate::environment::Environment;
+use crate::exit;
+use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, ValidateArgs};
+use crate::report::{human, json, Grade, RunReport, TargetInfo};
+use crate::runner;
+use echo_spec::{Case, Claim, Level, Spec, Step};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// Runs one parsed command line and returns the process exit code.
+pub fn run(command: Command) -> i32 {
+    let result = match command {
+        Command::Run(args) => run_cmd(&args),
+        Command::List(args) => list(&args),
+        Command::Explain(args) => explain(&args),
+        Command::Validate(args) => validate(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("echo-conform: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+fn load(dir: Option<&Path>) -> Result<Spec, UsageError> {
+    match dir {
+        Some(d) => Spec::load_dir(d),
+        None => Spec::embedded(),
+    }
+    .map_err(|e| UsageError(format!("spec error: {e}")))
+}
+
+fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
+    let spec = load(args.spec.as_deref())?;
+    let cfg = config::run_config(args, &spec)?;
+    crate::os::groups::install_cleanup_hooks();
+    let started = Instant::now();
+    let colour = cfg.output.is_none() && std::io::stdout().is_terminal();
+    let live = (cfg.format == Format::Human).then(|| {
+        let out: Box<dyn Write + Send> = match cfg.output {
+            Some(_) => Box::new(std::io::sink()),
+            None => Box::new(std::io::stdout()),
+        };
+        human::LiveReporter::new(out, colour)
+    });
+    let sink = |e| {
+        if let Some(l) = &live {
+            l.event(e);
+        }
+    };
+    let outcome = runner::run(&cfg.plan, &sink);
+    if let Some(l) = &live {
+        l.finish();
+    }
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("echo-conform: {e}");
+            return Ok(exit::SERVER);
+        }
+    };
+    let report = build_report(&cfg, &spec, outcome, started);
+    let text = match cfg.format {
+        Format::Json => json::render(&report),
+        Format::Human => {
+            let mut t = String::new();
+            if cfg.output.is_some() {
+                for c in &report.cases {
+                    t.push_str(&human::case_line(c, false));
+                }
+            }
+            t.push_str(&human::summary(&report, colour));
+            t
+        }
+    };
+    match &cfg.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| UsageError(format!("--output: cannot write {}: {e}", path.display())))?;
+            if cfg.format == Format::Human {
+                print!("{}", human::summary(&report, colour));
+            }
+        }
+        None => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+    }
+    Ok(report.exit_code)
+}
+
+fn build_report(cfg: &RunConfig, spec: &Spec, outcome: runner::Outcome, started: Instant) -> RunReport {
+    let results = outcome.results;
+    let gating = |level: Level| level == Level::Must || (cfg.strict && level == Level::Should);
+    let failed = results.iter().any(|r| r.claimed && r.grade == Grade::Fail && gating(r.level));
+    let exit_code = if !outcome.server_problems.is_empty() {
+        exit::SERVER
+    } else if failed {
+        exit::CASE_FAILED
+    } else {
+        exit::OK
+    };
+    let privilege = if cfg.plan.claims.contains(Claim::Privileged) { Claim::Privileged } else { Claim::Unprivileged };
+    let detected = cfg.plan.detect.then(|| crate::detect::strongest(&spec.cases, &results, cfg.transform_claim, privilege));
+    RunReport {
+        target: TargetInfo {
+            mode: if matches!(cfg.plan.target, runner::Target::Launch(_)) { "cmd" } else { "addr" },
+            value: cfg.target_text.clone(),
+        },
+        environment: Environment::probe(cfg.plan.time_scale),
+        claims: cfg.plan.claims.to_string(),
+        detected,
+        summary: RunReport::summarise(&results),
+        cases: results,
+        server_problems: outcome.server_problems,
+        duration_ms: started.elapsed().as_millis() as u64,
+        exit_code,
+    }
+}
+
+fn list(args: &ListArgs) -> Result<i32, UsageError> {
+    let spec = load(args.spec.as_deref())?;
+    let claims = config::claims(&args.claims, None)?;
+    if args.format == Format::Json {
+        let rows: Vec<_> = spec
+            .cases
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id, "title": c.title, "level": c.level, "kind": c.kind.name(),
+                    "requires": c.requires, "selected": claims.satisfies(&c.requires), "source": c.source,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    println!("claims: {claims}");
+    for c in &spec.cases {
+        let mark = if claims.satisfies(&c.requires) { "run" } else { "n/c" };
+        let req: Vec<_> = c.requires.iter().map(|r| r.as_str()).collect();
+        println!("{mark}  {:<40} {:<6} {:<24} {}", c.id, c.level.as_str(), req.join(","), c.title);
+    }
+    Ok(exit::OK)
+}
+
+fn explain(args: &ExplainArgs) -> Result<i32, UsageError> {
+    let spec = load(args.spec.as_deref())?;
+    let Some(case) = spec.get(&args.id) else {
+        let near: Vec<_> = spec.cases.iter().filter(|c| c.id.starts_with(args.id.split('.').next().unwrap_or(""))).map(|c| c.id.as_str()).collect();
+        return Err(UsageError(format!("no case `{}`; cases nearby: {}", args.id, near.join(", "))));
+    };
+    print!("{}", describe_case(case));
+    Ok(exit::OK)
+}
+
+/// A case described for people: what `explain` prints.
+pub fn describe_case(case: &Case) -> String {
+    let req: Vec<_> = case.requires.iter().map(|r| r.as_str()).collect();
+    let mut text = format!(
+        "{}\n  title:    {}\n  source:   {}\n  level:    {}\n  requires: {}\n  kind:     {}\n  defined:  {}:{}\n",
+        case.id,
+        case.title,
+        case.source,
+        case.level.as_str(),
+        if req.is_empty() { "(any server)".to_string() } else { req.join(", ") },
+        case.kind.name(),
+        case.origin.file,
+        case.origin.line
+    );
+    if let echo_spec::CaseKind::Concurrent { clients, .. } = &case.kind {
+        text.push_str(&format!("  clients:  {clients} at once, each with its own seed\n"));
+    }
+    text.push_str("  steps:\n");
+    steps_text(case.kind.steps(), 2, &mut text);
+    text
+}
+
+fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    for (i, s) in steps.iter().enumerate() {
+        let detail = match s {
+            Step::Connect { name } | Step::On { name } => format!(" {name}"),
+            Step::Send { payload, chunking } => {
+                let what = match payload {
+                    echo_spec::Payload::Bytes(b) => format!("{} B {:?}", b.len(), String::from_utf8_lossy(b)),
+                    echo_spec::Payload::Seeded { seed, len } => format!("{len} seeded B (seed {seed})"),
+                    echo_spec::Payload::AllBytes => "the 256 byte values".into(),
+                };
+                let chunks = if chunking.sizes.is_empty() { String::new() } else { format!(" in chunks of {:?}", chunking.sizes) };
+                let pause = if chunking.pause_ms > 0 { format!(" pausing {} ms", chunking.pause_ms) } else { String::new() };
+                format!(" {what}{chunks}{pause}")
+            }
+            Step::ExpectSilence { ms } | Step::Sleep { ms } | Step::PauseReading { ms } => format!(" {ms} ms"),
+            Step::SetRcvbuf { bytes } => format!(" {bytes} B"),
+            Step::Expect { bytes } => format!(" {:?}", String::from_utf8_lossy(bytes)),
+            Step::ExpectExit { status } => format!(" status {status}"),
+            Step::Repeat { times, .. } => format!(" {times} times:"),
+            _ => String::new(),
+        };
+        out.push_str(&format!("{pad}{i:>2}. {}{detail}\n", s.name()));
+        if let Step::Repeat { steps, .. } = s {
+            steps_text(steps, depth + 2, out);
+        }
+    }
+}
+
+fn validate(args: &ValidateArgs) -> Result<i32, UsageError> {
+    let spec = load(args.dir.as_deref())?;
+    let files: std::collections::BTreeSet<_> = spec.cases.iter().map(|c| c.origin.file.as_str()).collect();
+    println!("ok: {} cases in {} files", spec.cases.len(), files.len());
+    Ok(exit::OK)
+}

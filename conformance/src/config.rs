@@ -1,0 +1,154 @@
+//! Flags checked and turned into a [`RunConfig`]; every error here is a usage error (exit 2).
+
+use crate::flags::{Format, RunArgs};
+use crate::runner::{Plan, Planned, Target};
+use crate::server::LaunchSpec;
+use echo_clients::Transform;
+use echo_spec::{Claim, ClaimSet, Level, Spec};
+use globset::Glob;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A usage error: the message names the flag and the value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A checked `run` invocation.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// What to run and against what.
+    pub plan: Plan,
+    /// How the target was given, for the report.
+    pub target_text: String,
+    /// The output format.
+    pub format: Format,
+    /// Where the report goes (stdout when `None`).
+    pub output: Option<PathBuf>,
+    /// Gate on SHOULD cases.
+    pub strict: bool,
+    /// The declared transform claim.
+    pub transform_claim: Claim,
+}
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+/// Parses a claim list plus an optional `--transform`.
+pub fn claims(list: &str, transform: Option<&str>) -> Result<ClaimSet, UsageError> {
+    let mut text = list.to_string();
+    if let Some(t) = transform {
+        text = format!("{text},{t}");
+    }
+    text.parse::<ClaimSet>().map_err(|e| usage(format!("--claims: {e}")))
+}
+
+/// Checks `args` against `spec`.
+pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> {
+    let claims = claims(&args.claims, args.transform.as_deref())?;
+    let transform_claim = [Claim::Uppercase, Claim::Prefix].into_iter().find(|c| claims.contains(*c)).unwrap_or(Claim::Identity);
+    let transform = match transform_claim {
+        Claim::Uppercase => Transform::Uppercase,
+        Claim::Prefix => {
+            let re = regex::bytes::Regex::new(&format!("^(?:{})", args.prefix_regex)).map_err(|e| usage(format!("--prefix-regex: {e}")))?;
+            Transform::Prefix(re)
+        }
+        _ => Transform::Identity,
+    };
+    if !(args.time_scale > 0.0 && args.time_scale <= 100.0) {
+        return Err(usage(format!("--time-scale: {} is outside (0, 100]", args.time_scale)));
+    }
+    if args.jobs == 0 || args.jobs > 64 {
+        return Err(usage(format!("--jobs: {} is outside 1..=64", args.jobs)));
+    }
+    if !(args.ready_timeout > 0.0 && args.ready_timeout <= 600.0) {
+        return Err(usage(format!("--ready-timeout: {} is outside (0, 600]", args.ready_timeout)));
+    }
+    let (target, target_text) = match (&args.cmd, &args.addr) {
+        (Some(cmd), None) => (Target::Launch(launch_spec(cmd, args)?), cmd.clone()),
+        (None, Some(addr)) => (Target::Addr(address(addr, args.allow_remote)?), addr.clone()),
+        _ => return Err(usage("give exactly one of --cmd or --addr")),
+    };
+    let cases = select(spec, &args.cases, &args.levels, &claims)?;
+    Ok(RunConfig {
+        plan: Plan { target, claims, transform, cases, detect: args.detect, time_scale: args.time_scale, jobs: args.jobs },
+        target_text,
+        format: args.format,
+        output: args.output.clone(),
+        strict: args.strict,
+        transform_claim,
+    })
+}
+
+fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
+    let argv = shlex::split(cmd).ok_or_else(|| usage(format!("--cmd: cannot split `{cmd}` (unbalanced quotes?)")))?;
+    if argv.is_empty() {
+        return Err(usage("--cmd: the command is empty"));
+    }
+    if !argv.iter().any(|a| a.contains("{port}")) {
+        return Err(usage(format!("--cmd: `{cmd}` has no `{{port}}`; put it where the server takes its port, e.g. `my-server --port {{port}}`")));
+    }
+    let ready_line = match &args.ready_line {
+        Some(re) => Some(regex::Regex::new(re).map_err(|e| usage(format!("--ready-line: {e}")))?),
+        None => None,
+    };
+    Ok(LaunchSpec {
+        argv,
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ready_line,
+        ready_timeout: Duration::from_secs_f64(args.ready_timeout * args.time_scale),
+        grace: Duration::from_secs(2),
+    })
+}
+
+/// Resolves HOST:PORT and refuses non-loopback hosts unless allowed.
+pub fn address(text: &str, allow_remote: bool) -> Result<SocketAddr, UsageError> {
+    let addr = text
+        .to_socket_addrs()
+        .map_err(|e| usage(format!("--addr: `{text}` is not HOST:PORT ({e})")))?
+        .next()
+        .ok_or_else(|| usage(format!("--addr: `{text}` resolves to no address")))?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(usage(format!(
+            "--addr: {} is not a loopback address; echo-conform sends heavy and hostile traffic, so it only targets \
+             127.0.0.0/8 or ::1 unless --allow-remote is given",
+            addr.ip()
+        )));
+    }
+    if addr.port() == 0 {
+        return Err(usage("--addr: port 0 is not a server's port"));
+    }
+    Ok(addr)
+}
+
+/// Selects cases by glob and level, marking which ones `claims` satisfies.
+pub fn select(spec: &Spec, globs: &[String], levels: &[String], claims: &ClaimSet) -> Result<Vec<Planned>, UsageError> {
+    let mut matchers = Vec::new();
+    for g in globs {
+        let m = Glob::new(g).map_err(|e| usage(format!("--case: {e}")))?.compile_matcher();
+        if !spec.cases.iter().any(|c| m.is_match(&c.id)) {
+            return Err(usage(format!("--case: no case id matches `{g}` (see `echo-conform list`)")));
+        }
+        matchers.push(m);
+    }
+    let mut wanted = Vec::new();
+    for l in levels.iter().filter(|l| !l.trim().is_empty()) {
+        let level = match l.trim() {
+            "must" => Level::Must,
+            "should" => Level::Should,
+            "may" => Level::May,
+            "info" => Level::Info,
+            other => return Err(usage(format!("--level: unknown level `{other}` (must, should, may, info)"))),
+        };
+        wanted.push(level);
+    }
+    Ok(spec
+        .cases
+        .iter()
+        .filter(|c| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&c.id)))
+        .filter(|c| wanted.is_empty() || wanted.contains(&c.level))
+        .map(|c| Planned { case: c.clone(), claimed: claims.satisfies(&c.requires) })
+        .collect())
+}

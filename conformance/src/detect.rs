@@ -1,0 +1,52 @@
+//! `--detect`: the strongest claim set a server met, from every case run against it.
+
+use crate::report::{CaseResult, Grade};
+use echo_spec::{Case, Claim};
+
+/// For each dimension, the stronger value when every case requiring it passed, else the weaker one
+/// when its cases passed; `?` when neither value was met.
+pub fn strongest(cases: &[Case], results: &[CaseResult], declared_transform: Claim, declared_privilege: Claim) -> String {
+    let met = |claim: Claim| -> Option<bool> {
+        let relevant: Vec<_> = cases
+            .iter()
+            .filter(|c| c.requires.contains(&claim))
+            .filter_map(|c| results.iter().find(|r| r.id == c.id))
+            .filter(|r| matches!(r.grade, Grade::Pass | Grade::Fail))
+            .collect();
+        if relevant.is_empty() {
+            None
+        } else {
+            Some(relevant.iter().all(|r| r.grade == Grade::Pass))
+        }
+    };
+    let pick = |strong: Claim, weak: Claim, weak_by_default: bool| -> String {
+        match (met(strong), met(weak)) {
+            (Some(true), _) => strong.to_string(),
+            (_, Some(true)) => weak.to_string(),
+            (_, None) if weak_by_default => weak.to_string(),
+            _ => format!("no-{}", dimension_name(weak)),
+        }
+    };
+    let mut parts = vec![
+        pick(Claim::Stream, Claim::Oneshot, false),
+        pick(Claim::Forever, Claim::Single, false),
+        pick(Claim::Concurrent, Claim::Sequential, true),
+        declared_transform.to_string(),
+        declared_privilege.to_string(),
+    ];
+    if met(Claim::C10k) == Some(true) {
+        parts.push(Claim::C10k.to_string());
+    }
+    parts.join(",")
+}
+
+fn dimension_name(c: Claim) -> &'static str {
+    match c.dimension() {
+        echo_spec::Dimension::Session => "session",
+        echo_spec::Dimension::Lifetime => "lifetime",
+        echo_spec::Dimension::Concurrency => "concurrency",
+        echo_spec::Dimension::Transform => "transform",
+        echo_spec::Dimension::Privilege => "privilege",
+        echo_spec::Dimension::Scale => "scale",
+    }
+}

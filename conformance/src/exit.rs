@@ -1,0 +1,24 @@
+//! Exit codes: a contract with CI pipelines, documented in `--help` and the README.
+
+/// Every claimed MUST case passed (and every SHOULD under `--strict`).
+pub const OK: i32 = 0;
+/// A claimed MUST case failed (or a SHOULD case under `--strict`).
+pub const CASE_FAILED: i32 = 1;
+/// Bad usage or an invalid spec.
+pub const USAGE: i32 = 2;
+/// The server did not start, did not become ready, or crashed.
+pub const SERVER: i32 = 3;
+/// The environment cannot run a required case (for example `--require-root` without root).
+pub const ENVIRONMENT: i32 = 4;
+/// A case that passed in the baseline now fails.
+pub const REGRESSION: i32 = 5;
+
+/// The table printed at the end of `--help`.
+pub const HELP: &str = "\
+Exit codes:
+  0  every claimed MUST case passed
+  1  a claimed MUST case failed (or SHOULD, under --strict)
+  2  usage error or invalid spec
+  3  the server did not start, did not become ready, or crashed
+  4  the environment cannot run a required case
+  5  a regression against --baseline";

@@ -1,0 +1,127 @@
+//! Command-line flags as typed by the user, before validation (see `config` for the checked form).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Tells whether a TCP echo server (RFC 862) is correct, safe and fast.
+#[derive(Debug, Parser)]
+#[command(name = "echo-conform", version, about, after_help = crate::exit::HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the spec against a server, launched by command or reached by address.
+    #[command(after_help = crate::exit::HELP)]
+    Run(RunArgs),
+    /// List the cases, with whether the given claims select them.
+    List(ListArgs),
+    /// Show one case: title, source, level, claims and steps.
+    Explain(ExplainArgs),
+    /// Check spec files without running anything.
+    Validate(ValidateArgs),
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Launch the server with this command; `{port}` is replaced by a free port. Split like a shell
+    /// would, but never run through one.
+    #[arg(long, conflicts_with = "addr", required_unless_present = "addr")]
+    pub cmd: Option<String>,
+    /// Test a server already listening at HOST:PORT (loopback unless --allow-remote).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Allow --addr to name a non-loopback host.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The server's claims, comma-separated (session: stream|oneshot, lifetime: forever|single,
+    /// concurrency: concurrent|sequential, transform: identity|uppercase|prefix, c10k).
+    /// Dimensions left out default to a full RFC 862 server: stream,forever,concurrent,identity,unprivileged.
+    #[arg(long, default_value = "")]
+    pub claims: String,
+    /// The server's transform (shorthand for the transform claim).
+    #[arg(long, value_parser = ["identity", "uppercase", "prefix"])]
+    pub transform: Option<String>,
+    /// With `--transform prefix`: the regex each reply starts with.
+    #[arg(long, default_value = r"[A-Za-z0-9_-]+: ")]
+    pub prefix_regex: String,
+    /// Run only cases whose id matches this glob (repeatable).
+    #[arg(long = "case", value_name = "GLOB")]
+    pub cases: Vec<String>,
+    /// Run only cases of these levels (repeatable or comma-separated: must,should,may,info).
+    #[arg(long = "level", value_delimiter = ',')]
+    pub levels: Vec<String>,
+    /// Multiply every deadline and pause by this factor (for slow machines or sanitizers).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Read the spec from this directory instead of the embedded one.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Also run the cases the server does not claim, and print the strongest profile it meets.
+    #[arg(long)]
+    pub detect: bool,
+    /// Gate on SHOULD cases too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Cases run at once against a concurrent server.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Consider a launched server ready when a line of its output matches this regex, instead of
+    /// watching /proc for its LISTEN socket.
+    #[arg(long)]
+    pub ready_line: Option<String>,
+    /// Seconds a launched server has to become ready (scaled by --time-scale).
+    #[arg(long, default_value_t = 10.0)]
+    pub ready_timeout: f64,
+}
+
+/// Flags of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Mark which cases these claims select.
+    #[arg(long, default_value = "")]
+    pub claims: String,
+    /// Read the spec from this directory.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Flags of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The case id.
+    pub id: String,
+    /// Read the spec from this directory.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+}
+
+/// Flags of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The spec directory (default: the embedded spec).
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,129 @@
+//! Output for people: a line per case as it finishes, evidence under each failure, a summary.
+//! Colour and a progress bar only on a terminal.
+
+use super::{CaseResult, Event, Grade, RunReport};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// Prints events as they come; the summary comes from [`summary`].
+pub struct LiveReporter {
+    colour: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl LiveReporter {
+    /// A reporter writing to `out`; colour and progress when `tty` is true and stderr is a terminal.
+    pub fn new(out: Box<dyn Write + Send>, tty: bool) -> Self {
+        LiveReporter { colour: tty, bar: Mutex::new(None), out: Mutex::new(out) }
+    }
+
+    /// Handles one event.
+    pub fn event(&self, event: Event) {
+        match event {
+            Event::Started { to_run } => {
+                if self.colour && std::io::stderr().is_terminal() {
+                    let bar = ProgressBar::new(to_run as u64);
+                    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+                        bar.set_style(style);
+                    }
+                    *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+                }
+            }
+            Event::CaseFinished(r) => {
+                if r.grade == Grade::NotClaimed {
+                    return;
+                }
+                let text = case_line(&r, self.colour);
+                let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+                match bar.as_ref() {
+                    Some(b) => {
+                        b.inc(1);
+                        b.suspend(|| self.write(&text));
+                    }
+                    None => self.write(&text),
+                }
+            }
+            Event::Relaunched { .. } => {}
+        }
+    }
+
+    /// Removes the progress bar.
+    pub fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+fn paint(text: &str, code: &str, colour: bool) -> String {
+    if colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// One case as a line (plus its evidence, indented, for FAIL and SKIP).
+pub fn case_line(r: &CaseResult, colour: bool) -> String {
+    let (label, code) = match r.grade {
+        Grade::Pass => ("PASS", "32"),
+        Grade::Fail => ("FAIL", "31;1"),
+        Grade::Skip => ("SKIP", "33"),
+        Grade::NotClaimed => ("N/C", "2"),
+        Grade::Info => ("INFO", "36"),
+        Grade::Flaky => ("FLAKY", "35"),
+    };
+    let unclaimed = if r.claimed { "" } else { " (not claimed)" };
+    let kind = r.failure.as_deref().map(|k| format!(" [{k}]")).unwrap_or_default();
+    let mut line = format!("{} {:<40} {:>6} ms  {}{unclaimed}{kind}\n", paint(&format!("{label:<5}"), code, colour), r.id, r.duration_ms, r.title);
+    if let Some(e) = &r.evidence {
+        if r.grade != Grade::Pass && (r.claimed || r.grade == Grade::Skip) {
+            line.push_str(&crate::server::indent(e));
+            line.push('\n');
+        }
+    }
+    line
+}
+
+/// The closing summary.
+pub fn summary(report: &RunReport, colour: bool) -> String {
+    let mut text = String::new();
+    for p in &report.server_problems {
+        text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
+    }
+    let n = |g: Grade| report.summary.get(&g).copied().unwrap_or(0);
+    let unclaimed: Vec<_> = report.cases.iter().filter(|c| !c.claimed && c.grade != Grade::NotClaimed).collect();
+    text.push_str(&format!(
+        "\n{} passed, {} failed, {} skipped, {} info, {} not claimed — claims: {} — {:.1} s\n",
+        n(Grade::Pass),
+        n(Grade::Fail),
+        n(Grade::Skip),
+        n(Grade::Info),
+        n(Grade::NotClaimed),
+        report.claims,
+        report.duration_ms as f64 / 1000.0
+    ));
+    if !unclaimed.is_empty() {
+        let failed = unclaimed.iter().filter(|c| c.grade == Grade::Fail).count();
+        text.push_str(&format!("unclaimed cases run by --detect: {} passed, {failed} failed\n", unclaimed.len() - failed));
+    }
+    if let Some(d) = &report.detected {
+        text.push_str(&format!("detected profile: {d}\n"));
+    }
+    let verdict = match report.exit_code {
+        0 => paint("conformant to the claimed profile", "32;1", colour),
+        1 => paint("NOT conformant: a claimed case failed", "31;1", colour),
+        3 => paint("the server did not start, was not ready, or crashed", "31;1", colour),
+        c => format!("exit {c}"),
+    };
+    text.push_str(&format!("verdict: {verdict} (exit {})\n", report.exit_code));
+    text
+}

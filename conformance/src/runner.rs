@@ -1,0 +1,225 @@
+//! Schedules the cases against the target: in parallel on one shared server where the claims
+//! allow, alone on a fresh server where a case needs one, and relaunching a server that died.
+
+use crate::exec::{execute, script_config, Verdict};
+use crate::report::{CaseResult, Event, Grade};
+use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
+use echo_clients::{ProcessHooks, Transform};
+use echo_spec::{Case, CaseKind, Claim, ClaimSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Where the server under test is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Launched by the runner, once or many times.
+    Launch(LaunchSpec),
+    /// Started elsewhere.
+    Addr(SocketAddr),
+}
+
+/// A case selected for the run, with whether the server claims it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The case.
+    pub case: Case,
+    /// True when the server's claims satisfy the case's `requires`.
+    pub claimed: bool,
+}
+
+/// Everything the scheduler needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The target.
+    pub target: Target,
+    /// The server's claims.
+    pub claims: ClaimSet,
+    /// The declared transform.
+    pub transform: Transform,
+    /// Cases in spec order; unclaimed ones run only under `detect`.
+    pub cases: Vec<Planned>,
+    /// Run unclaimed cases too.
+    pub detect: bool,
+    /// Multiplies every deadline.
+    pub time_scale: f64,
+    /// Cases run at once on a shared concurrent server.
+    pub jobs: usize,
+}
+
+/// What the scheduler produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Results in spec order.
+    pub results: Vec<CaseResult>,
+    /// Server deaths and failed relaunches, one line each.
+    pub server_problems: Vec<String>,
+}
+
+/// Runs the plan, calling `sink` as cases finish. Fails only when the server cannot be started at all.
+pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, LaunchError> {
+    let single = plan.claims.contains(Claim::Single);
+    let mut shared_idx = Vec::new();
+    let mut alone_idx = Vec::new();
+    let mut results: Vec<Option<CaseResult>> = vec![None; plan.cases.len()];
+    for (i, p) in plan.cases.iter().enumerate() {
+        if !p.claimed && !plan.detect {
+            results[i] = Some(result(p, Verdict { grade: Grade::NotClaimed, failure: None, evidence: None }, Duration::ZERO));
+        } else if p.claimed && !single && !matches!(p.case.kind, CaseKind::Process { .. }) {
+            shared_idx.push(i);
+        } else {
+            alone_idx.push(i);
+        }
+    }
+    sink(Event::Started { to_run: shared_idx.len() + alone_idx.len() });
+    let problems = Mutex::new(Vec::new());
+    let results = Mutex::new(results);
+    let record = |i: usize, r: CaseResult| {
+        sink(Event::CaseFinished(r.clone()));
+        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+    };
+
+    // A first launch proves the command works at all; its failure is the run's failure (exit 3).
+    let first = match &plan.target {
+        Target::Launch(spec) => Some(Server::launch(spec)?),
+        Target::Addr(_) => None,
+    };
+    let shared = Mutex::new(Shared { server: first, generation: 0 });
+    let jobs = if plan.claims.contains(Claim::Concurrent) { plan.jobs.max(1) } else { 1 };
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(shared_idx.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = shared_idx.get(k) else { break };
+                let p = &plan.cases[i];
+                let r = run_shared(plan, p, &shared, &problems, sink);
+                record(i, r);
+            });
+        }
+    });
+    // Cases that need the server to themselves get a fresh one each (the shared one is stopped first).
+    drop(shared.into_inner().unwrap_or_else(|e| e.into_inner()).server);
+    for i in alone_idx {
+        let p = &plan.cases[i];
+        let r = run_alone(plan, p, &problems, sink);
+        record(i, r);
+    }
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+    Ok(Outcome { results, server_problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()) })
+}
+
+struct Shared {
+    server: Option<Server>,
+    generation: u64,
+}
+
+fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
+    CaseResult {
+        id: p.case.id.clone(),
+        title: p.case.title.clone(),
+        level: p.case.level,
+        claimed: p.claimed,
+        grade: v.grade,
+        duration_ms: took.as_millis() as u64,
+        failure: v.failure,
+        evidence: v.evidence,
+    }
+}
+
+fn run_shared(plan: &Plan, p: &Planned, shared: &Mutex<Shared>, problems: &Mutex<Vec<String>>, sink: &(dyn Fn(Event) + Sync)) -> CaseResult {
+    let start = Instant::now();
+    let (addr, generation) = {
+        let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        match &plan.target {
+            Target::Addr(addr) => (*addr, 0),
+            Target::Launch(spec) => {
+                if sh.server.is_none() {
+                    match Server::launch(spec) {
+                        Ok(s) => {
+                            sh.server = Some(s);
+                            sh.generation += 1;
+                            sink(Event::Relaunched { reason: "the previous instance died".into() });
+                        }
+                        Err(e) => {
+                            let msg = format!("relaunch before `{}` failed: {e}", p.case.id);
+                            problems.lock().unwrap_or_else(|e| e.into_inner()).push(msg.clone());
+                            return result(p, Verdict { grade: Grade::Fail, failure: Some("SERVER".into()), evidence: Some(msg) }, start.elapsed());
+                        }
+                    }
+                }
+                (sh.server.as_ref().map_or(spec_addr(spec), |s| s.addr), sh.generation)
+            }
+        }
+    };
+    let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
+    let mut verdict = execute(&p.case, &cfg, None);
+    let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if sh.generation == generation {
+        if let Some(server) = sh.server.as_mut() {
+            if let Some(status) = server.try_exit() {
+                let death = format!("the server {} during this case; its last output:\n{}", describe(status), indent(&server.output_tail()));
+                if status.code() != Some(0) {
+                    problems.lock().unwrap_or_else(|e| e.into_inner()).push(format!("`{}`: the server {}", p.case.id, describe(status)));
+                }
+                verdict = died(verdict, death);
+                sh.server = None;
+            }
+        }
+    }
+    result(p, verdict, start.elapsed())
+}
+
+fn run_alone(plan: &Plan, p: &Planned, problems: &Mutex<Vec<String>>, sink: &(dyn Fn(Event) + Sync)) -> CaseResult {
+    let start = Instant::now();
+    match &plan.target {
+        Target::Addr(addr) => {
+            if matches!(p.case.kind, CaseKind::Process { .. }) {
+                return result(p, Verdict::skip("observes the server process, which needs a launched server (--cmd)"), start.elapsed());
+            }
+            let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
+            result(p, execute(&p.case, &cfg, None), start.elapsed())
+        }
+        Target::Launch(spec) => {
+            let mut server = match Server::launch(spec) {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("launch for `{}` failed: {e}", p.case.id);
+                    problems.lock().unwrap_or_else(|e| e.into_inner()).push(msg.clone());
+                    return result(p, Verdict { grade: Grade::Fail, failure: Some("SERVER".into()), evidence: Some(msg) }, start.elapsed());
+                }
+            };
+            sink(Event::Relaunched { reason: format!("`{}` runs on a fresh server", p.case.id) });
+            let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
+            let is_process = matches!(p.case.kind, CaseKind::Process { .. });
+            let mut verdict = execute(&p.case, &cfg, if is_process { Some(&mut server as &mut dyn ProcessHooks) } else { None });
+            if !is_process {
+                if let Some(status) = server.try_exit() {
+                    // A server that claims `single` may exit 0 after its one connection; anything else is a death.
+                    let expected = status.code() == Some(0) && plan.claims.contains(Claim::Single);
+                    if !expected {
+                        if p.claimed && status.code() != Some(0) {
+                            problems.lock().unwrap_or_else(|e| e.into_inner()).push(format!("`{}`: the server {}", p.case.id, describe(status)));
+                        }
+                        let death = format!("the server {} during this case; its last output:\n{}", describe(status), indent(&server.output_tail()));
+                        verdict = died(verdict, death);
+                    }
+                }
+            }
+            result(p, verdict, start.elapsed())
+        }
+    }
+}
+
+fn died(v: Verdict, death: String) -> Verdict {
+    let evidence = match v.evidence {
+        Some(e) => format!("{death}\n{e}"),
+        None => death,
+    };
+    Verdict { grade: if v.grade == Grade::Info { Grade::Info } else { Grade::Fail }, failure: Some(v.failure.unwrap_or_else(|| "DIED".into())), evidence: Some(evidence) }
+}
+
+fn spec_addr(spec: &LaunchSpec) -> SocketAddr {
+    SocketAddr::new(spec.host, 0)
+}
