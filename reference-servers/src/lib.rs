@@ -52,7 +52,13 @@ pub fn run(flags: &Flags) -> anyhow::Result<()> {
         return print_stdout(&format!("{}\n", config.claims()));
     }
     shutdown::install()?;
-    os::raise_nofile_limit();
+    let nofile = os::raise_nofile_limit();
+    if config.claims().c10k && nofile < 10_100 {
+        eprintln!(
+            "{}: warning: RLIMIT_NOFILE is {nofile}; the c10k claim needs more than 10 000 descriptors",
+            program()
+        );
+    }
     let target = config
         .privilege
         .as_ref()

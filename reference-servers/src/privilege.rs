@@ -164,8 +164,8 @@ pub fn drop_privileges(target: &Target) -> anyhow::Result<()> {
 }
 
 /// The three calls, in the only order that works: groups while we still hold CAP_SETGID,
-/// then the GIDs, then the UIDs (which clears the capability sets).
-fn switch_ids(target: &Target) -> anyhow::Result<()> {
+/// then the GIDs, then the UIDs (which clears the capability sets). Needs root; does not verify.
+pub fn switch_ids(target: &Target) -> anyhow::Result<()> {
     let (u, g) = (target.uid, target.gid);
     unistd::setgroups(&[]).context("setgroups([])")?;
     unistd::setresgid(g, g, g).with_context(|| format!("setresgid({g}, {g}, {g})"))?;

@@ -155,8 +155,9 @@ pub enum Accepted {
     Conn(TcpStream),
     /// Nothing more to accept now.
     Again,
-    /// Out of descriptors or memory: ignore the listener for [`ACCEPT_BACKOFF`].
-    Backoff,
+    /// Out of descriptors or memory (or an unexpected error): ignore the listener for
+    /// [`ACCEPT_BACKOFF`].
+    Backoff(std::io::Error),
 }
 
 /// Accepts one connection from a non-blocking listener, retrying EINTR and connections that
@@ -171,11 +172,8 @@ pub fn accept_some(listener: &TcpListener) -> Accepted {
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Accepted::Again,
             Err(e) if os::is_transient_accept_error(&e) => {}
-            Err(e) if os::is_resource_exhaustion(&e) => return Accepted::Backoff,
-            Err(e) => {
-                eprintln!("{}: accept: {e}", crate::program());
-                return Accepted::Backoff;
-            }
+            // Out of descriptors or memory, or an unexpected error: back off rather than spin.
+            Err(e) => return Accepted::Backoff(e),
         }
     }
 }
@@ -186,6 +184,7 @@ pub struct ListenerGate {
     /// The listener, until SIGTERM closes it.
     pub listener: Option<TcpListener>,
     paused_until: Option<Instant>,
+    exhausted: bool,
 }
 
 impl ListenerGate {
@@ -195,6 +194,7 @@ impl ListenerGate {
         Ok(ListenerGate {
             listener: Some(listener),
             paused_until: None,
+            exhausted: false,
         })
     }
 
@@ -214,9 +214,16 @@ impl ListenerGate {
         };
         for _ in 0..room.min(64) {
             match accept_some(listener) {
-                Accepted::Conn(stream) => add(stream),
+                Accepted::Conn(stream) => {
+                    self.exhausted = false;
+                    add(stream);
+                }
                 Accepted::Again => return,
-                Accepted::Backoff => {
+                Accepted::Backoff(e) => {
+                    if !self.exhausted {
+                        eprintln!("{}: accept: {e}; pausing the listener", crate::program());
+                        self.exhausted = true;
+                    }
                     self.paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
                     return;
                 }

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{announce, bind, serve_threaded, Flags, Mutant};
+use super::{announce, bind, serve_threaded, stream_echo, Flags, Mutant};
 use crate::accept;
 use crate::session::{echo_stream, read_some};
 use crate::shutdown;
@@ -24,10 +24,6 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "single-keeps-listening", case: "lifecycle.single.exits", defect: "serves one connection, then keeps the listener open and never exits", run: single_keeps_listening },
         Mutant { name: "reset-breaks", case: "lifecycle.reset.next-served", defect: "after a client resets a connection the accept thread ends; the process stays up, listening, serving no one", run: reset_breaks },
     ]
-}
-
-fn stream_echo(mut stream: TcpStream) {
-    let _ = echo_stream(&mut stream, &Transform::Identity.with_name("main"));
 }
 
 fn exit_at_once(_: &Flags) -> anyhow::Result<()> {

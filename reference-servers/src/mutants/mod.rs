@@ -13,6 +13,7 @@ use clap::Parser;
 use crate::accept;
 use crate::listener;
 use crate::shutdown;
+use crate::transform::Transform;
 
 pub mod echo;
 pub mod lifecycle;
@@ -116,6 +117,11 @@ pub fn thread_per_connection(
         },
     )?;
     Ok(())
+}
+
+/// A correct stream echo of one connection: the part of a mutant that is not its defect.
+pub fn stream_echo(mut stream: TcpStream) {
+    let _ = crate::session::echo_stream(&mut stream, &Transform::Identity.with_name("main"));
 }
 
 /// Binds, announces and serves `handle` thread-per-connection: the whole of most mutants.

@@ -3,7 +3,7 @@
 //! stream echo. None verifies its drop: not noticing is part of each defect.
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 
 use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
@@ -11,11 +11,9 @@ use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::waitpid;
 use nix::unistd::{self, fork, ForkResult, Pid};
 
-use super::{announce, bind, thread_per_connection, Flags, Mutant};
-use crate::privilege::{resolve, GroupChoice, Plan, Target, DEFAULT_UMASK};
-use crate::session::echo_stream;
+use super::{announce, bind, stream_echo, thread_per_connection, Flags, Mutant};
+use crate::privilege::{resolve, switch_ids, GroupChoice, Plan, Target, DEFAULT_UMASK};
 use crate::shutdown;
-use crate::transform::Transform;
 
 /// The privilege mutants.
 pub fn mutants() -> Vec<Mutant> {
@@ -42,18 +40,6 @@ fn target() -> anyhow::Result<Target> {
     })
 }
 
-/// The correct drop, for the mutants whose defect lies elsewhere.
-fn correct_drop(t: &Target) -> anyhow::Result<()> {
-    unistd::setgroups(&[]).context("setgroups")?;
-    unistd::setresgid(t.gid, t.gid, t.gid).context("setresgid")?;
-    unistd::setresuid(t.uid, t.uid, t.uid).context("setresuid")?;
-    Ok(())
-}
-
-fn echo(mut stream: TcpStream) {
-    let _ = echo_stream(&mut stream, &Transform::Identity.with_name("main"));
-}
-
 /// Resolve, bind, run the (broken) `drop`, announce, serve.
 fn bind_drop_serve(
     flags: &Flags,
@@ -64,7 +50,7 @@ fn bind_drop_serve(
     let listener = bind(flags, Some(PORT))?;
     drop(&t)?;
     announce(name, &listener)?;
-    thread_per_connection(&listener, echo)
+    thread_per_connection(&listener, stream_echo)
 }
 
 fn setuid_before_setgid(flags: &Flags) -> anyhow::Result<()> {
@@ -98,7 +84,7 @@ fn seteuid_only(flags: &Flags) -> anyhow::Result<()> {
 
 fn umask_decimal(flags: &Flags) -> anyhow::Result<()> {
     bind_drop_serve(flags, "umask-decimal", |t| {
-        correct_drop(t)?;
+        switch_ids(t)?;
         #[allow(clippy::zero_prefixed_literal)]
         umask(Mode::from_bits_truncate(77)); // Meant as octal 077; decimal 77 is 0o115.
         Ok(())
@@ -156,10 +142,10 @@ fn root_master(flags: &Flags) -> anyhow::Result<()> {
 
 fn root_master_worker(t: &Target, listener: &TcpListener) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    if correct_drop(t).is_err() {
+    if switch_ids(t).is_err() {
         return 78;
     }
-    match thread_per_connection(listener, echo) {
+    match thread_per_connection(listener, stream_echo) {
         Ok(()) => 0,
         Err(_) => 1,
     }
@@ -168,13 +154,13 @@ fn root_master_worker(t: &Target, listener: &TcpListener) -> i32 {
 fn bind_after_drop(flags: &Flags) -> anyhow::Result<()> {
     let t = target()?;
     if unistd::geteuid().is_root() {
-        correct_drop(&t)?;
+        switch_ids(&t)?;
         umask(DEFAULT_UMASK);
     }
     // The defect: binding only now, as nobody.
     let listener = bind(flags, Some(PORT))?;
     announce("bind-after-drop", &listener)?;
-    thread_per_connection(&listener, echo)
+    thread_per_connection(&listener, stream_echo)
 }
 
 fn ignore_failure(flags: &Flags) -> anyhow::Result<()> {
