@@ -85,7 +85,6 @@ fn seteuid_only(flags: &Flags) -> anyhow::Result<()> {
 fn umask_decimal(flags: &Flags) -> anyhow::Result<()> {
     bind_drop_serve(flags, "umask-decimal", |t| {
         switch_ids(t)?;
-        #[allow(clippy::zero_prefixed_literal)]
         umask(Mode::from_bits_truncate(77)); // Meant as octal 077; decimal 77 is 0o115.
         Ok(())
     })
