@@ -22,7 +22,11 @@ struct State {
 impl Rendezvous {
     /// A barrier for `clients` clients.
     pub fn new(clients: usize) -> Self {
-        Rendezvous { clients, state: Mutex::new(State::default()), cond: Condvar::new() }
+        Rendezvous {
+            clients,
+            state: Mutex::new(State::default()),
+            cond: Condvar::new(),
+        }
     }
 
     /// Waits for the others until `deadline`; false on timeout.
@@ -42,7 +46,11 @@ impl Rendezvous {
                 st.waiting -= 1;
                 return false;
             }
-            st = self.cond.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         true
     }

@@ -44,7 +44,14 @@ impl Outgoing {
     pub fn new(payload: Payload, mut chunking: Chunking, time_scale: f64) -> Self {
         chunking.pause_ms = (chunking.pause_ms as f64 * time_scale) as u64;
         let first = chunking.sizes.first().map_or(u64::MAX, |&s| u64::from(s));
-        Outgoing { payload, offset: 0, chunking, chunk_index: 0, chunk_left: first, next_write: Instant::now() }
+        Outgoing {
+            payload,
+            offset: 0,
+            chunking,
+            chunk_index: 0,
+            chunk_left: first,
+            next_write: Instant::now(),
+        }
     }
 
     /// True when every byte has been written.
@@ -68,7 +75,12 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `addr` within `timeout`, with TCP_NODELAY, ready for non-blocking use.
-    pub fn connect(name: &str, addr: SocketAddr, timeout: Duration, transform: Transform) -> Result<Connection, Failure> {
+    pub fn connect(
+        name: &str,
+        addr: SocketAddr,
+        timeout: Duration,
+        transform: Transform,
+    ) -> Result<Connection, Failure> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .map_err(|e| Failure::new(FailureKind::Io, format!("socket(): {e}")))?;
         socket.connect_timeout(&addr.into(), timeout).map_err(|e| {
@@ -170,13 +182,29 @@ impl Connection {
             let now = Instant::now();
             let waited = now - start;
             if now >= limits.deadline {
-                let (kind, what) = if moved == 0 { (FailureKind::Hang, "nothing moved") } else { (FailureKind::Slow, "bytes kept moving") };
-                return Err(Failure::new(kind, format!("{what} but the wait was not over after {} ms ({moved} B moved)", waited.as_millis())));
+                let ms = waited.as_millis();
+                return Err(if moved == 0 {
+                    Failure::new(
+                        FailureKind::Hang,
+                        format!("nothing arrived within the budget of {ms} ms"),
+                    )
+                } else {
+                    Failure::new(
+                        FailureKind::Slow,
+                        format!("{moved} B moved but the wait was not over after {ms} ms"),
+                    )
+                });
             }
             if now - last_progress >= limits.no_progress {
-                let kind = if moved == 0 { FailureKind::Hang } else { FailureKind::Stall };
-                let what = if moved == 0 { "nothing moved".to_string() } else { format!("{moved} B moved, then nothing") };
-                return Err(Failure::new(kind, format!("{what} for {} ms", limits.no_progress.as_millis())));
+                let np = limits.no_progress.as_millis();
+                return Err(if moved == 0 {
+                    Failure::new(FailureKind::Hang, format!("nothing moved for {np} ms"))
+                } else {
+                    Failure::new(
+                        FailureKind::Stall,
+                        format!("{moved} B moved, then nothing for {np} ms"),
+                    )
+                });
             }
             let wake = limits.deadline.min(last_progress + limits.no_progress);
             let n = self.pump(out.as_deref_mut(), wake, transcript)?;
@@ -188,13 +216,20 @@ impl Connection {
     }
 
     /// One round of `poll` and non-blocking I/O; returns the bytes moved. Sleeps at most until `wake`.
-    fn pump(&mut self, mut out: Option<&mut Outgoing>, wake: Instant, transcript: &mut Transcript) -> Result<u64, Failure> {
+    fn pump(
+        &mut self,
+        out: Option<&mut Outgoing>,
+        wake: Instant,
+        transcript: &mut Transcript,
+    ) -> Result<u64, Failure> {
         let now = Instant::now();
         if self.read_paused_until.is_some_and(|t| t <= now) {
             self.read_paused_until = None;
         }
         let want_read = !self.eof && !self.peer_reset && self.read_paused_until.is_none();
-        let want_write = out.as_ref().is_some_and(|o| !o.done() && o.next_write <= now);
+        let want_write = out
+            .as_ref()
+            .is_some_and(|o| !o.done() && o.next_write <= now);
         let mut wake = wake;
         if let Some(o) = out.as_ref().filter(|o| !o.done() && o.next_write > now) {
             wake = wake.min(o.next_write);
@@ -209,7 +244,10 @@ impl Connection {
         if want_write {
             flags |= PollFlags::POLLOUT;
         }
-        let ms = wake.saturating_duration_since(now).as_millis().clamp(1, 100) as u16;
+        let ms = wake
+            .saturating_duration_since(now)
+            .as_millis()
+            .clamp(1, 100) as u16;
         let (readable, writable) = {
             let mut fds = [PollFd::new(self.stream.as_fd(), flags)];
             match poll(&mut fds, PollTimeout::from(ms)) {
@@ -219,14 +257,17 @@ impl Connection {
             }
             let rev = fds[0].revents().unwrap_or(PollFlags::empty());
             let hup = rev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP);
-            (rev.contains(PollFlags::POLLIN) || (hup && want_read), rev.contains(PollFlags::POLLOUT) || (hup && want_write))
+            (
+                rev.contains(PollFlags::POLLIN) || (hup && want_read),
+                rev.contains(PollFlags::POLLOUT) || (hup && want_write),
+            )
         };
         let mut moved = 0;
         if readable {
             moved += self.read_available(transcript)?;
         }
         if writable {
-            if let Some(o) = out.as_deref_mut() {
+            if let Some(o) = out {
                 moved += self.write_some(o, transcript)?;
             }
         }
@@ -246,7 +287,8 @@ impl Connection {
                     total += n as u64;
                     transcript.record(&self.name, EventKind::Received(n as u64));
                     if let Err(m) = self.verifier.feed(&self.buf[..n]) {
-                        self.failure.get_or_insert(Failure::new(FailureKind::Mismatch, m.to_string()));
+                        self.failure
+                            .get_or_insert(Failure::new(FailureKind::Mismatch, m.to_string()));
                         break;
                     }
                 }
@@ -263,14 +305,20 @@ impl Connection {
         Ok(total)
     }
 
-    fn write_some(&mut self, o: &mut Outgoing, transcript: &mut Transcript) -> Result<u64, Failure> {
+    fn write_some(
+        &mut self,
+        o: &mut Outgoing,
+        transcript: &mut Transcript,
+    ) -> Result<u64, Failure> {
         let mut total = 0u64;
         let mut wbuf = [0u8; 16 * 1024];
         for _ in 0..16 {
             if o.done() || o.next_write > Instant::now() {
                 break;
             }
-            let n = (o.payload.len() - o.offset).min(o.chunk_left).min(wbuf.len() as u64) as usize;
+            let n = (o.payload.len() - o.offset)
+                .min(o.chunk_left)
+                .min(wbuf.len() as u64) as usize;
             fill(&o.payload, o.offset, &mut wbuf[..n]);
             match self.stream.write(&wbuf[..n]) {
                 Ok(w) => {
@@ -283,13 +331,19 @@ impl Connection {
                             o.chunk_index += 1;
                             let sizes = &o.chunking.sizes;
                             o.chunk_left = u64::from(sizes[o.chunk_index % sizes.len()]);
-                            o.next_write = Instant::now() + Duration::from_millis(o.chunking.pause_ms);
+                            o.next_write =
+                                Instant::now() + Duration::from_millis(o.chunking.pause_ms);
                         }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                    ) =>
+                {
                     return Err(Failure::new(
                         FailureKind::Reset,
                         format!("the server reset the connection while the client was sending ({} of {} B written): {e}", o.offset, o.payload.len()),

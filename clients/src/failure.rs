@@ -57,7 +57,10 @@ pub struct Failure {
 impl Failure {
     /// A failure of class `kind`.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Failure { kind, message: message.into() }
+        Failure {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

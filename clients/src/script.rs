@@ -85,7 +85,11 @@ pub struct StepError {
 impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.conn {
-            Some(c) => write!(f, "{} `{}` on `{c}`: {}", self.path, self.step, self.failure),
+            Some(c) => write!(
+                f,
+                "{} `{}` on `{c}`: {}",
+                self.path, self.step, self.failure
+            ),
             None => write!(f, "{} `{}`: {}", self.path, self.step, self.failure),
         }
     }
@@ -120,7 +124,10 @@ pub fn run_script<'a, 'h>(
     if let Some(b) = barrier {
         b.depart();
     }
-    ScriptOutcome { result, transcript: ex.transcript }
+    ScriptOutcome {
+        result,
+        transcript: ex.transcript,
+    }
 }
 
 struct Executor<'a, 'h> {
@@ -143,9 +150,32 @@ impl Executor<'_, '_> {
                 }
                 continue;
             }
-            self.step(step).map_err(|failure| {
-                self.transcript.record(self.current.as_deref().unwrap_or(""), EventKind::Error(failure.to_string()));
-                StepError { path: here, step: step.name(), conn: self.current.clone(), failure }
+            self.step(step).map_err(|mut failure| {
+                if Instant::now() >= self.case_deadline
+                    && matches!(
+                        failure.kind,
+                        FailureKind::Hang | FailureKind::Stall | FailureKind::Slow
+                    )
+                {
+                    failure = Failure::new(
+                        FailureKind::Slow,
+                        format!(
+                            "the case ran over its total budget of {} ms here ({})",
+                            self.cfg.case_budget.as_millis(),
+                            failure.message
+                        ),
+                    );
+                }
+                self.transcript.record(
+                    self.current.as_deref().unwrap_or(""),
+                    EventKind::Error(failure.to_string()),
+                );
+                StepError {
+                    path: here,
+                    step: step.name(),
+                    conn: self.current.clone(),
+                    failure,
+                }
             })?;
         }
         Ok(())
@@ -156,30 +186,55 @@ impl Executor<'_, '_> {
     }
 
     fn limits(&self) -> Limits {
-        Limits { no_progress: self.cfg.no_progress, deadline: (Instant::now() + self.cfg.step_budget).min(self.case_deadline) }
+        Limits {
+            no_progress: self.cfg.no_progress,
+            deadline: (Instant::now() + self.cfg.step_budget).min(self.case_deadline),
+        }
     }
 
     fn conn(&mut self) -> Result<&mut Connection, Failure> {
-        let name = self.current.clone().ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
-        self.conns.get_mut(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))
+        let name = self
+            .current
+            .clone()
+            .ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+        self.conns
+            .get_mut(&name)
+            .ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))
     }
 
     fn step(&mut self, step: &Step) -> Result<(), Failure> {
         if Instant::now() >= self.case_deadline {
-            return Err(Failure::new(FailureKind::Slow, format!("the case ran over its budget of {} ms", self.cfg.case_budget.as_millis())));
+            return Err(Failure::new(
+                FailureKind::Slow,
+                format!(
+                    "the case ran over its budget of {} ms",
+                    self.cfg.case_budget.as_millis()
+                ),
+            ));
         }
-        self.transcript.record(self.current.as_deref().unwrap_or(""), EventKind::Step(step.name().into()));
+        self.transcript.record(
+            self.current.as_deref().unwrap_or(""),
+            EventKind::Step(step.name().into()),
+        );
         let limits = self.limits();
         match step {
             Step::Connect { name } => {
-                let conn = Connection::connect(name, self.cfg.addr, self.cfg.no_progress, self.cfg.transform.clone())?;
+                let conn = Connection::connect(
+                    name,
+                    self.cfg.addr,
+                    self.cfg.no_progress,
+                    self.cfg.transform.clone(),
+                )?;
                 self.transcript.record(name, EventKind::Connected);
                 self.conns.insert(name.clone(), conn);
                 self.current = Some(name.clone());
             }
             Step::On { name } => {
                 if !self.conns.contains_key(name) {
-                    return Err(Failure::new(FailureKind::Io, format!("no open connection named `{name}`")));
+                    return Err(Failure::new(
+                        FailureKind::Io,
+                        format!("no open connection named `{name}`"),
+                    ));
                 }
                 self.current = Some(name.clone());
             }
@@ -187,13 +242,20 @@ impl Executor<'_, '_> {
                 let payload = with_seed_offset(payload, self.cfg.seed_offset);
                 let mut out = Outgoing::new(payload.clone(), chunking.clone(), self.cfg.time_scale);
                 let transcript = &mut self.transcript;
-                let conn = self.conns.get_mut(self.current.as_deref().unwrap_or("")).ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+                let conn = self
+                    .conns
+                    .get_mut(self.current.as_deref().unwrap_or(""))
+                    .ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
                 conn.verifier().owe_echo(payload);
-                conn.drive(Some(&mut out), limits, transcript, |_, o| o.is_some_and(Outgoing::done))?;
+                conn.drive(Some(&mut out), limits, transcript, |_, o| {
+                    o.is_some_and(Outgoing::done)
+                })?;
             }
             Step::ExpectEcho => self.expect_owed(limits)?,
             Step::Expect { bytes } => {
-                self.conn()?.verifier().owe_exact(echo_spec::Payload::Bytes(bytes.clone()));
+                self.conn()?
+                    .verifier()
+                    .owe_exact(echo_spec::Payload::Bytes(bytes.clone()));
                 self.expect_owed(limits)?;
             }
             Step::ExpectEchoPrefix => {
@@ -201,13 +263,18 @@ impl Executor<'_, '_> {
                 let before = conn.received();
                 conn.drive(None, limits, transcript, |c, _| c.eof() || c.peer_reset())?;
                 if conn.received() == before {
-                    return Err(Failure::new(FailureKind::EarlyEof, "the server closed without sending any part of the echo"));
+                    return Err(Failure::new(
+                        FailureKind::EarlyEof,
+                        "the server closed without sending any part of the echo",
+                    ));
                 }
                 conn.verifier().forgive();
             }
             Step::ShutdownWrite => {
                 let (conn, transcript) = self.conn_and_transcript()?;
-                conn.shutdown_write().map_err(|e| Failure::new(FailureKind::Io, format!("shutdown(SHUT_WR): {e}")))?;
+                conn.shutdown_write().map_err(|e| {
+                    Failure::new(FailureKind::Io, format!("shutdown(SHUT_WR): {e}"))
+                })?;
                 transcript.record(conn.name(), EventKind::ShutdownWrite);
             }
             Step::ExpectEof => {
@@ -221,27 +288,47 @@ impl Executor<'_, '_> {
                     ));
                 }
                 if owed > 0 || !conn.verifier().settled() {
-                    return Err(Failure::new(FailureKind::EarlyEof, format!("EOF after {} B; {owed} B of echo still owed", conn.received())));
+                    return Err(Failure::new(
+                        FailureKind::EarlyEof,
+                        format!(
+                            "EOF after {} B; {owed} B of echo still owed",
+                            conn.received()
+                        ),
+                    ));
                 }
             }
             Step::ExpectSilence { ms } => {
                 let until = Instant::now() + self.scaled(*ms);
-                let window = Limits { no_progress: self.scaled(*ms) + Duration::from_secs(1), deadline: until + Duration::from_secs(1) };
+                let window = Limits {
+                    no_progress: self.scaled(*ms) + Duration::from_secs(1),
+                    deadline: until + Duration::from_secs(1),
+                };
                 let (conn, transcript) = self.conn_and_transcript()?;
                 let before = conn.received();
-                conn.drive(None, window, transcript, |c, _| Instant::now() >= until || c.eof() || c.peer_reset())?;
+                conn.drive(None, window, transcript, |c, _| {
+                    Instant::now() >= until || c.eof() || c.peer_reset()
+                })?;
                 if conn.received() > before {
-                    return Err(Failure::new(FailureKind::Mismatch, format!("{} B arrived during the silence", conn.received() - before)));
+                    return Err(Failure::new(
+                        FailureKind::Mismatch,
+                        format!("{} B arrived during the silence", conn.received() - before),
+                    ));
                 }
                 if conn.eof() || conn.peer_reset() {
-                    return Err(Failure::new(FailureKind::EarlyEof, "the server closed the connection during the silence"));
+                    return Err(Failure::new(
+                        FailureKind::EarlyEof,
+                        "the server closed the connection during the silence",
+                    ));
                 }
             }
             Step::Reset | Step::Close => {
                 let name = self.current.take().unwrap_or_default();
-                let conn = self.conns.remove(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("no open connection `{name}`")))?;
+                let conn = self.conns.remove(&name).ok_or_else(|| {
+                    Failure::new(FailureKind::Io, format!("no open connection `{name}`"))
+                })?;
                 if matches!(step, Step::Reset) {
-                    conn.reset().map_err(|e| Failure::new(FailureKind::Io, format!("SO_LINGER: {e}")))?;
+                    conn.reset()
+                        .map_err(|e| Failure::new(FailureKind::Io, format!("SO_LINGER: {e}")))?;
                     self.transcript.record(&name, EventKind::Reset);
                 } else {
                     drop(conn);
@@ -250,14 +337,21 @@ impl Executor<'_, '_> {
             }
             Step::Sleep { ms } => {
                 let until = Instant::now() + self.scaled(*ms);
-                let window = Limits { no_progress: self.scaled(*ms) + Duration::from_secs(1), deadline: until + Duration::from_secs(1) };
+                let window = Limits {
+                    no_progress: self.scaled(*ms) + Duration::from_secs(1),
+                    deadline: until + Duration::from_secs(1),
+                };
                 match self.conn_and_transcript() {
-                    Ok((conn, transcript)) => conn.drive(None, window, transcript, |_, _| Instant::now() >= until)?,
+                    Ok((conn, transcript)) => {
+                        conn.drive(None, window, transcript, |_, _| Instant::now() >= until)?
+                    }
                     Err(_) => std::thread::sleep(until.saturating_duration_since(Instant::now())),
                 }
             }
             Step::SetRcvbuf { bytes } => {
-                self.conn()?.set_rcvbuf(*bytes).map_err(|e| Failure::new(FailureKind::Io, format!("SO_RCVBUF: {e}")))?;
+                self.conn()?
+                    .set_rcvbuf(*bytes)
+                    .map_err(|e| Failure::new(FailureKind::Io, format!("SO_RCVBUF: {e}")))?;
             }
             Step::PauseReading { ms } => {
                 let until = Instant::now() + self.scaled(*ms);
@@ -267,12 +361,25 @@ impl Executor<'_, '_> {
             Step::Barrier => {
                 if let Some(b) = self.barrier {
                     if !b.wait(limits.deadline) {
-                        return Err(Failure::new(FailureKind::Hang, "not every concurrent client reached the barrier in time"));
+                        return Err(Failure::new(
+                            FailureKind::Hang,
+                            "not every concurrent client reached the barrier in time",
+                        ));
                     }
                 }
             }
-            Step::ExpectRefused => match Connection::connect("probe", self.cfg.addr, self.cfg.no_progress, Transform::Identity) {
-                Ok(_) => return Err(Failure::new(FailureKind::Accepted, format!("{} still accepts connections", self.cfg.addr))),
+            Step::ExpectRefused => match Connection::connect(
+                "probe",
+                self.cfg.addr,
+                self.cfg.no_progress,
+                Transform::Identity,
+            ) {
+                Ok(_) => {
+                    return Err(Failure::new(
+                        FailureKind::Accepted,
+                        format!("{} still accepts connections", self.cfg.addr),
+                    ))
+                }
                 Err(f) if f.kind == FailureKind::Refused => {}
                 Err(f) => return Err(f),
             },
@@ -280,7 +387,12 @@ impl Executor<'_, '_> {
                 let within = limits.deadline.saturating_duration_since(Instant::now());
                 match self.hooks.as_deref_mut() {
                     Some(h) => h.expect_exit(*status, within)?,
-                    None => return Err(Failure::new(FailureKind::Process, "no server process to observe")),
+                    None => {
+                        return Err(Failure::new(
+                            FailureKind::Process,
+                            "no server process to observe",
+                        ))
+                    }
                 }
             }
         }
@@ -288,24 +400,50 @@ impl Executor<'_, '_> {
     }
 
     fn conn_and_transcript(&mut self) -> Result<(&mut Connection, &mut Transcript), Failure> {
-        let name = self.current.clone().ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
-        let conn = self.conns.get_mut(&name).ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))?;
+        let name = self
+            .current
+            .clone()
+            .ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+        let conn = self.conns.get_mut(&name).ok_or_else(|| {
+            Failure::new(FailureKind::Io, format!("connection `{name}` is closed"))
+        })?;
         Ok((conn, &mut self.transcript))
     }
 
     fn expect_owed(&mut self, limits: Limits) -> Result<(), Failure> {
         let (conn, transcript) = self.conn_and_transcript()?;
         let owed_at_start = conn.verifier().outstanding();
-        conn.drive(None, limits, transcript, |c, _| c.settled() || c.eof() || c.peer_reset())?;
+        let received_at_start = conn.received();
+        conn.drive(None, limits, transcript, |c, _| {
+            c.settled() || c.eof() || c.peer_reset()
+        })
+        .map_err(|mut f| {
+            if f.kind != FailureKind::Mismatch {
+                let owed = conn.verifier().outstanding();
+                f.message = format!(
+                    "{}; {owed} of the {} B owed still missing ({} B received on this connection)",
+                    f.message,
+                    owed_at_start,
+                    conn.received().max(received_at_start)
+                );
+            }
+            f
+        })?;
         if conn.settled() {
             return Ok(());
         }
         let owed = conn.verifier().outstanding();
         let got = owed_at_start - owed;
         if conn.peer_reset() {
-            Err(Failure::new(FailureKind::Reset, format!("the server reset the connection after {got} of {owed_at_start} owed B")))
+            Err(Failure::new(
+                FailureKind::Reset,
+                format!("the server reset the connection after {got} of {owed_at_start} owed B"),
+            ))
         } else {
-            Err(Failure::new(FailureKind::EarlyEof, format!("the server closed after {got} of {owed_at_start} owed B")))
+            Err(Failure::new(
+                FailureKind::EarlyEof,
+                format!("the server closed after {got} of {owed_at_start} owed B"),
+            ))
         }
     }
 }

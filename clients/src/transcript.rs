@@ -50,7 +50,11 @@ pub struct Transcript {
 
 impl Default for Transcript {
     fn default() -> Self {
-        Transcript { start: Instant::now(), events: Vec::new(), dropped: 0 }
+        Transcript {
+            start: Instant::now(),
+            events: Vec::new(),
+            dropped: 0,
+        }
     }
 }
 
@@ -60,7 +64,8 @@ impl Transcript {
         if let Some(last) = self.events.last_mut() {
             if last.conn == conn {
                 match (&mut last.kind, &kind) {
-                    (EventKind::Sent(a), EventKind::Sent(b)) | (EventKind::Received(a), EventKind::Received(b)) => {
+                    (EventKind::Sent(a), EventKind::Sent(b))
+                    | (EventKind::Received(a), EventKind::Received(b)) => {
                         *a += b;
                         return;
                     }
@@ -72,7 +77,11 @@ impl Transcript {
             self.dropped += 1;
             return;
         }
-        self.events.push(Event { at: self.start.elapsed(), conn: conn.to_string(), kind });
+        self.events.push(Event {
+            at: self.start.elapsed(),
+            conn: conn.to_string(),
+            kind,
+        });
     }
 
     /// The events kept.
@@ -83,14 +92,21 @@ impl Transcript {
     /// The last `n` events, formatted one per line.
     pub fn tail(&self, n: usize) -> String {
         let skip = self.events.len().saturating_sub(n);
-        self.events[skip..].iter().map(|e| format!("{e}\n")).collect()
+        self.events[skip..]
+            .iter()
+            .map(|e| format!("{e}\n"))
+            .collect()
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.at.as_secs_f64() * 1000.0;
-        let conn = if self.conn.is_empty() { "-" } else { &self.conn };
+        let conn = if self.conn.is_empty() {
+            "-"
+        } else {
+            &self.conn
+        };
         match &self.kind {
             EventKind::Connected => write!(f, "{ms:9.1} ms  {conn:<8} connected"),
             EventKind::Sent(n) => write!(f, "{ms:9.1} ms  {conn:<8} sent {n} B"),

@@ -85,7 +85,10 @@ pub struct EchoVerifier {
 impl EchoVerifier {
     /// A verifier for a server with the given transform.
     pub fn new(transform: Transform) -> Self {
-        EchoVerifier { transform, ..Default::default() }
+        EchoVerifier {
+            transform,
+            ..Default::default()
+        }
     }
 
     /// Records that `payload` was sent, so its echo is now owed.
@@ -131,12 +134,17 @@ impl EchoVerifier {
             match self.owed.front_mut() {
                 None => return Err(self.mismatch(rest, &[])),
                 Some(Owed::Prefix) => {
-                    let Transform::Prefix(re) = &self.transform else { unreachable!("prefix owed without prefix transform") };
+                    let Transform::Prefix(re) = &self.transform else {
+                        unreachable!("prefix owed without prefix transform")
+                    };
                     let re = re.clone();
                     let take = rest.len().min(MAX_PREFIX - self.prefix_buf.len());
                     self.prefix_buf.extend_from_slice(&rest[..take]);
                     rest = &rest[take..];
-                    let found = re.find(&self.prefix_buf).filter(|m| m.start() == 0 && m.end() > 0).map(|m| m.end());
+                    let found = re
+                        .find(&self.prefix_buf)
+                        .filter(|m| m.start() == 0 && m.end() > 0)
+                        .map(|m| m.end());
                     if let Some(end) = found {
                         let buf = std::mem::take(&mut self.prefix_buf);
                         self.advance(&buf[..end]);
@@ -208,9 +216,19 @@ mod tests {
     #[test]
     fn split_arrivals_verify() {
         let mut v = EchoVerifier::new(Transform::Identity);
-        v.owe_echo(Payload::Seeded { seed: 3, len: 20000 });
+        v.owe_echo(Payload::Seeded {
+            seed: 3,
+            len: 20000,
+        });
         let mut all = vec![0u8; 20000];
-        fill(&Payload::Seeded { seed: 3, len: 20000 }, 0, &mut all);
+        fill(
+            &Payload::Seeded {
+                seed: 3,
+                len: 20000,
+            },
+            0,
+            &mut all,
+        );
         for chunk in all.chunks(777) {
             v.feed(chunk).unwrap();
         }
@@ -224,7 +242,10 @@ mod tests {
         let err = v.feed(b"hello_world").unwrap_err();
         assert_eq!(err.offset, 5);
         assert_eq!(err.expected, b" world");
-        assert!(err.to_string().contains("first difference at offset 5"), "{err}");
+        assert!(
+            err.to_string().contains("first difference at offset 5"),
+            "{err}"
+        );
     }
 
     #[test]

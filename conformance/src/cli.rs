@@ -81,7 +81,9 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
     };
     match &cfg.output {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|e| UsageError(format!("--output: cannot write {}: {e}", path.display())))?;
+            std::fs::write(path, &text).map_err(|e| {
+                UsageError(format!("--output: cannot write {}: {e}", path.display()))
+            })?;
             if cfg.format == Format::Human {
                 print!("{}", human::summary(&report, colour));
             }
@@ -93,10 +95,17 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
     Ok(report.exit_code)
 }
 
-fn build_report(cfg: &RunConfig, spec: &Spec, outcome: runner::Outcome, started: Instant) -> RunReport {
+fn build_report(
+    cfg: &RunConfig,
+    spec: &Spec,
+    outcome: runner::Outcome,
+    started: Instant,
+) -> RunReport {
     let results = outcome.results;
     let gating = |level: Level| level == Level::Must || (cfg.strict && level == Level::Should);
-    let failed = results.iter().any(|r| r.claimed && r.grade == Grade::Fail && gating(r.level));
+    let failed = results
+        .iter()
+        .any(|r| r.claimed && r.grade == Grade::Fail && gating(r.level));
     let exit_code = if !outcome.server_problems.is_empty() {
         exit::SERVER
     } else if failed {
@@ -104,11 +113,27 @@ fn build_report(cfg: &RunConfig, spec: &Spec, outcome: runner::Outcome, started:
     } else {
         exit::OK
     };
-    let privilege = if cfg.plan.claims.contains(Claim::Privileged) { Claim::Privileged } else { Claim::Unprivileged };
-    let detected = cfg.plan.detect.then(|| crate::detect::strongest(&spec.cases, &results, cfg.transform_claim, privilege));
+    let privilege = if cfg.plan.claims.contains(Claim::Privileged) {
+        Claim::Privileged
+    } else {
+        Claim::Unprivileged
+    };
+    let detected = cfg.plan.detect.then(|| {
+        crate::detect::strongest(
+            &spec.cases,
+            &results,
+            &cfg.plan.claims,
+            cfg.transform_claim,
+            privilege,
+        )
+    });
     RunReport {
         target: TargetInfo {
-            mode: if matches!(cfg.plan.target, runner::Target::Launch(_)) { "cmd" } else { "addr" },
+            mode: if matches!(cfg.plan.target, runner::Target::Launch(_)) {
+                "cmd"
+            } else {
+                "addr"
+            },
             value: cfg.target_text.clone(),
         },
         environment: Environment::probe(cfg.plan.time_scale),
@@ -136,14 +161,27 @@ fn list(args: &ListArgs) -> Result<i32, UsageError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(exit::OK);
     }
     println!("claims: {claims}");
     for c in &spec.cases {
-        let mark = if claims.satisfies(&c.requires) { "run" } else { "n/c" };
+        let mark = if claims.satisfies(&c.requires) {
+            "run"
+        } else {
+            "n/c"
+        };
         let req: Vec<_> = c.requires.iter().map(|r| r.as_str()).collect();
-        println!("{mark}  {:<40} {:<6} {:<24} {}", c.id, c.level.as_str(), req.join(","), c.title);
+        println!(
+            "{mark}  {:<40} {:<6} {:<24} {}",
+            c.id,
+            c.level.as_str(),
+            req.join(","),
+            c.title
+        );
     }
     Ok(exit::OK)
 }
@@ -151,8 +189,17 @@ fn list(args: &ListArgs) -> Result<i32, UsageError> {
 fn explain(args: &ExplainArgs) -> Result<i32, UsageError> {
     let spec = load(args.spec.as_deref())?;
     let Some(case) = spec.get(&args.id) else {
-        let near: Vec<_> = spec.cases.iter().filter(|c| c.id.starts_with(args.id.split('.').next().unwrap_or(""))).map(|c| c.id.as_str()).collect();
-        return Err(UsageError(format!("no case `{}`; cases nearby: {}", args.id, near.join(", "))));
+        let near: Vec<_> = spec
+            .cases
+            .iter()
+            .filter(|c| c.id.starts_with(args.id.split('.').next().unwrap_or("")))
+            .map(|c| c.id.as_str())
+            .collect();
+        return Err(UsageError(format!(
+            "no case `{}`; cases nearby: {}",
+            args.id,
+            near.join(", ")
+        )));
     };
     print!("{}", describe_case(case));
     Ok(exit::OK)
@@ -173,7 +220,9 @@ pub fn describe_case(case: &Case) -> String {
         case.origin.line
     );
     if let echo_spec::CaseKind::Concurrent { clients, .. } = &case.kind {
-        text.push_str(&format!("  clients:  {clients} at once, each with its own seed\n"));
+        text.push_str(&format!(
+            "  clients:  {clients} at once, each with its own seed\n"
+        ));
     }
     text.push_str("  steps:\n");
     steps_text(case.kind.steps(), 2, &mut text);
@@ -187,15 +236,29 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
             Step::Connect { name } | Step::On { name } => format!(" {name}"),
             Step::Send { payload, chunking } => {
                 let what = match payload {
-                    echo_spec::Payload::Bytes(b) => format!("{} B {:?}", b.len(), String::from_utf8_lossy(b)),
-                    echo_spec::Payload::Seeded { seed, len } => format!("{len} seeded B (seed {seed})"),
+                    echo_spec::Payload::Bytes(b) => {
+                        format!("{} B {:?}", b.len(), String::from_utf8_lossy(b))
+                    }
+                    echo_spec::Payload::Seeded { seed, len } => {
+                        format!("{len} seeded B (seed {seed})")
+                    }
                     echo_spec::Payload::AllBytes => "the 256 byte values".into(),
                 };
-                let chunks = if chunking.sizes.is_empty() { String::new() } else { format!(" in chunks of {:?}", chunking.sizes) };
-                let pause = if chunking.pause_ms > 0 { format!(" pausing {} ms", chunking.pause_ms) } else { String::new() };
+                let chunks = if chunking.sizes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in chunks of {:?}", chunking.sizes)
+                };
+                let pause = if chunking.pause_ms > 0 {
+                    format!(" pausing {} ms", chunking.pause_ms)
+                } else {
+                    String::new()
+                };
                 format!(" {what}{chunks}{pause}")
             }
-            Step::ExpectSilence { ms } | Step::Sleep { ms } | Step::PauseReading { ms } => format!(" {ms} ms"),
+            Step::ExpectSilence { ms } | Step::Sleep { ms } | Step::PauseReading { ms } => {
+                format!(" {ms} ms")
+            }
             Step::SetRcvbuf { bytes } => format!(" {bytes} B"),
             Step::Expect { bytes } => format!(" {:?}", String::from_utf8_lossy(bytes)),
             Step::ExpectExit { status } => format!(" status {status}"),
@@ -211,7 +274,8 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
 
 fn validate(args: &ValidateArgs) -> Result<i32, UsageError> {
     let spec = load(args.dir.as_deref())?;
-    let files: std::collections::BTreeSet<_> = spec.cases.iter().map(|c| c.origin.file.as_str()).collect();
+    let files: std::collections::BTreeSet<_> =
+        spec.cases.iter().map(|c| c.origin.file.as_str()).collect();
     println!("ok: {} cases in {} files", spec.cases.len(), files.len());
     Ok(exit::OK)
 }

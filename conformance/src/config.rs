@@ -42,38 +42,60 @@ pub fn claims(list: &str, transform: Option<&str>) -> Result<ClaimSet, UsageErro
     if let Some(t) = transform {
         text = format!("{text},{t}");
     }
-    text.parse::<ClaimSet>().map_err(|e| usage(format!("--claims: {e}")))
+    text.parse::<ClaimSet>()
+        .map_err(|e| usage(format!("--claims: {e}")))
 }
 
 /// Checks `args` against `spec`.
 pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> {
     let claims = claims(&args.claims, args.transform.as_deref())?;
-    let transform_claim = [Claim::Uppercase, Claim::Prefix].into_iter().find(|c| claims.contains(*c)).unwrap_or(Claim::Identity);
+    let transform_claim = [Claim::Uppercase, Claim::Prefix]
+        .into_iter()
+        .find(|c| claims.contains(*c))
+        .unwrap_or(Claim::Identity);
     let transform = match transform_claim {
         Claim::Uppercase => Transform::Uppercase,
         Claim::Prefix => {
-            let re = regex::bytes::Regex::new(&format!("^(?:{})", args.prefix_regex)).map_err(|e| usage(format!("--prefix-regex: {e}")))?;
+            let re = regex::bytes::Regex::new(&format!("^(?:{})", args.prefix_regex))
+                .map_err(|e| usage(format!("--prefix-regex: {e}")))?;
             Transform::Prefix(re)
         }
         _ => Transform::Identity,
     };
     if !(args.time_scale > 0.0 && args.time_scale <= 100.0) {
-        return Err(usage(format!("--time-scale: {} is outside (0, 100]", args.time_scale)));
+        return Err(usage(format!(
+            "--time-scale: {} is outside (0, 100]",
+            args.time_scale
+        )));
     }
     if args.jobs == 0 || args.jobs > 64 {
         return Err(usage(format!("--jobs: {} is outside 1..=64", args.jobs)));
     }
     if !(args.ready_timeout > 0.0 && args.ready_timeout <= 600.0) {
-        return Err(usage(format!("--ready-timeout: {} is outside (0, 600]", args.ready_timeout)));
+        return Err(usage(format!(
+            "--ready-timeout: {} is outside (0, 600]",
+            args.ready_timeout
+        )));
     }
     let (target, target_text) = match (&args.cmd, &args.addr) {
         (Some(cmd), None) => (Target::Launch(launch_spec(cmd, args)?), cmd.clone()),
-        (None, Some(addr)) => (Target::Addr(address(addr, args.allow_remote)?), addr.clone()),
+        (None, Some(addr)) => (
+            Target::Addr(address(addr, args.allow_remote)?),
+            addr.clone(),
+        ),
         _ => return Err(usage("give exactly one of --cmd or --addr")),
     };
     let cases = select(spec, &args.cases, &args.levels, &claims)?;
     Ok(RunConfig {
-        plan: Plan { target, claims, transform, cases, detect: args.detect, time_scale: args.time_scale, jobs: args.jobs },
+        plan: Plan {
+            target,
+            claims,
+            transform,
+            cases,
+            detect: args.detect,
+            time_scale: args.time_scale,
+            jobs: args.jobs,
+        },
         target_text,
         format: args.format,
         output: args.output.clone(),
@@ -83,7 +105,8 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
 }
 
 fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
-    let argv = shlex::split(cmd).ok_or_else(|| usage(format!("--cmd: cannot split `{cmd}` (unbalanced quotes?)")))?;
+    let argv = shlex::split(cmd)
+        .ok_or_else(|| usage(format!("--cmd: cannot split `{cmd}` (unbalanced quotes?)")))?;
     if argv.is_empty() {
         return Err(usage("--cmd: the command is empty"));
     }
@@ -124,12 +147,21 @@ pub fn address(text: &str, allow_remote: bool) -> Result<SocketAddr, UsageError>
 }
 
 /// Selects cases by glob and level, marking which ones `claims` satisfies.
-pub fn select(spec: &Spec, globs: &[String], levels: &[String], claims: &ClaimSet) -> Result<Vec<Planned>, UsageError> {
+pub fn select(
+    spec: &Spec,
+    globs: &[String],
+    levels: &[String],
+    claims: &ClaimSet,
+) -> Result<Vec<Planned>, UsageError> {
     let mut matchers = Vec::new();
     for g in globs {
-        let m = Glob::new(g).map_err(|e| usage(format!("--case: {e}")))?.compile_matcher();
+        let m = Glob::new(g)
+            .map_err(|e| usage(format!("--case: {e}")))?
+            .compile_matcher();
         if !spec.cases.iter().any(|c| m.is_match(&c.id)) {
-            return Err(usage(format!("--case: no case id matches `{g}` (see `echo-conform list`)")));
+            return Err(usage(format!(
+                "--case: no case id matches `{g}` (see `echo-conform list`)"
+            )));
         }
         matchers.push(m);
     }
@@ -140,7 +172,11 @@ pub fn select(spec: &Spec, globs: &[String], levels: &[String], claims: &ClaimSe
             "should" => Level::Should,
             "may" => Level::May,
             "info" => Level::Info,
-            other => return Err(usage(format!("--level: unknown level `{other}` (must, should, may, info)"))),
+            other => {
+                return Err(usage(format!(
+                    "--level: unknown level `{other}` (must, should, may, info)"
+                )))
+            }
         };
         wanted.push(level);
     }
@@ -149,6 +185,9 @@ pub fn select(spec: &Spec, globs: &[String], levels: &[String], claims: &ClaimSe
         .iter()
         .filter(|c| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&c.id)))
         .filter(|c| wanted.is_empty() || wanted.contains(&c.level))
-        .map(|c| Planned { case: c.clone(), claimed: claims.satisfies(&c.requires) })
+        .map(|c| Planned {
+            case: c.clone(),
+            claimed: claims.satisfies(&c.requires),
+        })
         .collect())
 }

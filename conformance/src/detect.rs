@@ -1,15 +1,27 @@
 //! `--detect`: the strongest claim set a server met, from every case run against it.
 
 use crate::report::{CaseResult, Grade};
-use echo_spec::{Case, Claim};
+use echo_spec::{Case, Claim, ClaimSet};
 
-/// For each dimension, the stronger value when every case requiring it passed, else the weaker one
-/// when its cases passed; `?` when neither value was met.
-pub fn strongest(cases: &[Case], results: &[CaseResult], declared_transform: Claim, declared_privilege: Claim) -> String {
+/// For each dimension, the stronger value when the server would pass had it claimed that value
+/// (every case that requires it, and otherwise only what was declared, passed), else the weaker one;
+/// `no-<dimension>` when neither value was met.
+pub fn strongest(
+    cases: &[Case],
+    results: &[CaseResult],
+    declared: &ClaimSet,
+    declared_transform: Claim,
+    declared_privilege: Claim,
+) -> String {
     let met = |claim: Claim| -> Option<bool> {
         let relevant: Vec<_> = cases
             .iter()
             .filter(|c| c.requires.contains(&claim))
+            .filter(|c| {
+                c.requires
+                    .iter()
+                    .all(|r| *r == claim || declared.contains(*r))
+            })
             .filter_map(|c| results.iter().find(|r| r.id == c.id))
             .filter(|r| matches!(r.grade, Grade::Pass | Grade::Fail))
             .collect();

@@ -22,8 +22,12 @@ pub struct Environment {
 impl Environment {
     /// Reads the environment now.
     pub fn probe(time_scale: f64) -> Environment {
-        let kernel = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
-        let port_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok().and_then(|s| s.trim().parse().ok());
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let port_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
         Environment {
             version: env!("CARGO_PKG_VERSION"),
             euid: nix::unistd::geteuid().as_raw(),

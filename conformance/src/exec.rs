@@ -27,12 +27,21 @@ pub struct Verdict {
 impl Verdict {
     /// A SKIP with its reason.
     pub fn skip(reason: impl Into<String>) -> Verdict {
-        Verdict { grade: Grade::Skip, failure: None, evidence: Some(reason.into()) }
+        Verdict {
+            grade: Grade::Skip,
+            failure: None,
+            evidence: Some(reason.into()),
+        }
     }
 }
 
 /// Builds the client configuration for `case`, with every time scaled.
-pub fn script_config(case: &Case, addr: SocketAddr, transform: &Transform, time_scale: f64) -> ScriptConfig {
+pub fn script_config(
+    case: &Case,
+    addr: SocketAddr,
+    transform: &Transform,
+    time_scale: f64,
+) -> ScriptConfig {
     let scale = |ms: u64| Duration::from_secs_f64(ms as f64 * time_scale / 1000.0);
     let t = case.timeouts;
     ScriptConfig {
@@ -56,21 +65,44 @@ pub fn execute(case: &Case, cfg: &ScriptConfig, hooks: Option<&mut dyn ProcessHo
         CaseKind::Concurrent { clients, steps } => concurrent(*clients, steps, cfg),
     };
     match failure {
-        None if case.level == Level::Info => Verdict { grade: Grade::Info, failure: None, evidence: None },
-        None => Verdict { grade: Grade::Pass, failure: None, evidence: None },
-        Some((kind, evidence)) if case.level == Level::Info => Verdict { grade: Grade::Info, failure: Some(kind), evidence: Some(evidence) },
-        Some((kind, evidence)) => Verdict { grade: Grade::Fail, failure: Some(kind), evidence: Some(evidence) },
+        None if case.level == Level::Info => Verdict {
+            grade: Grade::Info,
+            failure: None,
+            evidence: None,
+        },
+        None => Verdict {
+            grade: Grade::Pass,
+            failure: None,
+            evidence: None,
+        },
+        Some((kind, evidence)) if case.level == Level::Info => Verdict {
+            grade: Grade::Info,
+            failure: Some(kind),
+            evidence: Some(evidence),
+        },
+        Some((kind, evidence)) => Verdict {
+            grade: Grade::Fail,
+            failure: Some(kind),
+            evidence: Some(evidence),
+        },
     }
 }
 
 fn failure_of(outcome: &ScriptOutcome, client: Option<u32>) -> Option<(String, String)> {
     let err = outcome.result.as_ref().err()?;
     let who = client.map(|i| format!("client {i}: ")).unwrap_or_default();
-    let evidence = format!("{who}{err}\ntranscript (last events):\n{}", crate::server::indent(&outcome.transcript.tail(10)));
+    let evidence = format!(
+        "{who}{err}\ntranscript (last events):\n{}",
+        crate::server::indent(&outcome.transcript.tail(10))
+    );
     Some((err.failure.kind.label().to_string(), evidence))
 }
 
-fn concurrent(clients: u32, steps: &[echo_spec::Step], cfg: &ScriptConfig) -> Option<(String, String)> {
+fn concurrent(
+    clients: u32,
+    steps: &[echo_spec::Step],
+    cfg: &ScriptConfig,
+) -> Option<(String, String)> {
     let barrier = Rendezvous::new(clients as usize);
     let outcomes: Vec<Option<(String, String)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
@@ -78,21 +110,31 @@ fn concurrent(clients: u32, steps: &[echo_spec::Step], cfg: &ScriptConfig) -> Op
                 let mut cfg = cfg.clone();
                 cfg.seed_offset = cfg.seed_offset.wrapping_add(u64::from(i));
                 let barrier = &barrier;
-                std::thread::Builder::new().stack_size(256 * 1024).spawn_scoped(scope, move || {
-                    let outcome = run_script(steps, &cfg, Some(barrier), None);
-                    failure_of(&outcome, Some(i))
-                })
+                std::thread::Builder::new()
+                    .stack_size(256 * 1024)
+                    .spawn_scoped(scope, move || {
+                        let outcome = run_script(steps, &cfg, Some(barrier), None);
+                        failure_of(&outcome, Some(i))
+                    })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| Some(("IO".into(), "a client thread panicked".into()))),
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Some(("IO".into(), "a client thread panicked".into()))),
                 Err(e) => Some(("IO".into(), format!("cannot start a client thread: {e}"))),
             })
             .collect()
     });
     let failed: Vec<_> = outcomes.into_iter().flatten().collect();
     let (kind, first) = failed.first()?.clone();
-    Some((kind, format!("{} of {clients} clients failed; the first:\n{first}", failed.len())))
+    Some((
+        kind,
+        format!(
+            "{} of {clients} clients failed; the first:\n{first}",
+            failed.len()
+        ),
+    ))
 }

@@ -12,8 +12,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands. Parsed once per process, so the size of `RunArgs` does not matter.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the spec against a server, launched by command or reached by address.
     #[command(after_help = crate::exit::HELP)]

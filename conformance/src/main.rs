@@ -7,7 +7,11 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with status 0; real usage errors exit 2.
-            let code = if e.use_stderr() { echo_conform::exit::USAGE } else { echo_conform::exit::OK };
+            let code = if e.use_stderr() {
+                echo_conform::exit::USAGE
+            } else {
+                echo_conform::exit::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }

@@ -65,14 +65,24 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
     let mut results: Vec<Option<CaseResult>> = vec![None; plan.cases.len()];
     for (i, p) in plan.cases.iter().enumerate() {
         if !p.claimed && !plan.detect {
-            results[i] = Some(result(p, Verdict { grade: Grade::NotClaimed, failure: None, evidence: None }, Duration::ZERO));
+            results[i] = Some(result(
+                p,
+                Verdict {
+                    grade: Grade::NotClaimed,
+                    failure: None,
+                    evidence: None,
+                },
+                Duration::ZERO,
+            ));
         } else if p.claimed && !single && !matches!(p.case.kind, CaseKind::Process { .. }) {
             shared_idx.push(i);
         } else {
             alone_idx.push(i);
         }
     }
-    sink(Event::Started { to_run: shared_idx.len() + alone_idx.len() });
+    sink(Event::Started {
+        to_run: shared_idx.len() + alone_idx.len(),
+    });
     let problems = Mutex::new(Vec::new());
     let results = Mutex::new(results);
     let record = |i: usize, r: CaseResult| {
@@ -85,8 +95,15 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         Target::Launch(spec) => Some(Server::launch(spec)?),
         Target::Addr(_) => None,
     };
-    let shared = Mutex::new(Shared { server: first, generation: 0 });
-    let jobs = if plan.claims.contains(Claim::Concurrent) { plan.jobs.max(1) } else { 1 };
+    let shared = Mutex::new(Shared {
+        server: first,
+        generation: 0,
+    });
+    let jobs = if plan.claims.contains(Claim::Concurrent) {
+        plan.jobs.max(1)
+    } else {
+        1
+    };
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(shared_idx.len().max(1)) {
@@ -100,14 +117,27 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         }
     });
     // Cases that need the server to themselves get a fresh one each (the shared one is stopped first).
-    drop(shared.into_inner().unwrap_or_else(|e| e.into_inner()).server);
+    drop(
+        shared
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .server,
+    );
     for i in alone_idx {
         let p = &plan.cases[i];
         let r = run_alone(plan, p, &problems, sink);
         record(i, r);
     }
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
-    Ok(Outcome { results, server_problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()) })
+    let results = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Outcome {
+        results,
+        server_problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()),
+    })
 }
 
 struct Shared {
@@ -128,7 +158,13 @@ fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
     }
 }
 
-fn run_shared(plan: &Plan, p: &Planned, shared: &Mutex<Shared>, problems: &Mutex<Vec<String>>, sink: &(dyn Fn(Event) + Sync)) -> CaseResult {
+fn run_shared(
+    plan: &Plan,
+    p: &Planned,
+    shared: &Mutex<Shared>,
+    problems: &Mutex<Vec<String>>,
+    sink: &(dyn Fn(Event) + Sync),
+) -> CaseResult {
     let start = Instant::now();
     let (addr, generation) = {
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,16 +176,32 @@ fn run_shared(plan: &Plan, p: &Planned, shared: &Mutex<Shared>, problems: &Mutex
                         Ok(s) => {
                             sh.server = Some(s);
                             sh.generation += 1;
-                            sink(Event::Relaunched { reason: "the previous instance died".into() });
+                            sink(Event::Relaunched {
+                                reason: "the previous instance died".into(),
+                            });
                         }
                         Err(e) => {
                             let msg = format!("relaunch before `{}` failed: {e}", p.case.id);
-                            problems.lock().unwrap_or_else(|e| e.into_inner()).push(msg.clone());
-                            return result(p, Verdict { grade: Grade::Fail, failure: Some("SERVER".into()), evidence: Some(msg) }, start.elapsed());
+                            problems
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(msg.clone());
+                            return result(
+                                p,
+                                Verdict {
+                                    grade: Grade::Fail,
+                                    failure: Some("SERVER".into()),
+                                    evidence: Some(msg),
+                                },
+                                start.elapsed(),
+                            );
                         }
                     }
                 }
-                (sh.server.as_ref().map_or(spec_addr(spec), |s| s.addr), sh.generation)
+                (
+                    sh.server.as_ref().map_or(spec_addr(spec), |s| s.addr),
+                    sh.generation,
+                )
             }
         }
     };
@@ -159,9 +211,16 @@ fn run_shared(plan: &Plan, p: &Planned, shared: &Mutex<Shared>, problems: &Mutex
     if sh.generation == generation {
         if let Some(server) = sh.server.as_mut() {
             if let Some(status) = server.try_exit() {
-                let death = format!("the server {} during this case; its last output:\n{}", describe(status), indent(&server.output_tail()));
+                let death = format!(
+                    "the server {} during this case; its last output:\n{}",
+                    describe(status),
+                    indent(&server.output_tail())
+                );
                 if status.code() != Some(0) {
-                    problems.lock().unwrap_or_else(|e| e.into_inner()).push(format!("`{}`: the server {}", p.case.id, describe(status)));
+                    problems
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("`{}`: the server {}", p.case.id, describe(status)));
                 }
                 verdict = died(verdict, death);
                 sh.server = None;
@@ -171,12 +230,23 @@ fn run_shared(plan: &Plan, p: &Planned, shared: &Mutex<Shared>, problems: &Mutex
     result(p, verdict, start.elapsed())
 }
 
-fn run_alone(plan: &Plan, p: &Planned, problems: &Mutex<Vec<String>>, sink: &(dyn Fn(Event) + Sync)) -> CaseResult {
+fn run_alone(
+    plan: &Plan,
+    p: &Planned,
+    problems: &Mutex<Vec<String>>,
+    sink: &(dyn Fn(Event) + Sync),
+) -> CaseResult {
     let start = Instant::now();
     match &plan.target {
         Target::Addr(addr) => {
             if matches!(p.case.kind, CaseKind::Process { .. }) {
-                return result(p, Verdict::skip("observes the server process, which needs a launched server (--cmd)"), start.elapsed());
+                return result(
+                    p,
+                    Verdict::skip(
+                        "observes the server process, which needs a launched server (--cmd)",
+                    ),
+                    start.elapsed(),
+                );
             }
             let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
             result(p, execute(&p.case, &cfg, None), start.elapsed())
@@ -186,23 +256,51 @@ fn run_alone(plan: &Plan, p: &Planned, problems: &Mutex<Vec<String>>, sink: &(dy
                 Ok(s) => s,
                 Err(e) => {
                     let msg = format!("launch for `{}` failed: {e}", p.case.id);
-                    problems.lock().unwrap_or_else(|e| e.into_inner()).push(msg.clone());
-                    return result(p, Verdict { grade: Grade::Fail, failure: Some("SERVER".into()), evidence: Some(msg) }, start.elapsed());
+                    problems
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(msg.clone());
+                    return result(
+                        p,
+                        Verdict {
+                            grade: Grade::Fail,
+                            failure: Some("SERVER".into()),
+                            evidence: Some(msg),
+                        },
+                        start.elapsed(),
+                    );
                 }
             };
-            sink(Event::Relaunched { reason: format!("`{}` runs on a fresh server", p.case.id) });
+            sink(Event::Relaunched {
+                reason: format!("`{}` runs on a fresh server", p.case.id),
+            });
             let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
             let is_process = matches!(p.case.kind, CaseKind::Process { .. });
-            let mut verdict = execute(&p.case, &cfg, if is_process { Some(&mut server as &mut dyn ProcessHooks) } else { None });
+            let mut verdict = execute(
+                &p.case,
+                &cfg,
+                if is_process {
+                    Some(&mut server as &mut dyn ProcessHooks)
+                } else {
+                    None
+                },
+            );
             if !is_process {
                 if let Some(status) = server.try_exit() {
                     // A server that claims `single` may exit 0 after its one connection; anything else is a death.
                     let expected = status.code() == Some(0) && plan.claims.contains(Claim::Single);
                     if !expected {
                         if p.claimed && status.code() != Some(0) {
-                            problems.lock().unwrap_or_else(|e| e.into_inner()).push(format!("`{}`: the server {}", p.case.id, describe(status)));
+                            problems
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(format!("`{}`: the server {}", p.case.id, describe(status)));
                         }
-                        let death = format!("the server {} during this case; its last output:\n{}", describe(status), indent(&server.output_tail()));
+                        let death = format!(
+                            "the server {} during this case; its last output:\n{}",
+                            describe(status),
+                            indent(&server.output_tail())
+                        );
                         verdict = died(verdict, death);
                     }
                 }
@@ -217,7 +315,15 @@ fn died(v: Verdict, death: String) -> Verdict {
         Some(e) => format!("{death}\n{e}"),
         None => death,
     };
-    Verdict { grade: if v.grade == Grade::Info { Grade::Info } else { Grade::Fail }, failure: Some(v.failure.unwrap_or_else(|| "DIED".into())), evidence: Some(evidence) }
+    Verdict {
+        grade: if v.grade == Grade::Info {
+            Grade::Info
+        } else {
+            Grade::Fail
+        },
+        failure: Some(v.failure.unwrap_or_else(|| "DIED".into())),
+        evidence: Some(evidence),
+    }
 }
 
 fn spec_addr(spec: &LaunchSpec) -> SocketAddr {

@@ -106,9 +106,17 @@ impl Server {
     /// Starts the server on a free port and waits until it listens.
     pub fn launch(spec: &LaunchSpec) -> Result<Server, LaunchError> {
         let port = free_port(spec.host)?;
-        let argv: Vec<String> = spec.argv.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let argv: Vec<String> = spec
+            .argv
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
         let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
         unsafe {
             cmd.pre_exec(|| {
@@ -116,19 +124,41 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn { program: argv[0].clone(), source })?;
+        let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+            program: argv[0].clone(),
+            source,
+        })?;
         let pgid = child.id() as i32;
         groups::register(pgid);
         let output = Arc::new(Mutex::new(Output::default()));
-        for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)]
-            .into_iter()
-            .flatten()
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
         {
             let output = Arc::clone(&output);
             let ready = spec.ready_line.clone();
-            std::thread::Builder::new().name("server-output".into()).spawn(move || collect_output(pipe, output, ready)).ok();
+            std::thread::Builder::new()
+                .name("server-output".into())
+                .spawn(move || collect_output(pipe, output, ready))
+                .ok();
         }
-        let mut server = Server { child, pgid, addr: SocketAddr::new(spec.host, port), output, status: None, stopped: false };
+        let mut server = Server {
+            child,
+            pgid,
+            addr: SocketAddr::new(spec.host, port),
+            output,
+            status: None,
+            stopped: false,
+        };
         server.wait_ready(spec, port)?;
         Ok(server)
     }
@@ -140,10 +170,19 @@ impl Server {
             if let Some(status) = self.try_exit() {
                 // Give the output readers a moment to collect the last words.
                 std::thread::sleep(Duration::from_millis(50));
-                return Err(LaunchError::ExitedEarly { status: describe(status), port, tail: self.tail_block() });
+                return Err(LaunchError::ExitedEarly {
+                    status: describe(status),
+                    port,
+                    tail: self.tail_block(),
+                });
             }
             let ready = match &spec.ready_line {
-                Some(_) => self.output.lock().unwrap_or_else(|p| p.into_inner()).ready_seen,
+                Some(_) => {
+                    self.output
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .ready_seen
+                }
                 None => !procs::listeners_of_group(self.pgid, port).is_empty(),
             };
             if ready {
@@ -154,7 +193,11 @@ impl Server {
                     Some(re) => format!("no output line matched /{re}/"),
                     None => format!("no process of its group listens on TCP port {port} (the command must use `{{port}}`)"),
                 };
-                return Err(LaunchError::NotReady { after: start.elapsed(), what, tail: self.tail_block() });
+                return Err(LaunchError::NotReady {
+                    after: start.elapsed(),
+                    what,
+                    tail: self.tail_block(),
+                });
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -241,14 +284,20 @@ impl ProcessHooks for Server {
                 return if st.code() == Some(status) {
                     Ok(())
                 } else {
-                    Err(Failure::new(FailureKind::Process, format!("the server {} (expected status {status})", describe(st))))
+                    Err(Failure::new(
+                        FailureKind::Process,
+                        format!("the server {} (expected status {status})", describe(st)),
+                    ))
                 };
             }
             if Instant::now() >= deadline {
                 let members = procs::group_members(self.pgid);
                 return Err(Failure::new(
                     FailureKind::Process,
-                    format!("the server was still running after {} ms (pids {members:?})", within.as_millis()),
+                    format!(
+                        "the server was still running after {} ms (pids {members:?})",
+                        within.as_millis()
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -257,11 +306,19 @@ impl ProcessHooks for Server {
 }
 
 fn free_port(host: IpAddr) -> Result<u16, LaunchError> {
-    let listener = TcpListener::bind(SocketAddr::new(host, 0)).map_err(|source| LaunchError::NoPort { host, source })?;
-    listener.local_addr().map(|a| a.port()).map_err(|source| LaunchError::NoPort { host, source })
+    let listener = TcpListener::bind(SocketAddr::new(host, 0))
+        .map_err(|source| LaunchError::NoPort { host, source })?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| LaunchError::NoPort { host, source })
 }
 
-fn collect_output(mut pipe: Box<dyn Read + Send>, output: Arc<Mutex<Output>>, ready: Option<Regex>) {
+fn collect_output(
+    mut pipe: Box<dyn Read + Send>,
+    output: Arc<Mutex<Output>>,
+    ready: Option<Regex>,
+) {
     let mut buf = [0u8; 4096];
     let mut line: Vec<u8> = Vec::new();
     loop {
@@ -290,5 +347,8 @@ fn collect_output(mut pipe: Box<dyn Read + Send>, output: Arc<Mutex<Output>>, re
 
 /// Indents every line by four spaces.
 pub fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One claim value. Each belongs to exactly one [`Dimension`], except `c10k`, which is an optional extra.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
     /// Echo everything until the client closes (RFC 862).
@@ -148,8 +150,13 @@ impl ClaimSet {
         let mut set = ClaimSet::default();
         let mut seen: Vec<Claim> = Vec::new();
         for &claim in given {
-            if let Some(prev) = seen.iter().find(|p| p.dimension() == claim.dimension() && **p != claim) {
-                return Err(format!("claims `{prev}` and `{claim}` contradict each other"));
+            if let Some(prev) = seen
+                .iter()
+                .find(|p| p.dimension() == claim.dimension() && **p != claim)
+            {
+                return Err(format!(
+                    "claims `{prev}` and `{claim}` contradict each other"
+                ));
             }
             if seen.contains(&claim) {
                 continue;
@@ -209,7 +216,10 @@ mod tests {
     #[test]
     fn defaults_fill_missing_dimensions() {
         let set: ClaimSet = "oneshot,sequential".parse().unwrap();
-        assert_eq!(set.to_string(), "oneshot,forever,sequential,identity,unprivileged");
+        assert_eq!(
+            set.to_string(),
+            "oneshot,forever,sequential,identity,unprivileged"
+        );
     }
 
     #[test]

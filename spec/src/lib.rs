@@ -37,7 +37,11 @@ pub struct Spec {
 impl Spec {
     /// The spec compiled into this crate from `spec/cases/`.
     pub fn embedded() -> Result<Spec, SpecError> {
-        Spec::from_files(EMBEDDED.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+        Spec::from_files(
+            EMBEDDED
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.to_string())),
+        )
     }
 
     /// Reads every `*.toml` under `dir` (recursively).
@@ -46,18 +50,25 @@ impl Spec {
         collect(dir, &mut paths)?;
         paths.sort();
         if paths.is_empty() {
-            return Err(SpecError::Empty { path: dir.to_path_buf() });
+            return Err(SpecError::Empty {
+                path: dir.to_path_buf(),
+            });
         }
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Io { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Io {
+                path: path.clone(),
+                source,
+            })?;
             files.push((path.display().to_string(), text));
         }
         Spec::from_files(files)
     }
 
     /// Parses named texts and checks the rules that span files (unique ids).
-    pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Spec, SpecError> {
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Spec, SpecError> {
         let mut cases = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         for (name, text) in files {
@@ -84,9 +95,17 @@ impl Spec {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpecError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let path = entry.map_err(|source| SpecError::Io { path: dir.to_path_buf(), source })?.path();
+        let path = entry
+            .map_err(|source| SpecError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
         if path.is_dir() {
             collect(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "toml") {

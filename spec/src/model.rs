@@ -109,7 +109,9 @@ impl CaseKind {
     /// The steps of the case.
     pub fn steps(&self) -> &[Step] {
         match self {
-            CaseKind::Script { steps } | CaseKind::Process { steps } | CaseKind::Concurrent { steps, .. } => steps,
+            CaseKind::Script { steps }
+            | CaseKind::Process { steps }
+            | CaseKind::Concurrent { steps, .. } => steps,
         }
     }
 }

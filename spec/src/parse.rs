@@ -42,7 +42,13 @@ struct Ctx<'a> {
 type Res<T> = Result<T, SpecError>;
 
 impl Ctx<'_> {
-    fn err(&self, span: Range<usize>, case: &str, field: &str, message: impl Into<String>) -> SpecError {
+    fn err(
+        &self,
+        span: Range<usize>,
+        case: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> SpecError {
         let (line, column) = line_col(self.text, span.start);
         SpecError::Invalid {
             file: self.file.to_string(),
@@ -75,10 +81,19 @@ impl Ctx<'_> {
         let timeouts = match &raw.timeouts {
             Some(t) => {
                 let v = *t.get_ref();
-                for (name, ms) in [("no_progress_ms", v.no_progress_ms), ("step_ms", v.step_ms), ("case_ms", v.case_ms)] {
+                for (name, ms) in [
+                    ("no_progress_ms", v.no_progress_ms),
+                    ("step_ms", v.step_ms),
+                    ("case_ms", v.case_ms),
+                ] {
                     if let Some(ms) = ms {
                         if ms == 0 || ms > MAX_MS {
-                            return Err(self.err(t.span(), &id, &format!("timeouts.{name}"), format!("{ms} is outside 1..={MAX_MS}")));
+                            return Err(self.err(
+                                t.span(),
+                                &id,
+                                &format!("timeouts.{name}"),
+                                format!("{ms} is outside 1..={MAX_MS}"),
+                            ));
                         }
                     }
                 }
@@ -98,16 +113,31 @@ impl Ctx<'_> {
             "process" => CaseKind::Process { steps },
             "concurrent" => {
                 let Some(clients) = raw.clients.as_ref() else {
-                    return Err(self.err(raw.kind.span(), &id, "clients", "a `concurrent` case needs `clients = N`"));
+                    return Err(self.err(
+                        raw.kind.span(),
+                        &id,
+                        "clients",
+                        "a `concurrent` case needs `clients = N`",
+                    ));
                 };
                 let n = *clients.get_ref();
-                if n < 2 || n > MAX_CLIENTS {
-                    return Err(self.err(clients.span(), &id, "clients", format!("{n} is outside 2..={MAX_CLIENTS}")));
+                if !(2..=MAX_CLIENTS).contains(&n) {
+                    return Err(self.err(
+                        clients.span(),
+                        &id,
+                        "clients",
+                        format!("{n} is outside 2..={MAX_CLIENTS}"),
+                    ));
                 }
                 CaseKind::Concurrent { clients: n, steps }
             }
             other if RESERVED_KINDS.contains(&other) => {
-                return Err(self.err(raw.kind.span(), &id, "kind", format!("kind `{other}` is reserved and not supported by this version")));
+                return Err(self.err(
+                    raw.kind.span(),
+                    &id,
+                    "kind",
+                    format!("kind `{other}` is reserved and not supported by this version"),
+                ));
             }
             other => {
                 return Err(self.err(
@@ -118,8 +148,14 @@ impl Ctx<'_> {
                 ))
             }
         };
-        if let (Some(clients), false) = (&raw.clients, matches!(kind, CaseKind::Concurrent { .. })) {
-            return Err(self.err(clients.span(), &id, "clients", "only `concurrent` cases take `clients`"));
+        if let (Some(clients), false) = (&raw.clients, matches!(kind, CaseKind::Concurrent { .. }))
+        {
+            return Err(self.err(
+                clients.span(),
+                &id,
+                "clients",
+                "only `concurrent` cases take `clients`",
+            ));
         }
         self.check_steps(&id, &kind, steps_span)?;
         let (line, _) = line_col(self.text, raw.id.span().start);
@@ -132,7 +168,10 @@ impl Ctx<'_> {
             tags: raw.tags,
             timeouts,
             kind,
-            origin: Origin { file: self.file.to_string(), line },
+            origin: Origin {
+                file: self.file.to_string(),
+                line,
+            },
         })
     }
 
@@ -149,44 +188,82 @@ impl Ctx<'_> {
     fn step(&self, id: &str, field: &str, span: Range<usize>, raw: RawStep) -> Res<Step> {
         let ms = |ms: u64, name: &str| -> Res<u64> {
             if ms > MAX_MS {
-                Err(self.err(span.clone(), id, &format!("{field}.{name}"), format!("{ms} ms is over the limit of {MAX_MS}")))
+                Err(self.err(
+                    span.clone(),
+                    id,
+                    &format!("{field}.{name}"),
+                    format!("{ms} ms is over the limit of {MAX_MS}"),
+                ))
             } else {
                 Ok(ms)
             }
         };
         Ok(match raw {
-            RawStep::Connect => Step::Connect { name: "main".into() },
+            RawStep::Connect => Step::Connect {
+                name: "main".into(),
+            },
             RawStep::ConnectAs(name) | RawStep::On(name) if !valid_name(&name) => {
-                return Err(self.err(span, id, field, format!("`{name}` is not a connection name (letters, digits, `-`, `_`)")));
+                return Err(self.err(
+                    span,
+                    id,
+                    field,
+                    format!("`{name}` is not a connection name (letters, digits, `-`, `_`)"),
+                ));
             }
             RawStep::ConnectAs(name) => Step::Connect { name },
             RawStep::On(name) => Step::On { name },
             RawStep::Send(send) => self.send(id, field, span, send)?,
             RawStep::ExpectEcho => Step::ExpectEcho,
-            RawStep::Expect(bytes) => Step::Expect { bytes: self.bytes(id, field, span, bytes)? },
+            RawStep::Expect(bytes) => Step::Expect {
+                bytes: self.bytes(id, field, span, bytes)?,
+            },
             RawStep::ExpectEchoPrefix => Step::ExpectEchoPrefix,
             RawStep::ShutdownWrite => Step::ShutdownWrite,
             RawStep::ExpectEof => Step::ExpectEof,
-            RawStep::ExpectSilence(m) => Step::ExpectSilence { ms: ms(m.ms, "ms")? },
+            RawStep::ExpectSilence(m) => Step::ExpectSilence {
+                ms: ms(m.ms, "ms")?,
+            },
             RawStep::Reset => Step::Reset,
             RawStep::Close => Step::Close,
-            RawStep::Sleep(m) => Step::Sleep { ms: ms(m.ms, "ms")? },
+            RawStep::Sleep(m) => Step::Sleep {
+                ms: ms(m.ms, "ms")?,
+            },
             RawStep::SetRcvbuf(r) => {
                 if r.bytes == 0 || r.bytes > 16 << 20 {
-                    return Err(self.err(span, id, &format!("{field}.bytes"), "must be within 1..=16 MiB"));
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.bytes"),
+                        "must be within 1..=16 MiB",
+                    ));
                 }
                 Step::SetRcvbuf { bytes: r.bytes }
             }
-            RawStep::PauseReading(m) => Step::PauseReading { ms: ms(m.ms, "ms")? },
+            RawStep::PauseReading(m) => Step::PauseReading {
+                ms: ms(m.ms, "ms")?,
+            },
             RawStep::Repeat(r) => {
                 if r.times == 0 || r.times > 100_000 {
-                    return Err(self.err(span, id, &format!("{field}.times"), "must be within 1..=100000"));
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.times"),
+                        "must be within 1..=100000",
+                    ));
                 }
                 if r.steps.is_empty() {
-                    return Err(self.err(span, id, &format!("{field}.steps"), "a repeat needs at least one step"));
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.steps"),
+                        "a repeat needs at least one step",
+                    ));
                 }
                 let steps = self.steps(id, &format!("{field}.steps"), r.steps)?;
-                Step::Repeat { times: r.times, steps }
+                Step::Repeat {
+                    times: r.times,
+                    steps,
+                }
             }
             RawStep::Barrier => Step::Barrier,
             RawStep::ExpectRefused => Step::ExpectRefused,
@@ -196,43 +273,94 @@ impl Ctx<'_> {
 
     fn send(&self, id: &str, field: &str, span: Range<usize>, s: RawSend) -> Res<Step> {
         let field = format!("{field}.send");
-        let sources = [s.text.is_some(), s.hex.is_some(), s.seeded.is_some(), s.all_bytes.is_some()];
+        let sources = [
+            s.text.is_some(),
+            s.hex.is_some(),
+            s.seeded.is_some(),
+            s.all_bytes.is_some(),
+        ];
         if sources.iter().filter(|x| **x).count() != 1 {
-            return Err(self.err(span, id, &field, "give exactly one of `text`, `hex`, `seeded`, `all_bytes`"));
+            return Err(self.err(
+                span,
+                id,
+                &field,
+                "give exactly one of `text`, `hex`, `seeded`, `all_bytes`",
+            ));
         }
         let payload = if let Some(seeded) = s.seeded {
-            Payload::Seeded { seed: seeded.seed, len: seeded.len }
+            Payload::Seeded {
+                seed: seeded.seed,
+                len: seeded.len,
+            }
         } else if let Some(all) = s.all_bytes {
             if !all {
                 return Err(self.err(span, id, &field, "`all_bytes` must be `true` when given"));
             }
             Payload::AllBytes
         } else {
-            Payload::Bytes(self.bytes(id, &field, span.clone(), RawBytes { text: s.text, hex: s.hex })?)
+            Payload::Bytes(self.bytes(
+                id,
+                &field,
+                span.clone(),
+                RawBytes {
+                    text: s.text,
+                    hex: s.hex,
+                },
+            )?)
         };
         if payload.is_empty() || payload.len() > MAX_PAYLOAD {
-            return Err(self.err(span, id, &field, format!("payload length {} is outside 1..={MAX_PAYLOAD}", payload.len())));
+            return Err(self.err(
+                span,
+                id,
+                &field,
+                format!(
+                    "payload length {} is outside 1..={MAX_PAYLOAD}",
+                    payload.len()
+                ),
+            ));
         }
         let sizes = match (s.chunk, s.chunks) {
-            (Some(_), Some(_)) => return Err(self.err(span, id, &field, "give `chunk` or `chunks`, not both")),
+            (Some(_), Some(_)) => {
+                return Err(self.err(span, id, &field, "give `chunk` or `chunks`, not both"))
+            }
             (Some(c), None) => vec![c],
             (None, Some(cs)) => cs,
             (None, None) => Vec::new(),
         };
         if sizes.iter().any(|&c| c == 0 || c > 1 << 20) {
-            return Err(self.err(span, id, &format!("{field}.chunks"), "chunk sizes must be within 1..=1048576"));
+            return Err(self.err(
+                span,
+                id,
+                &format!("{field}.chunks"),
+                "chunk sizes must be within 1..=1048576",
+            ));
         }
         let pause_ms = s.pause_ms.unwrap_or(0);
         if pause_ms > 10_000 {
-            return Err(self.err(span, id, &format!("{field}.pause_ms"), "must be at most 10000"));
+            return Err(self.err(
+                span,
+                id,
+                &format!("{field}.pause_ms"),
+                "must be at most 10000",
+            ));
         }
-        Ok(Step::Send { payload, chunking: Chunking { sizes, pause_ms } })
+        Ok(Step::Send {
+            payload,
+            chunking: Chunking { sizes, pause_ms },
+        })
     }
 
     fn bytes(&self, id: &str, field: &str, span: Range<usize>, b: RawBytes) -> Res<Vec<u8>> {
         match (b.text, b.hex) {
             (Some(t), None) => Ok(t.into_bytes()),
-            (None, Some(h)) => decode_hex(&h).ok_or_else(|| self.err(span, id, &format!("{field}.hex"), format!("`{h}` is not an even-length hex string"))),
+            (None, Some(h)) => decode_hex(&h).ok_or_else(|| {
+                self.err(
+                    span,
+                    id,
+                    &format!("{field}.hex"),
+                    format!("`{h}` is not an even-length hex string"),
+                )
+            }),
             _ => Err(self.err(span, id, field, "give exactly one of `text` or `hex`")),
         }
     }
@@ -241,16 +369,29 @@ impl Ctx<'_> {
     fn check_steps(&self, id: &str, kind: &CaseKind, span: Range<usize>) -> Res<()> {
         let mut names = HashSet::new();
         let mut current = None;
-        let expanded = walk(kind.steps(), &mut names, &mut current, kind).map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
+        let expanded = walk(kind.steps(), &mut names, &mut current, kind)
+            .map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
         if expanded > MAX_EXPANDED_STEPS {
-            return Err(self.err(span, id, "steps", format!("{expanded} steps once repeats are expanded; the limit is {MAX_EXPANDED_STEPS}")));
+            return Err(self.err(
+                span,
+                id,
+                "steps",
+                format!(
+                    "{expanded} steps once repeats are expanded; the limit is {MAX_EXPANDED_STEPS}"
+                ),
+            ));
         }
         Ok(())
     }
 }
 
 /// Walks the steps in order, tracking open connections; returns the expanded step count.
-fn walk(steps: &[Step], names: &mut HashSet<String>, current: &mut Option<String>, kind: &CaseKind) -> Result<u64, String> {
+fn walk(
+    steps: &[Step],
+    names: &mut HashSet<String>,
+    current: &mut Option<String>,
+    kind: &CaseKind,
+) -> Result<u64, String> {
     let mut count = 0u64;
     for (i, step) in steps.iter().enumerate() {
         count += 1;
@@ -261,7 +402,9 @@ fn walk(steps: &[Step], names: &mut HashSet<String>, current: &mut Option<String
             }
             Step::On { name } => {
                 if !names.contains(name) {
-                    return Err(format!("step {i}: `on = \"{name}\"` names no connection opened before it"));
+                    return Err(format!(
+                        "step {i}: `on = \"{name}\"` names no connection opened before it"
+                    ));
                 }
                 *current = Some(name.clone());
             }
@@ -269,15 +412,23 @@ fn walk(steps: &[Step], names: &mut HashSet<String>, current: &mut Option<String
                 count += u64::from(*times) * walk(steps, names, current, kind)?;
             }
             Step::Barrier if !matches!(kind, CaseKind::Concurrent { .. }) => {
-                return Err(format!("step {i}: `barrier` only makes sense in a `concurrent` case"));
+                return Err(format!(
+                    "step {i}: `barrier` only makes sense in a `concurrent` case"
+                ));
             }
             s if s.is_process_step() && !matches!(kind, CaseKind::Process { .. }) => {
-                return Err(format!("step {i}: `{}` observes the server process and needs `kind = \"process\"`", s.name()));
+                return Err(format!(
+                    "step {i}: `{}` observes the server process and needs `kind = \"process\"`",
+                    s.name()
+                ));
             }
             Step::Sleep { .. } | Step::Barrier | Step::ExpectRefused | Step::ExpectExit { .. } => {}
             other => {
                 if current.is_none() {
-                    return Err(format!("step {i}: `{}` needs an open connection; add `\"connect\"` before it", other.name()));
+                    return Err(format!(
+                        "step {i}: `{}` needs an open connection; add `\"connect\"` before it",
+                        other.name()
+                    ));
                 }
                 if matches!(other, Step::Reset | Step::Close) {
                     if let Some(name) = current.take() {
@@ -295,21 +446,29 @@ fn valid_id(id: &str) -> bool {
     parts.len() >= 2
         && parts.iter().all(|p| {
             !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !p.starts_with('-')
         })
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn decode_hex(h: &str) -> Option<Vec<u8>> {
     let h: String = h.chars().filter(|c| !c.is_whitespace()).collect();
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
-    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,1 +1,56 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in plain Rust.
+//!
+//! - `cargo xtask conform`: every reference model against the spec, with the discrimination check;
+//! - `cargo xtask mutants`: every mutant server must fail the case it names;
+//! - `cargo xtask ci`: fmt, clippy, tests, conform and mutants, as CI runs them.
+
+mod conform;
+mod flags;
+mod mutants;
+
+use std::path::PathBuf;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = flags::parse(&args)?;
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(root());
+    match cmd {
+        flags::Cmd::Conform(c) => conform::run(&sh, &c),
+        flags::Cmd::Mutants => mutants::run(&sh),
+        flags::Cmd::Ci => {
+            xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
+            xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+            xshell::cmd!(sh, "cargo test --workspace").run()?;
+            conform::run(&sh, &flags::Conform::default())?;
+            mutants::run(&sh)
+        }
+        flags::Cmd::Help => {
+            println!("{}", flags::HELP);
+            Ok(())
+        }
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the binaries the tasks run and returns the directory holding them.
+fn build(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
+    xshell::cmd!(sh, "cargo build --quiet -p echo-conform -p echo-servers").run()?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    Ok(target.join("debug"))
+}

@@ -21,7 +21,12 @@ pub fn unregister(pgid: i32) {
 
 /// Sends SIGKILL to every registered group (used when the runner itself is dying).
 pub fn kill_all() {
-    let groups: Vec<i32> = LIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+    let groups: Vec<i32> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .copied()
+        .collect();
     for pgid in groups {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
     }
@@ -29,7 +34,12 @@ pub fn kill_all() {
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let groups: Vec<i32> = LIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+    let groups: Vec<i32> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .copied()
+        .collect();
     for pgid in groups {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }

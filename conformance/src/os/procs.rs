@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 /// The pids of every live (non-zombie) process in process group `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
     all.filter_map(Result::ok)
         .filter_map(|p| p.stat().ok())
         .filter(|s| s.pgrp == pgid && s.state != 'Z' && s.state != 'X')
@@ -18,7 +20,9 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 fn socket_inodes(pids: &[i32]) -> HashSet<u64> {
     let mut inodes = HashSet::new();
     for &pid in pids {
-        let Ok(proc_) = Process::new(pid) else { continue };
+        let Ok(proc_) = Process::new(pid) else {
+            continue;
+        };
         let Ok(fds) = proc_.fd() else { continue };
         for fd in fds.flatten() {
             if let FDTarget::Socket(inode) = fd.target {
@@ -48,7 +52,14 @@ pub fn listeners_of_group(pgid: i32, port: u16) -> Vec<Listener> {
     let v6 = procfs::net::tcp6().unwrap_or_default();
     v4.into_iter()
         .chain(v6)
-        .filter(|e| e.state == TcpState::Listen && e.local_address.port() == port && inodes.contains(&e.inode))
-        .map(|e| Listener { addr: e.local_address, uid: e.uid })
+        .filter(|e| {
+            e.state == TcpState::Listen
+                && e.local_address.port() == port
+                && inodes.contains(&e.inode)
+        })
+        .map(|e| Listener {
+            addr: e.local_address,
+            uid: e.uid,
+        })
         .collect()
 }

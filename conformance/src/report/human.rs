@@ -16,7 +16,11 @@ pub struct LiveReporter {
 impl LiveReporter {
     /// A reporter writing to `out`; colour and progress when `tty` is true and stderr is a terminal.
     pub fn new(out: Box<dyn Write + Send>, tty: bool) -> Self {
-        LiveReporter { colour: tty, bar: Mutex::new(None), out: Mutex::new(out) }
+        LiveReporter {
+            colour: tty,
+            bar: Mutex::new(None),
+            out: Mutex::new(out),
+        }
     }
 
     /// Handles one event.
@@ -82,8 +86,18 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
         Grade::Flaky => ("FLAKY", "35"),
     };
     let unclaimed = if r.claimed { "" } else { " (not claimed)" };
-    let kind = r.failure.as_deref().map(|k| format!(" [{k}]")).unwrap_or_default();
-    let mut line = format!("{} {:<40} {:>6} ms  {}{unclaimed}{kind}\n", paint(&format!("{label:<5}"), code, colour), r.id, r.duration_ms, r.title);
+    let kind = r
+        .failure
+        .as_deref()
+        .map(|k| format!(" [{k}]"))
+        .unwrap_or_default();
+    let mut line = format!(
+        "{} {:<40} {:>6} ms  {}{unclaimed}{kind}\n",
+        paint(&format!("{label:<5}"), code, colour),
+        r.id,
+        r.duration_ms,
+        r.title
+    );
     if let Some(e) = &r.evidence {
         if r.grade != Grade::Pass && (r.claimed || r.grade == Grade::Skip) {
             line.push_str(&crate::server::indent(e));
@@ -100,7 +114,11 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
         text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
     }
     let n = |g: Grade| report.summary.get(&g).copied().unwrap_or(0);
-    let unclaimed: Vec<_> = report.cases.iter().filter(|c| !c.claimed && c.grade != Grade::NotClaimed).collect();
+    let unclaimed: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| !c.claimed && c.grade != Grade::NotClaimed)
+        .collect();
     text.push_str(&format!(
         "\n{} passed, {} failed, {} skipped, {} info, {} not claimed — claims: {} — {:.1} s\n",
         n(Grade::Pass),
@@ -113,7 +131,10 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     ));
     if !unclaimed.is_empty() {
         let failed = unclaimed.iter().filter(|c| c.grade == Grade::Fail).count();
-        text.push_str(&format!("unclaimed cases run by --detect: {} passed, {failed} failed\n", unclaimed.len() - failed));
+        text.push_str(&format!(
+            "unclaimed cases run by --detect: {} passed, {failed} failed\n",
+            unclaimed.len() - failed
+        ));
     }
     if let Some(d) = &report.detected {
         text.push_str(&format!("detected profile: {d}\n"));
@@ -121,7 +142,11 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     let verdict = match report.exit_code {
         0 => paint("conformant to the claimed profile", "32;1", colour),
         1 => paint("NOT conformant: a claimed case failed", "31;1", colour),
-        3 => paint("the server did not start, was not ready, or crashed", "31;1", colour),
+        3 => paint(
+            "the server did not start, was not ready, or crashed",
+            "31;1",
+            colour,
+        ),
         c => format!("exit {c}"),
     };
     text.push_str(&format!("verdict: {verdict} (exit {})\n", report.exit_code));

@@ -98,7 +98,11 @@ impl RunReport {
     pub fn summarise(cases: &[CaseResult]) -> BTreeMap<Grade, usize> {
         let mut summary = BTreeMap::new();
         for c in cases {
-            let grade = if c.claimed { c.grade } else { Grade::NotClaimed };
+            let grade = if c.claimed {
+                c.grade
+            } else {
+                Grade::NotClaimed
+            };
             *summary.entry(grade).or_insert(0) += 1;
         }
         summary

@@ -7,8 +7,13 @@ const HEAD: &str = "[[case]]\nid = \"t.case\"\ntitle = \"t\"\nsource = \"s\"\nle
 /// Parses `HEAD` + `tail` and checks that the error starts with `where_` and contains `what`.
 fn check(tail: &str, where_: &str, what: &str) {
     let text = format!("{HEAD}{tail}");
-    let err = parse_file("t.toml", &text).expect_err("the input is invalid").to_string();
-    assert!(err.starts_with(where_), "expected location {where_:?} in {err:?}");
+    let err = parse_file("t.toml", &text)
+        .expect_err("the input is invalid")
+        .to_string();
+    assert!(
+        err.starts_with(where_),
+        "expected location {where_:?} in {err:?}"
+    );
     assert!(err.contains(what), "expected {what:?} in {err:?}");
 }
 
@@ -26,30 +31,54 @@ fn toml_syntax_error() {
 
 #[test]
 fn unknown_field_in_case() {
-    check("kind = \"script\"\nsteps = [\"connect\"]\ncolour = 1\n", "t.toml:8:1", "unknown field `colour`");
+    check(
+        "kind = \"script\"\nsteps = [\"connect\"]\ncolour = 1\n",
+        "t.toml:8:1",
+        "unknown field `colour`",
+    );
 }
 
 #[test]
 fn unknown_step() {
-    check("kind = \"script\"\nsteps = [\"connect\", \"explode\"]\n", "t.toml:7:", "unknown variant `explode`");
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", \"explode\"]\n",
+        "t.toml:7:",
+        "unknown variant `explode`",
+    );
 }
 
 #[test]
 fn unknown_claim() {
-    check("requires = [\"streem\"]\nkind = \"script\"\nsteps = [\"connect\"]\n", "t.toml:6:", "unknown variant `streem`");
+    check(
+        "requires = [\"streem\"]\nkind = \"script\"\nsteps = [\"connect\"]\n",
+        "t.toml:6:",
+        "unknown variant `streem`",
+    );
 }
 
 #[test]
 fn unknown_level() {
-    let text = HEAD.replace("\"must\"", "\"mandatory\"") + "kind = \"script\"\nsteps = [\"connect\"]\n";
+    let text =
+        HEAD.replace("\"must\"", "\"mandatory\"") + "kind = \"script\"\nsteps = [\"connect\"]\n";
     let err = parse_file("t.toml", &text).unwrap_err().to_string();
-    assert!(err.starts_with("t.toml:5:") && err.contains("unknown variant `mandatory`"), "{err}");
+    assert!(
+        err.starts_with("t.toml:5:") && err.contains("unknown variant `mandatory`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_and_reserved_kinds() {
-    check("kind = \"magic\"\nsteps = [\"connect\"]\n", "t.toml:6:8", "unknown kind `magic`");
-    check("kind = \"load\"\nsteps = [\"connect\"]\n", "t.toml:6:8", "reserved");
+    check(
+        "kind = \"magic\"\nsteps = [\"connect\"]\n",
+        "t.toml:6:8",
+        "unknown kind `magic`",
+    );
+    check(
+        "kind = \"load\"\nsteps = [\"connect\"]\n",
+        "t.toml:6:8",
+        "reserved",
+    );
 }
 
 #[test]
@@ -61,13 +90,24 @@ fn missing_steps() {
 fn bad_id() {
     let text = HEAD.replace("t.case", "NoDots") + "kind = \"script\"\nsteps = [\"connect\"]\n";
     let err = parse_file("t.toml", &text).unwrap_err().to_string();
-    assert!(err.starts_with("t.toml:2:6") && err.contains("dotted lowercase"), "{err}");
+    assert!(
+        err.starts_with("t.toml:2:6") && err.contains("dotted lowercase"),
+        "{err}"
+    );
 }
 
 #[test]
 fn send_needs_exactly_one_payload() {
-    check("kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", hex = \"00\" } }]\n", "t.toml:7:21", "exactly one of");
-    check("kind = \"script\"\nsteps = [\"connect\", { send = { chunk = 3 } }]\n", "t.toml:7:", "steps[1].send");
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", hex = \"00\" } }]\n",
+        "t.toml:7:21",
+        "exactly one of",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send = { chunk = 3 } }]\n",
+        "t.toml:7:",
+        "steps[1].send",
+    );
 }
 
 #[test]
@@ -77,19 +117,39 @@ fn payload_and_chunk_bounds() {
         "t.toml:7:",
         "outside 1..=",
     );
-    check("kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", chunk = 0 } }]\n", "t.toml:7:", "chunk sizes");
-    check("kind = \"script\"\nsteps = [\"connect\", { send = { hex = \"abc\" } }]\n", "t.toml:7:", "even-length hex");
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\", chunk = 0 } }]\n",
+        "t.toml:7:",
+        "chunk sizes",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send = { hex = \"abc\" } }]\n",
+        "t.toml:7:",
+        "even-length hex",
+    );
 }
 
 #[test]
 fn times_are_bounded() {
-    check("kind = \"script\"\nsteps = [\"connect\", { sleep = { ms = 9999999 } }]\n", "t.toml:7:", "over the limit");
-    check("timeouts = { step_ms = 0 }\nkind = \"script\"\nsteps = [\"connect\"]\n", "t.toml:6:", "timeouts.step_ms");
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { sleep = { ms = 9999999 } }]\n",
+        "t.toml:7:",
+        "over the limit",
+    );
+    check(
+        "timeouts = { step_ms = 0 }\nkind = \"script\"\nsteps = [\"connect\"]\n",
+        "t.toml:6:",
+        "timeouts.step_ms",
+    );
 }
 
 #[test]
 fn repeat_is_bounded() {
-    check("kind = \"script\"\nsteps = [{ repeat = { times = 0, steps = [\"connect\"] } }]\n", "t.toml:7:", "times");
+    check(
+        "kind = \"script\"\nsteps = [{ repeat = { times = 0, steps = [\"connect\"] } }]\n",
+        "t.toml:7:",
+        "times",
+    );
     check(
         "kind = \"script\"\nsteps = [{ repeat = { times = 100000, steps = [{ repeat = { times = 100000, steps = [\"connect\"] } }] } }]\n",
         "t.toml:7:",
@@ -99,24 +159,60 @@ fn repeat_is_bounded() {
 
 #[test]
 fn steps_need_a_connection() {
-    check("kind = \"script\"\nsteps = [\"expect_echo\"]\n", "t.toml:7:", "needs an open connection");
-    check("kind = \"script\"\nsteps = [\"connect\", { on = \"other\" }]\n", "t.toml:7:", "names no connection");
+    check(
+        "kind = \"script\"\nsteps = [\"expect_echo\"]\n",
+        "t.toml:7:",
+        "needs an open connection",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { on = \"other\" }]\n",
+        "t.toml:7:",
+        "names no connection",
+    );
 }
 
 #[test]
 fn kind_specific_steps_and_fields() {
-    check("kind = \"script\"\nsteps = [{ expect_exit = { status = 0 } }]\n", "t.toml:7:", "needs `kind = \"process\"`");
-    check("kind = \"script\"\nsteps = [\"barrier\"]\n", "t.toml:7:", "only makes sense in a `concurrent`");
-    check("kind = \"concurrent\"\nsteps = [\"connect\"]\n", "t.toml:6:", "needs `clients = N`");
-    check("kind = \"concurrent\"\nclients = 1\nsteps = [\"connect\"]\n", "t.toml:7:", "outside 2..=");
-    check("kind = \"script\"\nclients = 3\nsteps = [\"connect\"]\n", "t.toml:7:", "only `concurrent` cases");
+    check(
+        "kind = \"script\"\nsteps = [{ expect_exit = { status = 0 } }]\n",
+        "t.toml:7:",
+        "needs `kind = \"process\"`",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"barrier\"]\n",
+        "t.toml:7:",
+        "only makes sense in a `concurrent`",
+    );
+    check(
+        "kind = \"concurrent\"\nsteps = [\"connect\"]\n",
+        "t.toml:6:",
+        "needs `clients = N`",
+    );
+    check(
+        "kind = \"concurrent\"\nclients = 1\nsteps = [\"connect\"]\n",
+        "t.toml:7:",
+        "outside 2..=",
+    );
+    check(
+        "kind = \"script\"\nclients = 3\nsteps = [\"connect\"]\n",
+        "t.toml:7:",
+        "only `concurrent` cases",
+    );
 }
 
 #[test]
 fn duplicate_ids_name_both_places() {
     let one = format!("{HEAD}kind = \"script\"\nsteps = [\"connect\"]\n");
-    let err = Spec::from_files([("a.toml".to_string(), one.clone()), ("b.toml".to_string(), one)]).unwrap_err().to_string();
-    assert_eq!(err, "b.toml:2: duplicate case id `t.case` (first defined at a.toml:2)");
+    let err = Spec::from_files([
+        ("a.toml".to_string(), one.clone()),
+        ("b.toml".to_string(), one),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "b.toml:2: duplicate case id `t.case` (first defined at a.toml:2)"
+    );
 }
 
 #[test]

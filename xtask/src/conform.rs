@@ -1,0 +1,250 @@
+//! `cargo xtask conform`: every reference model variant against the spec with its declared claims.
+//!
+//! Each variant must pass every case it claims, and for each claim it does not make, some case of
+//! that claim must fail against it: a profile that cannot tell the models apart is a bug.
+
+use crate::flags::Conform;
+use anyhow::{bail, Context};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use xshell::{cmd, Shell};
+
+/// The reference variants: a name and the flags after `--model`.
+pub const VARIANTS: &[(&str, &str)] = &[
+    ("basic", "basic"),
+    ("sequential", "sequential"),
+    ("handler", "handler"),
+    ("handler-upper", "handler --transform uppercase"),
+    ("threaded", "threaded"),
+    ("prefork", "prefork"),
+    ("select", "select"),
+    ("poll", "poll"),
+    ("epoll", "epoll"),
+    ("tokio", "tokio"),
+];
+
+/// Claim values that have an alternative in the same dimension, which a case may test.
+const ALTERNATIVES: &[(&str, &str)] = &[
+    ("stream", "oneshot"),
+    ("oneshot", "stream"),
+    ("forever", "single"),
+    ("single", "forever"),
+    ("sequential", "concurrent"),
+];
+
+/// Runs the task.
+pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
+    let bin = crate::build(sh)?;
+    let out_dir = crate::root().join("target/conform");
+    std::fs::create_dir_all(&out_dir)?;
+    let conform = bin.join("echo-conform");
+    if let Some(server) = &flags.server {
+        let claims = flags.claims.clone().unwrap_or_default();
+        let report = out_dir.join("server.json");
+        let status = cmd!(sh, "{conform} run --cmd {server} --claims {claims} --detect --format json --output {report}").quiet().ignore_status().output()?;
+        let json = load(&report)?;
+        print_human(&json);
+        std::process::exit(status.status.code().unwrap_or(1));
+    }
+    let server_bin = bin.join("echo-server");
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (name, model_flags) in VARIANTS
+        .iter()
+        .filter(|(n, _)| flags.only.is_empty() || flags.only.iter().any(|o| o == n))
+    {
+        let args: Vec<&str> = model_flags.split_whitespace().collect();
+        let claims = cmd!(sh, "{server_bin} --model {args...} --claims")
+            .read()
+            .with_context(|| format!("claims of {name}"))?;
+        let command = format!(
+            "{} --model {model_flags} --port {{port}}",
+            server_bin.display()
+        );
+        let report = out_dir.join(format!("{name}.json"));
+        let output = cmd!(sh, "{conform} run --cmd {command} --claims {claims} --detect --format json --output {report}").quiet().ignore_status().output()?;
+        let code = output.status.code().unwrap_or(-1);
+        let json = load(&report)
+            .with_context(|| format!("{name}: {}", String::from_utf8_lossy(&output.stderr)))?;
+        problems.extend(check(name, &claims, code, &json));
+        eprintln!(
+            "{name:<14} claims {claims:<52} exit {code}  detected {}",
+            json["detected"].as_str().unwrap_or("?")
+        );
+        rows.push((name.to_string(), claims, json));
+    }
+    let matrix = matrix(&rows);
+    println!("{matrix}");
+    std::fs::write(out_dir.join("matrix.txt"), &matrix)?;
+    if problems.is_empty() {
+        println!("every model passes what it claims, and every claim it does not make is caught by a failing case");
+        println!("reports: {}", out_dir.display());
+        Ok(())
+    } else {
+        bail!("the matrix is wrong:\n  {}", problems.join("\n  "))
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("no report at {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("bad JSON in {}", path.display()))
+}
+
+fn cases(json: &Value) -> Vec<&Value> {
+    json["cases"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+/// What is wrong with one variant's report, if anything.
+fn check(name: &str, claims: &str, code: i32, json: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for c in cases(json) {
+        if c["claimed"] == true && c["grade"] == "FAIL" {
+            let evidence = c["evidence"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            problems.push(format!(
+                "{name}: fails claimed case {}: {evidence}",
+                c["id"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    if code != 0 && problems.is_empty() {
+        problems.push(format!("{name}: echo-conform exited {code}"));
+    }
+    let claimed: Vec<&str> = claims.split(',').collect();
+    let spec = spec_requires();
+    for (have, alt) in ALTERNATIVES {
+        if !claimed.contains(have) {
+            continue;
+        }
+        let alt_cases: Vec<&String> = spec
+            .iter()
+            .filter(|(_, req)| req.iter().any(|r| r == alt))
+            .map(|(id, _)| id)
+            .collect();
+        if alt_cases.is_empty() {
+            continue;
+        }
+        let caught = cases(json)
+            .iter()
+            .any(|c| c["grade"] == "FAIL" && alt_cases.iter().any(|id| c["id"] == id.as_str()));
+        if !caught {
+            problems.push(format!("{name}: claims `{have}`, yet no `{alt}` case fails against it; the profile cannot tell them apart"));
+        }
+    }
+    problems
+}
+
+/// Every case id with its `requires`, read from the embedded spec through `echo-conform list`.
+fn spec_requires() -> Vec<(String, Vec<String>)> {
+    let bin = crate::root().join("target/debug/echo-conform");
+    let out = std::process::Command::new(bin)
+        .args(["list", "--format", "json"])
+        .output();
+    let Ok(out) = out else { return Vec::new() };
+    let Ok(json) = serde_json::from_slice::<Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    json.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let req = c["requires"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (c["id"].as_str().unwrap_or("").to_string(), req)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Models × case groups: claimed passes over claimed cases, then unclaimed cases caught failing.
+fn matrix(rows: &[(String, String, Value)]) -> String {
+    let mut groups: Vec<String> = Vec::new();
+    for (_, _, json) in rows {
+        for c in cases(json) {
+            let g = c["id"]
+                .as_str()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+    let mut text = format!("{:<14}", "model");
+    for g in &groups {
+        text.push_str(&format!(" {g:>13}"));
+    }
+    text.push_str("   cell = claimed passed/claimed run, then (unclaimed cases that failed ✗)\n");
+    for (name, _, json) in rows {
+        let mut per: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+        for c in cases(json) {
+            let g = c["id"]
+                .as_str()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("");
+            let e = per.entry(g).or_default();
+            if c["claimed"] == true {
+                e.1 += 1;
+                if c["grade"] == "PASS" {
+                    e.0 += 1;
+                }
+            } else if c["grade"] == "FAIL" {
+                e.2 += 1;
+            }
+        }
+        text.push_str(&format!("{name:<14}"));
+        for g in &groups {
+            let (p, n, x) = per.get(g.as_str()).copied().unwrap_or_default();
+            let cell = match (n, x) {
+                (0, 0) => "-".to_string(),
+                (0, x) => format!("({x}✗)"),
+                (n, 0) => format!("{p}/{n}"),
+                (n, x) => format!("{p}/{n} ({x}✗)"),
+            };
+            text.push_str(&format!(" {cell:>13}"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn print_human(json: &Value) {
+    for c in cases(json) {
+        println!(
+            "{:<6} {:<40} {}",
+            c["grade"].as_str().unwrap_or("?"),
+            c["id"].as_str().unwrap_or("?"),
+            if c["claimed"] == true {
+                ""
+            } else {
+                "(not claimed)"
+            }
+        );
+    }
+    println!(
+        "claims {}  detected {}",
+        json["claims"].as_str().unwrap_or("?"),
+        json["detected"].as_str().unwrap_or("?")
+    );
+}

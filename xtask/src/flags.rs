@@ -1,0 +1,66 @@
+//! The xtask command line.
+
+use anyhow::bail;
+
+/// What `cargo xtask` was asked to do.
+#[derive(Debug)]
+pub enum Cmd {
+    /// Run the reference matrix, or one third-party server.
+    Conform(Conform),
+    /// Prove each mutant is caught.
+    Mutants,
+    /// Everything CI runs.
+    Ci,
+    /// Print usage.
+    Help,
+}
+
+/// Flags of `conform`.
+#[derive(Debug, Default)]
+pub struct Conform {
+    /// A third-party server command with `{port}`, instead of the reference models.
+    pub server: Option<String>,
+    /// Its claims.
+    pub claims: Option<String>,
+    /// Only these reference variants.
+    pub only: Vec<String>,
+}
+
+/// Usage text.
+pub const HELP: &str = "\
+usage: cargo xtask <task>
+  conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
+          run every reference model against the spec and check the matrix
+  mutants  run every mutant server and check the case it names catches it
+  ci       fmt, clippy, tests, conform and mutants";
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
+    let Some((first, rest)) = args.split_first() else {
+        return Ok(Cmd::Help);
+    };
+    match first.as_str() {
+        "conform" => {
+            let mut c = Conform::default();
+            let mut it = rest.iter();
+            while let Some(a) = it.next() {
+                let mut value = || {
+                    it.next()
+                        .cloned()
+                        .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+                };
+                match a.as_str() {
+                    "--server" => c.server = Some(value()?),
+                    "--claims" => c.claims = Some(value()?),
+                    "--only" => c.only.push(value()?),
+                    other => bail!("conform: unknown flag `{other}`\n{HELP}"),
+                }
+            }
+            Ok(Cmd::Conform(c))
+        }
+        "mutants" if rest.is_empty() => Ok(Cmd::Mutants),
+        "ci" if rest.is_empty() => Ok(Cmd::Ci),
+        "help" | "--help" | "-h" => Ok(Cmd::Help),
+        other => bail!("unknown task `{other}`\n{HELP}"),
+    }
+}
