@@ -33,6 +33,6 @@ mod verify;
 pub use barrier::Rendezvous;
 pub use conn::{Connection, Limits, Outgoing};
 pub use failure::{Failure, FailureKind};
-pub use script::{run_script, ProcessHooks, ScriptConfig, ScriptOutcome, StepError};
+pub use script::{run_script, ProcessHooks, ScriptConfig, ScriptOutcome, StepError, PRIV_SETTLE};
 pub use transcript::{Event, EventKind, Transcript};
 pub use verify::{EchoVerifier, Mismatch, Transform};

@@ -23,7 +23,7 @@ use crate::failure::{Failure, FailureKind};
 use crate::payload::with_seed_offset;
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::Transform;
-use echo_spec::Step;
+use echo_spec::{PrivCheck, Step};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -63,10 +63,33 @@ impl ScriptConfig {
     }
 }
 
+/// How long an `expect_priv` observation may wait for a drop in progress to settle, before `time_scale`.
+pub const PRIV_SETTLE: Duration = Duration::from_millis(500);
+
 /// Observations of the server process, provided by whoever launched it.
 pub trait ProcessHooks {
     /// Waits up to `within` for the server to exit, and checks its status.
     fn expect_exit(&mut self, status: i32, within: Duration) -> Result<(), Failure>;
+
+    /// Checks one privilege property of the server from outside, settling for at most `within`
+    /// (a drop in progress is given that long to complete). The default observes nothing and fails.
+    fn expect_priv(&mut self, check: PrivCheck, within: Duration) -> Result<(), Failure> {
+        let _ = within;
+        Err(Failure::new(
+            FailureKind::Process,
+            format!("this launcher cannot observe privileges (`{check}`)"),
+        ))
+    }
+
+    /// Checks that a server launched as an unprivileged user refused to start: it exits non-zero
+    /// within `within` and says why. The default observes nothing and fails.
+    fn expect_bind_denied(&mut self, within: Duration) -> Result<(), Failure> {
+        let _ = within;
+        Err(Failure::new(
+            FailureKind::Process,
+            "this launcher cannot start the server as an unprivileged user",
+        ))
+    }
 }
 
 /// The failing step of a script and why it failed.
@@ -383,16 +406,20 @@ impl Executor<'_, '_> {
                 Err(f) if f.kind == FailureKind::Refused => {}
                 Err(f) => return Err(f),
             },
-            Step::ExpectExit { status } => {
+            Step::ExpectExit { .. } | Step::ExpectPriv { .. } | Step::ExpectBindDenied => {
                 let within = limits.deadline.saturating_duration_since(Instant::now());
-                match self.hooks.as_deref_mut() {
-                    Some(h) => h.expect_exit(*status, within)?,
-                    None => {
-                        return Err(Failure::new(
-                            FailureKind::Process,
-                            "no server process to observe",
-                        ))
+                let Some(h) = self.hooks.as_deref_mut() else {
+                    return Err(Failure::new(
+                        FailureKind::Process,
+                        "no server process to observe",
+                    ));
+                };
+                match step {
+                    Step::ExpectExit { status } => h.expect_exit(*status, within)?,
+                    Step::ExpectPriv { check } => {
+                        h.expect_priv(*check, within.min(PRIV_SETTLE.mul_f64(self.cfg.time_scale)))?
                     }
+                    _ => h.expect_bind_denied(within)?,
                 }
             }
         }

@@ -262,6 +262,7 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
             Step::SetRcvbuf { bytes } => format!(" {bytes} B"),
             Step::Expect { bytes } => format!(" {:?}", String::from_utf8_lossy(bytes)),
             Step::ExpectExit { status } => format!(" status {status}"),
+            Step::ExpectPriv { check } => format!(" {check}"),
             Step::Repeat { times, .. } => format!(" {times} times:"),
             _ => String::new(),
         };

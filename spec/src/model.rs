@@ -232,6 +232,90 @@ pub enum Step {
         /// Expected exit status.
         status: i32,
     },
+    /// `process` only: one named privilege check holds, read from `/proc` (see [`PrivCheck`]).
+    ExpectPriv {
+        /// The check.
+        check: PrivCheck,
+    },
+    /// `process` only, and only as the first step: the runner launches the server as the
+    /// target user (not root), and it must refuse to start: a non-zero exit whose output names
+    /// the permission problem (EACCES), with no listening socket left.
+    ExpectBindDenied,
+}
+
+/// The closed set of privilege checks a `expect_priv` step can name. Each reads the server from
+/// outside through `/proc`; "target" is the user and group the runner expects the server to drop
+/// to (`--priv-user`, `--priv-group`), "the leader" is the launched process (its main task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrivCheck {
+    /// The listening socket is on a port below 1024, its `/proc/net/tcp{,6}` LISTEN row has uid 0
+    /// (created by root), and a process of the server whose four Uid fields are the target holds it.
+    ListenBoundByRoot,
+    /// The leader's real, effective, saved and filesystem uid are all the target uid.
+    UidAllFour,
+    /// The leader's real, effective, saved and filesystem gid are all the target gid.
+    GidAllFour,
+    /// The leader's supplementary groups are a subset of {target gid}.
+    GroupsSubset,
+    /// The leader's supplementary groups are empty.
+    GroupsEmpty,
+    /// The leader's CapPrm, CapEff and CapAmb are all zero.
+    CapsZero,
+    /// The leader's umask is the expected one (0007 unless the runner was told otherwise).
+    Umask,
+    /// Every task of every process of the server's process group passes the uid, gid, groups
+    /// (subset), capabilities and umask checks.
+    AllTasks,
+    /// The server side of every open connection to the server (its ESTABLISHED row) has the
+    /// target uid: no connection was accepted while root.
+    AcceptedByTarget,
+    /// No task of any process has 0 in any uid or gid field, nor CAP_SETUID, CAP_SETGID or
+    /// CAP_SETPCAP in CapPrm, CapEff or CapAmb: it cannot regain root.
+    NoRegain,
+}
+
+/// Every privilege check, in the order the case file header documents them.
+pub const ALL_PRIV_CHECKS: [PrivCheck; 10] = [
+    PrivCheck::ListenBoundByRoot,
+    PrivCheck::UidAllFour,
+    PrivCheck::GidAllFour,
+    PrivCheck::GroupsSubset,
+    PrivCheck::GroupsEmpty,
+    PrivCheck::CapsZero,
+    PrivCheck::Umask,
+    PrivCheck::AllTasks,
+    PrivCheck::AcceptedByTarget,
+    PrivCheck::NoRegain,
+];
+
+impl PrivCheck {
+    /// The check's spelling in spec files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivCheck::ListenBoundByRoot => "listen-bound-by-root",
+            PrivCheck::UidAllFour => "uid-all-four",
+            PrivCheck::GidAllFour => "gid-all-four",
+            PrivCheck::GroupsSubset => "groups-subset",
+            PrivCheck::GroupsEmpty => "groups-empty",
+            PrivCheck::CapsZero => "caps-zero",
+            PrivCheck::Umask => "umask",
+            PrivCheck::AllTasks => "all-tasks",
+            PrivCheck::AcceptedByTarget => "accepted-by-target",
+            PrivCheck::NoRegain => "no-regain",
+        }
+    }
+
+    /// The check named `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<PrivCheck> {
+        ALL_PRIV_CHECKS.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for PrivCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Step {
@@ -256,11 +340,25 @@ impl Step {
             Step::Barrier => "barrier",
             Step::ExpectRefused => "expect_refused",
             Step::ExpectExit { .. } => "expect_exit",
+            Step::ExpectPriv { .. } => "expect_priv",
+            Step::ExpectBindDenied => "expect_bind_denied",
         }
     }
 
     /// True for steps that observe the server process and so need a `process` case.
     pub fn is_process_step(&self) -> bool {
-        matches!(self, Step::ExpectExit { .. })
+        matches!(
+            self,
+            Step::ExpectExit { .. } | Step::ExpectPriv { .. } | Step::ExpectBindDenied
+        )
+    }
+
+    /// True for steps that need the runner to be root and to know the privilege target.
+    pub fn is_privilege_step(&self) -> bool {
+        match self {
+            Step::ExpectPriv { .. } | Step::ExpectBindDenied => true,
+            Step::Repeat { steps, .. } => steps.iter().any(Step::is_privilege_step),
+            _ => false,
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Turns spec text into validated [`Case`]s, with file, line and column on every error.
 
 use crate::error::{line_col, SpecError};
-use crate::model::{Case, CaseKind, Chunking, Origin, Payload, Step, Timeouts};
+use crate::model::{
+    Case, CaseKind, Chunking, Origin, Payload, PrivCheck, Step, Timeouts, ALL_PRIV_CHECKS,
+};
 use crate::raw::{RawBytes, RawCase, RawFile, RawSend, RawStep};
 use std::collections::HashSet;
 use std::ops::Range;
@@ -268,6 +270,22 @@ impl Ctx<'_> {
             RawStep::Barrier => Step::Barrier,
             RawStep::ExpectRefused => Step::ExpectRefused,
             RawStep::ExpectExit(e) => Step::ExpectExit { status: e.status },
+            RawStep::ExpectPriv(name) => match PrivCheck::from_name(&name) {
+                Some(check) => Step::ExpectPriv { check },
+                None => {
+                    let known: Vec<_> = ALL_PRIV_CHECKS.iter().map(|c| c.as_str()).collect();
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.expect_priv"),
+                        format!(
+                            "unknown privilege check `{name}` (known: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            },
+            RawStep::ExpectBindDenied => Step::ExpectBindDenied,
         })
     }
 
@@ -422,7 +440,19 @@ fn walk(
                     s.name()
                 ));
             }
-            Step::Sleep { .. } | Step::Barrier | Step::ExpectRefused | Step::ExpectExit { .. } => {}
+            Step::ExpectBindDenied
+                if i != 0 || !std::ptr::eq(steps.as_ptr(), kind.steps().as_ptr()) =>
+            {
+                return Err(format!(
+                    "step {i}: `expect_bind_denied` changes how the server is launched, so it must be the case's first step"
+                ));
+            }
+            Step::Sleep { .. }
+            | Step::Barrier
+            | Step::ExpectRefused
+            | Step::ExpectExit { .. }
+            | Step::ExpectPriv { .. }
+            | Step::ExpectBindDenied => {}
             other => {
                 if current.is_none() {
                     return Err(format!(

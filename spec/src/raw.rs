@@ -57,6 +57,8 @@ pub(crate) enum RawStep {
     Barrier,
     ExpectRefused,
     ExpectExit(RawExit),
+    ExpectPriv(String),
+    ExpectBindDenied,
 }
 
 /// Parameters of `send`: one payload source, optional chunking.

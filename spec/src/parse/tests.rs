@@ -221,3 +221,89 @@ fn embedded_spec_is_valid_and_every_case_has_a_source() {
     assert!(spec.cases.len() >= 18, "{} cases", spec.cases.len());
     assert!(spec.cases.iter().all(|c| !c.source.is_empty()));
 }
+
+#[test]
+fn privilege_steps_parse() {
+    let text = format!(
+        "{HEAD}kind = \"process\"\nsteps = [\"connect\", {{ expect_priv = \"uid-all-four\" }}, {{ expect_priv = \"no-regain\" }}]\n"
+    );
+    let cases = parse_file("t.toml", &text).unwrap();
+    let steps = cases[0].kind.steps();
+    assert_eq!(
+        steps[1],
+        crate::Step::ExpectPriv {
+            check: crate::PrivCheck::UidAllFour
+        }
+    );
+    assert!(steps[2].is_process_step() && steps[2].is_privilege_step());
+    let text =
+        format!("{HEAD}kind = \"process\"\nsteps = [\"expect_bind_denied\", \"expect_refused\"]\n");
+    let cases = parse_file("t.toml", &text).unwrap();
+    assert_eq!(cases[0].kind.steps()[0], crate::Step::ExpectBindDenied);
+}
+
+#[test]
+fn every_privilege_check_round_trips() {
+    for check in crate::ALL_PRIV_CHECKS {
+        assert_eq!(crate::PrivCheck::from_name(check.as_str()), Some(check));
+        let text = format!("{HEAD}kind = \"process\"\nsteps = [{{ expect_priv = \"{check}\" }}]\n");
+        parse_file("t.toml", &text).unwrap();
+    }
+}
+
+#[test]
+fn unknown_privilege_check() {
+    check(
+        "kind = \"process\"\nsteps = [\"connect\", { expect_priv = \"uid-all-three\" }]\n",
+        "t.toml:7:",
+        "unknown privilege check `uid-all-three` (known: listen-bound-by-root, uid-all-four",
+    );
+}
+
+#[test]
+fn privilege_steps_need_a_process_case() {
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { expect_priv = \"umask\" }]\n",
+        "t.toml:7:",
+        "`expect_priv` observes the server process and needs `kind = \"process\"`",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"expect_bind_denied\"]\n",
+        "t.toml:7:",
+        "needs `kind = \"process\"`",
+    );
+}
+
+#[test]
+fn bind_denied_must_come_first() {
+    check(
+        "kind = \"process\"\nsteps = [\"expect_refused\", \"expect_bind_denied\"]\n",
+        "t.toml:7:",
+        "must be the case's first step",
+    );
+    check(
+        "kind = \"process\"\nsteps = [{ repeat = { times = 2, steps = [\"expect_bind_denied\"] } }]\n",
+        "t.toml:7:",
+        "must be the case's first step",
+    );
+}
+
+#[test]
+fn embedded_privilege_cases_are_process_cases_that_require_privileged() {
+    let spec = Spec::embedded().unwrap();
+    let priv_cases: Vec<_> = spec
+        .cases
+        .iter()
+        .filter(|c| c.id.starts_with("priv."))
+        .collect();
+    assert!(priv_cases.len() >= 11, "{}", priv_cases.len());
+    for c in priv_cases {
+        assert_eq!(c.kind.name(), "process", "{}", c.id);
+        assert!(c.requires.contains(&crate::Claim::Privileged), "{}", c.id);
+        assert!(
+            c.kind.steps().iter().any(|s| s.is_privilege_step()),
+            "{}",
+            c.id
+        );
+    }
+}
