@@ -23,6 +23,8 @@ pub enum FailureKind {
     Accepted,
     /// The server process did not behave as a `process` step expected.
     Process,
+    /// A privilege check (`expect_priv`, `expect_bind_denied`) did not hold.
+    Privilege,
     /// Any other I/O error on the client side.
     Io,
 }
@@ -40,6 +42,7 @@ impl FailureKind {
             FailureKind::Refused => "REFUSED",
             FailureKind::Accepted => "ACCEPTED",
             FailureKind::Process => "PROCESS",
+            FailureKind::Privilege => "PRIVILEGE",
             FailureKind::Io => "IO",
         }
     }

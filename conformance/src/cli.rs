@@ -39,6 +39,12 @@ fn load(dir: Option<&Path>) -> Result<Spec, UsageError> {
 fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
     let spec = load(args.spec.as_deref())?;
     let cfg = config::run_config(args, &spec)?;
+    if cfg.require_root {
+        if let Some(reason) = &cfg.plan.privilege_skip {
+            eprintln!("echo-conform: --require-root: the privilege cases cannot run: {reason}");
+            return Ok(exit::ENVIRONMENT);
+        }
+    }
     crate::os::groups::install_cleanup_hooks();
     let started = Instant::now();
     let colour = cfg.output.is_none() && std::io::stdout().is_terminal();
@@ -136,7 +142,11 @@ fn build_report(
             },
             value: cfg.target_text.clone(),
         },
-        environment: Environment::probe(cfg.plan.time_scale),
+        environment: Environment {
+            privilege_target: cfg.privilege.clone().ok(),
+            privilege_skip: cfg.plan.privilege_skip.clone(),
+            ..Environment::probe(cfg.plan.time_scale)
+        },
         claims: cfg.plan.claims.to_string(),
         detected,
         summary: RunReport::summarise(&results),

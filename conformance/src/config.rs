@@ -30,6 +30,10 @@ pub struct RunConfig {
     pub strict: bool,
     /// The declared transform claim.
     pub transform_claim: Claim,
+    /// The privilege target, or why there is none.
+    pub privilege: Result<crate::privilege::PrivTarget, String>,
+    /// `--require-root`.
+    pub require_root: bool,
 }
 
 fn usage(msg: impl Into<String>) -> UsageError {
@@ -77,8 +81,34 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             args.ready_timeout
         )));
     }
+    let umask = crate::privilege::parse_umask(&args.priv_umask).map_err(usage)?;
+    if args.priv_port == 0 || args.priv_port >= 1024 {
+        return Err(usage(format!(
+            "--priv-port: {} is not a privileged port (1..=1023)",
+            args.priv_port
+        )));
+    }
+    let privilege = crate::privilege::resolve(
+        &args.priv_user,
+        args.priv_group.as_deref(),
+        umask,
+        args.priv_port,
+    );
+    let privilege_skip = crate::privilege::skip_reason(&privilege);
+    let root = crate::privilege::is_root();
     let (target, target_text) = match (&args.cmd, &args.addr) {
-        (Some(cmd), None) => (Target::Launch(launch_spec(cmd, args)?), cmd.clone()),
+        (Some(cmd), None) => {
+            let mut spec = launch_spec(cmd, args)?;
+            // `{port}` is the privileged port only where the server can bind it: root, claiming `privileged`.
+            if root && claims.contains(Claim::Privileged) {
+                spec.port = Some(args.priv_port);
+            }
+            if root {
+                spec.launch_groups = Some(crate::privilege::LAUNCH_GROUPS.to_vec());
+            }
+            spec.privilege = privilege.clone().ok();
+            (Target::Launch(spec), cmd.clone())
+        }
         (None, Some(addr)) => (
             Target::Addr(address(addr, args.allow_remote)?),
             addr.clone(),
@@ -95,7 +125,10 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             detect: args.detect,
             time_scale: args.time_scale,
             jobs: args.jobs,
+            privilege_skip,
         },
+        privilege,
+        require_root: args.require_root,
         target_text,
         format: args.format,
         output: args.output.clone(),
@@ -123,6 +156,9 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         ready_line,
         ready_timeout: Duration::from_secs_f64(args.ready_timeout * args.time_scale),
         grace: Duration::from_secs(2),
+        port: None,
+        launch_groups: None,
+        privilege: None,
     })
 }
 

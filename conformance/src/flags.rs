@@ -94,6 +94,25 @@ pub struct RunArgs {
     /// Seconds a launched server has to become ready (scaled by --time-scale).
     #[arg(long, default_value_t = 10.0)]
     pub ready_timeout: f64,
+    /// With the `privileged` claim and root: the port `{port}` becomes (below 1024).
+    #[arg(long, default_value_t = crate::privilege::DEFAULT_PORT)]
+    pub priv_port: u16,
+    /// The user a `privileged` server must drop to.
+    #[arg(long, default_value = crate::privilege::DEFAULT_USER)]
+    pub priv_user: String,
+    /// The group a `privileged` server must drop to [default: nogroup, or the user's primary group
+    /// where no `nogroup` exists (Fedora, Arch); the report says which].
+    #[arg(long)]
+    pub priv_group: Option<String>,
+    /// The umask a `privileged` server must set, in octal.
+    #[arg(long, default_value = "0007")]
+    pub priv_umask: String,
+    /// Exit 4 (ENVIRONMENT) instead of skipping the privilege cases when the runner is not root.
+    #[arg(long)]
+    pub require_root: bool,
+    /// Do not give launched servers a private network namespace (root only; the default when root).
+    #[arg(long)]
+    pub no_netns: bool,
 }
 
 /// Flags of `list`.

@@ -16,5 +16,12 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Before any thread exists (namespaces are per thread): a private network namespace for the
+    // launched servers and the runner's clients, when root and launching.
+    if let echo_conform::flags::Command::Run(args) = &cli.command {
+        if args.cmd.is_some() {
+            echo_conform::os::netns::enter_private(!args.no_netns);
+        }
+    }
     std::process::exit(echo_conform::cli::run(cli.command));
 }

@@ -5,7 +5,7 @@ use crate::exec::{execute, script_config, Verdict};
 use crate::report::{CaseResult, Event, Grade};
 use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
 use echo_clients::{ProcessHooks, Transform};
-use echo_spec::{Case, CaseKind, Claim, ClaimSet};
+use echo_spec::{Case, CaseKind, Claim, ClaimSet, Step};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -46,6 +46,8 @@ pub struct Plan {
     pub time_scale: f64,
     /// Cases run at once on a shared concurrent server.
     pub jobs: usize,
+    /// Why privilege cases cannot run here (not root, no target user), or `None` when they can.
+    pub privilege_skip: Option<String>,
 }
 
 /// What the scheduler produced.
@@ -91,9 +93,10 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
     };
 
     // A first launch proves the command works at all; its failure is the run's failure (exit 3).
+    // When every case runs on a fresh server of its own, each case records its own launch.
     let first = match &plan.target {
-        Target::Launch(spec) => Some(Server::launch(spec)?),
-        Target::Addr(_) => None,
+        Target::Launch(spec) if !shared_idx.is_empty() => Some(Server::launch(spec)?),
+        _ => None,
     };
     let shared = Mutex::new(Shared {
         server: first,
@@ -252,6 +255,15 @@ fn run_alone(
             result(p, execute(&p.case, &cfg, None), start.elapsed())
         }
         Target::Launch(spec) => {
+            let steps = p.case.kind.steps();
+            if steps.iter().any(Step::is_privilege_step) {
+                if let Some(reason) = &plan.privilege_skip {
+                    return result(p, Verdict::skip(reason.clone()), start.elapsed());
+                }
+            }
+            if matches!(steps.first(), Some(Step::ExpectBindDenied)) {
+                return result(p, bind_denied(plan, p, spec), start.elapsed());
+            }
             let mut server = match Server::launch(spec) {
                 Ok(s) => s,
                 Err(e) => {
@@ -308,6 +320,53 @@ fn run_alone(
             result(p, verdict, start.elapsed())
         }
     }
+}
+
+/// A case that starts with `expect_bind_denied`: the server is started as the target user (not
+/// root), on the privileged port, and the steps then observe it refusing to start.
+fn bind_denied(plan: &Plan, p: &Planned, spec: &LaunchSpec) -> Verdict {
+    let Some(target) = &spec.privilege else {
+        return Verdict::skip("no privilege target is known (see the report's environment)");
+    };
+    let port = spec.port.unwrap_or(target.port);
+    match unprivileged_port_start() {
+        Some(start) if u32::from(port) >= start => {
+            return Verdict::skip(format!(
+                "net.ipv4.ip_unprivileged_port_start is {start} here, so an unprivileged bind to port {port} \
+                 is allowed and a refusal cannot be expected (containers often set it to 0)"
+            ));
+        }
+        _ => {}
+    }
+    if port >= 1024 {
+        return Verdict::skip(format!(
+            "the server is given port {port}, which is not privileged (claims without `privileged`, or not root)"
+        ));
+    }
+    let mut spec = spec.clone();
+    spec.port = Some(port);
+    let mut server = match Server::start(&spec, Some((target.uid, target.gid))) {
+        Ok(s) => s,
+        Err(e) => {
+            return Verdict {
+                grade: Grade::Fail,
+                failure: Some("SERVER".into()),
+                evidence: Some(format!(
+                    "cannot start the server as {}({}): {e}",
+                    target.user, target.uid
+                )),
+            }
+        }
+    };
+    let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
+    execute(&p.case, &cfg, Some(&mut server as &mut dyn ProcessHooks))
+}
+
+/// `net.ipv4.ip_unprivileged_port_start` in the runner's (and so the servers') network namespace.
+pub fn unprivileged_port_start() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
 }
 
 fn died(v: Verdict, death: String) -> Verdict {

@@ -1,8 +1,11 @@
 //! The server under test when the runner launches it: its own process group, a free port,
 //! readiness from `/proc`, a tail of its output, and an end on every path.
 
+use crate::observe;
 use crate::os::{groups, procs};
+use crate::privilege::PrivTarget;
 use echo_clients::{Failure, FailureKind, ProcessHooks};
+use echo_spec::PrivCheck;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
@@ -27,6 +30,13 @@ pub struct LaunchSpec {
     pub ready_timeout: Duration,
     /// How long SIGTERM has before SIGKILL.
     pub grace: Duration,
+    /// A fixed port for `{port}` (the privileged port), instead of a free one.
+    pub port: Option<u16>,
+    /// Supplementary groups the server starts with (set when the runner is root), so that a
+    /// server which forgets setgroups is caught.
+    pub launch_groups: Option<Vec<u32>>,
+    /// What a privileged server must drop to, for `expect_priv` and `expect_bind_denied`.
+    pub privilege: Option<PrivTarget>,
 }
 
 /// Why a launch failed (exit code 3).
@@ -82,6 +92,8 @@ pub struct Server {
     output: Arc<Mutex<Output>>,
     status: Option<ExitStatus>,
     stopped: bool,
+    privilege: Option<PrivTarget>,
+    started_as: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Default)]
@@ -103,9 +115,21 @@ pub fn describe(status: ExitStatus) -> String {
 }
 
 impl Server {
-    /// Starts the server on a free port and waits until it listens.
+    /// Starts the server on a free port (or the fixed one) and waits until it listens.
     pub fn launch(spec: &LaunchSpec) -> Result<Server, LaunchError> {
-        let port = free_port(spec.host)?;
+        let mut server = Server::start(spec, None)?;
+        let port = server.addr.port();
+        server.wait_ready(spec, port)?;
+        Ok(server)
+    }
+
+    /// Starts the server without waiting for it to listen. With `as_user = Some((uid, gid))` the child
+    /// drops to that user and group (no supplementary groups) before exec, for the non-root cases.
+    pub fn start(spec: &LaunchSpec, as_user: Option<(u32, u32)>) -> Result<Server, LaunchError> {
+        let port = match spec.port {
+            Some(p) => p,
+            None => free_port(spec.host)?,
+        };
         let argv: Vec<String> = spec
             .argv
             .iter()
@@ -117,9 +141,25 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
+        let groups: Vec<libc::gid_t> = match (as_user, &spec.launch_groups) {
+            (Some(_), _) => Vec::new(),
+            (None, Some(g)) => g.clone(),
+            (None, None) => Vec::new(),
+        };
+        let set_groups = as_user.is_some() || spec.launch_groups.is_some();
+        // SAFETY: between fork and exec the child calls only async-signal-safe functions
+        // (setgroups, setgid, setuid, prctl) on data prepared before the fork.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
+                if set_groups && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some((uid, gid)) = as_user {
+                    if libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                // After any credential change: a change clears the parent-death signal.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
@@ -151,16 +191,16 @@ impl Server {
                 .spawn(move || collect_output(pipe, output, ready))
                 .ok();
         }
-        let mut server = Server {
+        Ok(Server {
             child,
             pgid,
             addr: SocketAddr::new(spec.host, port),
             output,
             status: None,
             stopped: false,
-        };
-        server.wait_ready(spec, port)?;
-        Ok(server)
+            privilege: spec.privilege.clone(),
+            started_as: as_user,
+        })
     }
 
     fn wait_ready(&mut self, spec: &LaunchSpec, port: u16) -> Result<(), LaunchError> {
@@ -302,6 +342,95 @@ impl ProcessHooks for Server {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn expect_priv(&mut self, check: PrivCheck, within: Duration) -> Result<(), Failure> {
+        let Some(target) = self.privilege.clone() else {
+            return Err(Failure::new(
+                FailureKind::Privilege,
+                "no privilege target is known (see the report's environment)",
+            ));
+        };
+        // A drop may still be in progress right after readiness: retry until `within` has passed.
+        let deadline = Instant::now() + within;
+        loop {
+            let mut members = procs::group_members(self.pgid);
+            if let Some(i) = members.iter().position(|&p| p == self.pgid) {
+                members.swap(0, i);
+            }
+            let subject = observe::Subject {
+                leader: self.pgid,
+                members: &members,
+                port: self.addr.port(),
+                target: &target,
+            };
+            match observe::check(&subject, check) {
+                Ok(()) => return Ok(()),
+                Err(evidence) if Instant::now() >= deadline => {
+                    return Err(Failure::new(
+                        FailureKind::Privilege,
+                        format!("`{check}` does not hold:\n{}", indent(&evidence)),
+                    ))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(25)),
+            }
+        }
+    }
+
+    fn expect_bind_denied(&mut self, within: Duration) -> Result<(), Failure> {
+        let who = match self.started_as {
+            Some((uid, gid)) => format!("uid {uid}, gid {gid}"),
+            None => "root".into(),
+        };
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(st) = self.try_exit() {
+                break st;
+            }
+            if Instant::now() >= deadline {
+                let listening = procs::listeners_of_group(self.pgid, self.addr.port());
+                return Err(Failure::new(
+                    FailureKind::Privilege,
+                    format!(
+                        "started as {who}, the server was still running after {} ms{}",
+                        within.as_millis(),
+                        if listening.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and listening on port {}: {listening:?}", self.addr.port())
+                        }
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The output readers need a moment to collect the last words.
+        std::thread::sleep(Duration::from_millis(100));
+        let tail = self.output_tail();
+        if status.success() {
+            return Err(Failure::new(
+                FailureKind::Privilege,
+                format!(
+                    "started as {who}, the server {}; a refused bind must exit non-zero; its output:\n{}",
+                    describe(status),
+                    indent(&tail)
+                ),
+            ));
+        }
+        let says_why = Regex::new(r"(?i)permission|eacces|errno 13|os error 13")
+            .map(|re| re.is_match(&tail))
+            .unwrap_or(false);
+        if !says_why {
+            return Err(Failure::new(
+                FailureKind::Privilege,
+                format!(
+                    "started as {who}, the server {} but its output does not say why (no \"permission\" or \"EACCES\"):\n{}",
+                    describe(status),
+                    indent(&tail)
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

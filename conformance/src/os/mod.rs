@@ -1,4 +1,5 @@
-//! Operating-system specifics: process groups, signals and `/proc`.
+//! Operating-system specifics: process groups, signals, `/proc` and the network namespace.
 
 pub mod groups;
+pub mod netns;
 pub mod procs;

@@ -109,7 +109,7 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
 
 /// The closing summary.
 pub fn summary(report: &RunReport, colour: bool) -> String {
-    let mut text = String::new();
+    let mut text = report.environment.summary_line();
     for p in &report.server_problems {
         text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
     }
@@ -147,6 +147,7 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
             "31;1",
             colour,
         ),
+        4 => paint("the environment cannot run a required case", "31;1", colour),
         c => format!("exit {c}"),
     };
     text.push_str(&format!("verdict: {verdict} (exit {})\n", report.exit_code));
