@@ -25,6 +25,7 @@
 mod barrier;
 mod conn;
 mod failure;
+pub mod load;
 pub mod payload;
 mod script;
 mod transcript;

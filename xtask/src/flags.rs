@@ -9,6 +9,13 @@ pub enum Cmd {
     Conform(Conform),
     /// Prove each mutant is caught.
     Mutants,
+    /// Benchmark every model.
+    Bench {
+        /// Repetitions per model and load.
+        reps: usize,
+        /// Measured seconds per repetition.
+        seconds: f64,
+    },
     /// Everything CI runs.
     Ci,
     /// Print usage.
@@ -32,6 +39,8 @@ usage: cargo xtask <task>
   conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
           run every reference model against the spec and check the matrix
   mutants  run every mutant server and check the case it names catches it
+  bench [--reps N] [--seconds S]
+           every model under the same loads, pinned; medians and ratios
   ci       fmt, clippy, tests, conform and mutants";
 
 /// Parses the arguments after `cargo xtask`.
@@ -59,6 +68,24 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
             Ok(Cmd::Conform(c))
         }
         "mutants" if rest.is_empty() => Ok(Cmd::Mutants),
+        "bench" => {
+            let (mut reps, mut seconds) = (3usize, 1.0f64);
+            let mut it = rest.iter();
+            while let Some(a) = it.next() {
+                let v = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))?;
+                match a.as_str() {
+                    "--reps" => reps = v.parse()?,
+                    "--seconds" => seconds = v.parse()?,
+                    other => bail!("bench: unknown flag `{other}`\n{HELP}"),
+                }
+            }
+            Ok(Cmd::Bench {
+                reps: reps.clamp(1, 20),
+                seconds: seconds.clamp(0.2, 60.0),
+            })
+        }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),
         "help" | "--help" | "-h" => Ok(Cmd::Help),
         other => bail!("unknown task `{other}`\n{HELP}"),

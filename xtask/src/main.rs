@@ -2,8 +2,10 @@
 //!
 //! - `cargo xtask conform`: every reference model against the spec, with the discrimination check;
 //! - `cargo xtask mutants`: every mutant server must fail the case it names;
+//! - `cargo xtask bench`: every model under the same loads, medians and ratios;
 //! - `cargo xtask ci`: fmt, clippy, tests, conform and mutants, as CI runs them.
 
+mod bench;
 mod conform;
 mod flags;
 mod mutants;
@@ -25,6 +27,7 @@ fn run() -> anyhow::Result<()> {
     match cmd {
         flags::Cmd::Conform(c) => conform::run(&sh, &c),
         flags::Cmd::Mutants => mutants::run(&sh),
+        flags::Cmd::Bench { reps, seconds } => bench::run(&sh, reps, seconds),
         flags::Cmd::Ci => {
             xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
             xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
