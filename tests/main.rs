@@ -1,1 +1,15 @@
-//! placeholder
+//! The one integration-test binary of the workspace: the runner (`echo-conform`) against the reference
+//! servers and the mutants, the runner's handling of bad input, process hygiene, and `echo-clients` on
+//! its own.
+//!
+//! Every test goes through a `check_*` helper in [`util`] for its boundary; the binaries are built on
+//! first use, so `cargo test --workspace` works from a fresh clone.
+
+mod bad_input;
+mod cli;
+mod clients_lib;
+mod models;
+mod mutants;
+mod processes;
+mod util;
+mod verdicts;

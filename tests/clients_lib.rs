@@ -1,0 +1,115 @@
+//! `echo-clients` on its own, as a library user would use it: no runner, no reference server, just an
+//! echo server written here on `127.0.0.1:0` and a script of spec steps.
+
+use echo_clients::{payload, run_script, FailureKind, ScriptConfig};
+use echo_spec::{Chunking, Payload, Step};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::thread::JoinHandle;
+
+/// One seeded mebibyte: large enough that a client writing it all before reading would deadlock.
+const MIB: u64 = 1 << 20;
+const SEED: u64 = 862;
+
+/// Serves one connection: echoes everything, with `corrupt` applied to each byte by its stream offset,
+/// and half-closes at the client's EOF.
+fn one_shot_server(corrupt: fn(u64, u8) -> u8) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 16 * 1024];
+        let mut offset = 0u64;
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            for b in &mut buf[..n] {
+                *b = corrupt(offset, *b);
+                offset += 1;
+            }
+            if stream.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+    });
+    (addr, handle)
+}
+
+fn script() -> Vec<Step> {
+    vec![
+        Step::Connect {
+            name: "main".into(),
+        },
+        Step::Send {
+            payload: Payload::Seeded {
+                seed: SEED,
+                len: MIB,
+            },
+            chunking: Chunking::default(),
+        },
+        Step::ExpectEcho,
+        Step::ShutdownWrite,
+        Step::ExpectEof,
+    ]
+}
+
+#[test]
+fn script_against_a_correct_echo_server_passes() {
+    let (addr, server) = one_shot_server(|_, b| b);
+    let outcome = run_script(&script(), &ScriptConfig::new(addr), None, None);
+    assert!(
+        outcome.result.is_ok(),
+        "{:?}\n{}",
+        outcome.result,
+        outcome.transcript
+    );
+    assert!(
+        !outcome.transcript.events().is_empty(),
+        "a transcript is kept"
+    );
+    server.join().expect("the server thread");
+}
+
+/// The byte the corrupting server flips: past the first socket buffer, not on a chunk boundary.
+const FLIPPED: u64 = 300_007;
+
+#[test]
+fn script_against_a_byte_flipping_server_reports_the_offset() {
+    let (addr, server) = one_shot_server(|off, b| if off == FLIPPED { !b } else { b });
+    let outcome = run_script(&script(), &ScriptConfig::new(addr), None, None);
+    let err = outcome
+        .result
+        .expect_err("a flipped byte must fail the script");
+    assert_eq!(err.failure.kind, FailureKind::Mismatch, "{err}");
+    assert_eq!(err.step, "expect_echo", "{err}");
+    assert_eq!(err.conn.as_deref(), Some("main"), "{err}");
+    let message = err.failure.message.clone();
+    assert!(
+        message.contains(&format!("first difference at offset {FLIPPED}")),
+        "{message}"
+    );
+    // The expected window starts with the true byte; the received one with its complement.
+    let mut expected = [0u8; 1];
+    payload::fill(
+        &Payload::Seeded {
+            seed: SEED,
+            len: MIB,
+        },
+        FLIPPED,
+        &mut expected,
+    );
+    let hex = |b: u8| format!("{b:02x}");
+    assert!(
+        message.contains(&format!("expected [{}", hex(expected[0]))),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("received [{}", hex(!expected[0]))),
+        "{message}"
+    );
+    drop(outcome.transcript);
+    server.join().expect("the server thread");
+}

@@ -1,0 +1,75 @@
+//! The runner's verdicts on the two models issue 3 started with: `tokio` is a full RFC 862 server;
+//! `sequential` is the classic oneshot loop, which the default claims must reject and its own accept.
+
+use crate::util::{check_run, exit, server_cmd, tokio_reference};
+
+/// The ids of the cases that need a stream session or concurrency, which a oneshot sequential loop fails.
+const STREAM_OR_CONCURRENCY: &[&str] = &[
+    "stream.",
+    "echo.stream.",
+    "echo.dribble.",
+    "echo.exchange.",
+    "concurrency.",
+];
+
+#[test]
+fn tokio_passes_the_default_claims() {
+    let report = tokio_reference();
+    report.assert_claimed_pass();
+    assert_eq!(
+        report.0["claims"], "stream,forever,concurrent,identity,unprivileged",
+        "the default claims are a full RFC 862 server"
+    );
+    assert!(report.0["server_problems"]
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    assert!(report.ids_graded("FAIL").is_empty());
+}
+
+#[test]
+fn sequential_fails_the_default_claims_on_stream_and_concurrency_cases() {
+    let report = check_run(&server_cmd("sequential", &[]), &[], exit::CASE_FAILED);
+    let failed = report.ids_graded("FAIL");
+    assert!(!failed.is_empty());
+    for id in &failed {
+        assert!(
+            STREAM_OR_CONCURRENCY.iter().any(|p| id.starts_with(p)),
+            "`{id}` failed, but a oneshot sequential loop should fail only stream and concurrency cases\n{:#}",
+            report.case(id)
+        );
+        let c = report.case(id);
+        assert!(
+            c["failure"].is_string()
+                && c["evidence"].as_str().is_some_and(|e| e.contains("steps[")),
+            "a FAIL names its class and the failing step\n{c:#}"
+        );
+    }
+    // The two defining defects: the reply is cut at one read, and an idle client blocks everyone.
+    report.assert_failed(
+        "echo.stream.1mib",
+        "EARLY-EOF",
+        &["the server closed after"],
+    );
+    report.assert_failed("concurrency.idle-does-not-block", "HANG", &["on `busy`"]);
+    // What it does do, it does right.
+    for id in [
+        "echo.text.short",
+        "echo.binary.all-bytes",
+        "lifecycle.sequential.1000",
+    ] {
+        report.assert_grade(id, "PASS");
+    }
+}
+
+#[test]
+fn sequential_passes_its_own_claims() {
+    let report = check_run(
+        &server_cmd("sequential", &[]),
+        &["--claims", "oneshot,sequential"],
+        exit::OK,
+    );
+    report.assert_claimed_pass();
+    report.assert_grade("oneshot.reply-then-close", "PASS");
+    report.assert_grade("echo.stream.1mib", "NOT-CLAIMED");
+    report.assert_grade("concurrency.idle-does-not-block", "NOT-CLAIMED");
+}
