@@ -84,7 +84,8 @@ fn script_against_a_byte_flipping_server_reports_the_offset() {
         .result
         .expect_err("a flipped byte must fail the script");
     assert_eq!(err.failure.kind, FailureKind::Mismatch, "{err}");
-    assert_eq!(err.step, "expect_echo", "{err}");
+    // The executor reads while it writes, so the flip may be caught during the `send` already.
+    assert!(["send", "expect_echo"].contains(&err.step), "{err}");
     assert_eq!(err.conn.as_deref(), Some("main"), "{err}");
     let message = err.failure.message.clone();
     assert!(
