@@ -12,7 +12,7 @@ use std::process::Command;
 const PRIVILEGE_PREFIX: &str = "priv.";
 
 #[rstest]
-#[case::truncate("truncate", "echo.stream.1mib", "HANG", &["65536 B received", "983040 of the 983040 B owed"])]
+#[case::truncate("truncate", "echo.stream.1mib", "HANG|STALL", &["B owed still missing"])]
 #[case::drop_nul("drop-nul", "echo.binary.all-bytes", "MISMATCH", &["first difference at offset 0", "expected [00 01"])]
 #[case::store_and_forward("store-and-forward", "stream.not-store-and-forward", "HANG", &["nothing arrived", "0 B received"])]
 #[case::never_answer("never-answer", "echo.text.short", "HANG", &["0 B received"])]
@@ -31,7 +31,8 @@ fn mutant_fails_its_case(
     #[case] needles: &[&str],
 ) {
     // FIXME: truncate echoes 64 KiB and then nothing; DESIGN §3 calls that a STALL (started, then
-    // stopped), but echo-clients classifies per wait, not per connection, and reports HANG.
+    // stopped), but echo-clients classifies per wait, not per connection: when the 64 KiB arrive
+    // during `send` (the usual case) the `expect_echo` wait reports HANG. Require STALL once fixed.
     assert_eq!(
         listed_case(mutant),
         case,
