@@ -181,29 +181,29 @@ impl Connection {
             }
             let now = Instant::now();
             let waited = now - start;
+            // HANG: the server never sent anything on this connection; STALL: it had, then stopped;
+            // SLOW: bytes kept moving in this wait, but not enough for the budget.
+            let earlier = self.verifier.received();
             if now >= limits.deadline {
                 let ms = waited.as_millis();
-                return Err(if moved == 0 {
-                    Failure::new(
-                        FailureKind::Hang,
-                        format!("nothing arrived within the budget of {ms} ms"),
-                    )
-                } else {
-                    Failure::new(
-                        FailureKind::Slow,
-                        format!("{moved} B moved but the wait was not over after {ms} ms"),
-                    )
+                return Err(match (moved, earlier) {
+                    (0, 0) => Failure::new(FailureKind::Hang, format!("nothing arrived within the budget of {ms} ms")),
+                    (0, got) => Failure::new(FailureKind::Stall, format!("nothing more arrived within the budget of {ms} ms, after {got} B on this connection")),
+                    (m, _) => Failure::new(FailureKind::Slow, format!("{m} B moved but the wait was not over after {ms} ms")),
                 });
             }
             if now - last_progress >= limits.no_progress {
                 let np = limits.no_progress.as_millis();
-                return Err(if moved == 0 {
-                    Failure::new(FailureKind::Hang, format!("nothing moved for {np} ms"))
-                } else {
-                    Failure::new(
+                return Err(match (moved, earlier) {
+                    (0, 0) => Failure::new(FailureKind::Hang, format!("nothing moved for {np} ms")),
+                    (0, got) => Failure::new(
                         FailureKind::Stall,
-                        format!("{moved} B moved, then nothing for {np} ms"),
-                    )
+                        format!("nothing more for {np} ms, after {got} B on this connection"),
+                    ),
+                    (m, _) => Failure::new(
+                        FailureKind::Stall,
+                        format!("{m} B moved, then nothing for {np} ms"),
+                    ),
                 });
             }
             let wake = limits.deadline.min(last_progress + limits.no_progress);

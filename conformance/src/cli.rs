@@ -205,11 +205,12 @@ fn explain(args: &ExplainArgs) -> Result<i32, UsageError> {
             .filter(|c| c.id.starts_with(args.id.split('.').next().unwrap_or("")))
             .map(|c| c.id.as_str())
             .collect();
-        return Err(UsageError(format!(
-            "no case `{}`; cases nearby: {}",
-            args.id,
-            near.join(", ")
-        )));
+        let hint = if near.is_empty() {
+            "see `echo-conform list`".to_string()
+        } else {
+            format!("cases nearby: {}", near.join(", "))
+        };
+        return Err(UsageError(format!("no case `{}`; {hint}", args.id)));
     };
     print!("{}", describe_case(case));
     Ok(exit::OK)

@@ -210,10 +210,11 @@ fn run_shared(
     };
     let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
     let mut verdict = execute(&p.case, &cfg, None);
+    let settle = death_settle(&verdict);
     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
     if sh.generation == generation {
         if let Some(server) = sh.server.as_mut() {
-            if let Some(status) = server.try_exit() {
+            if let Some(status) = server.exit_within(settle) {
                 let death = format!(
                     "the server {} during this case; its last output:\n{}",
                     describe(status),
@@ -298,7 +299,7 @@ fn run_alone(
                 },
             );
             if !is_process {
-                if let Some(status) = server.try_exit() {
+                if let Some(status) = server.exit_within(death_settle(&verdict)) {
                     // A server that claims `single` may exit 0 after its one connection; anything else is a death.
                     let expected = status.code() == Some(0) && plan.claims.contains(Claim::Single);
                     if !expected {
@@ -387,4 +388,14 @@ fn died(v: Verdict, death: String) -> Verdict {
 
 fn spec_addr(spec: &LaunchSpec) -> SocketAddr {
     SocketAddr::new(spec.host, 0)
+}
+
+/// How long to wait for a server's exit after a case: a failed case may have been failed by a
+/// server that is still dying, and its death is the evidence that matters.
+fn death_settle(v: &Verdict) -> Duration {
+    if v.grade == Grade::Fail {
+        Duration::from_millis(300)
+    } else {
+        Duration::ZERO
+    }
 }

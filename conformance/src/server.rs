@@ -254,6 +254,21 @@ impl Server {
         self.status
     }
 
+    /// Like [`Server::try_exit`], but waits up to `within` for an exit that is under way: a server
+    /// that crashed while a client was talking to it may still be dying when the case ends.
+    pub fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The last lines the server printed (stdout and stderr together).
     pub fn output_tail(&self) -> String {
         let out = self.output.lock().unwrap_or_else(|p| p.into_inner());
