@@ -10,6 +10,7 @@ mod cli;
 mod clients_lib;
 mod models;
 mod mutants;
+mod privilege;
 mod processes;
 mod util;
 mod verdicts;

@@ -12,7 +12,7 @@ use std::process::Command;
 const PRIVILEGE_PREFIX: &str = "priv.";
 
 #[rstest]
-#[case::truncate("truncate", "echo.stream.1mib", "HANG|STALL", &["B owed still missing"])]
+#[case::truncate("truncate", "echo.stream.1mib", "STALL", &["B owed still missing"])]
 #[case::drop_nul("drop-nul", "echo.binary.all-bytes", "MISMATCH", &["first difference at offset 0", "expected [00 01"])]
 #[case::store_and_forward("store-and-forward", "stream.not-store-and-forward", "HANG", &["nothing arrived", "0 B received"])]
 #[case::never_answer("never-answer", "echo.text.short", "HANG", &["0 B received"])]
@@ -30,9 +30,6 @@ fn mutant_fails_its_case(
     #[case] class: &str,
     #[case] needles: &[&str],
 ) {
-    // FIXME: truncate echoes 64 KiB and then nothing; DESIGN §3 calls that a STALL (started, then
-    // stopped), but echo-clients classifies per wait, not per connection: when the 64 KiB arrive
-    // during `send` (the usual case) the `expect_echo` wait reports HANG. Require STALL once fixed.
     assert_eq!(
         listed_case(mutant),
         case,
@@ -79,28 +76,15 @@ fn die_after_first_fails_connect_close_and_names_the_death() {
     let report = run.report();
     let c = report.case(case);
     assert_eq!(c["grade"], "FAIL", "{run}");
-    // FIXME: DESIGN §3 says a crash is exit 3 with the death recorded in the case. The runner checks
-    // `try_exit` without waiting right after the case (conformance/src/runner.rs, `run_shared`), so
-    // whether it notices the exit races with the mutant's own exit: about half the runs exit 1 with
-    // a bare RESET/IO and no mention of the death. Once fixed, require exit 3 every time.
-    match run.code() {
-        exit::SERVER => {
-            let problems = report.0["server_problems"].to_string();
-            assert!(problems.contains("exited with status 1"), "{run}");
-            let evidence = c["evidence"].as_str().unwrap_or_default();
-            assert!(
-                evidence.contains("crashing after the first connection"),
-                "{run}"
-            );
-        }
-        exit::CASE_FAILED => {
-            assert!(
-                ["RESET", "IO", "REFUSED"].contains(&c["failure"].as_str().unwrap_or_default()),
-                "{run}"
-            );
-        }
-        other => panic!("unexpected exit {other}\n{run}"),
-    }
+    // A crash is exit 3, with the death (status and the server's last words) in the case's evidence.
+    assert_eq!(run.code(), exit::SERVER, "{run}");
+    let problems = report.0["server_problems"].to_string();
+    assert!(problems.contains("exited with status 1"), "{run}");
+    let evidence = c["evidence"].as_str().unwrap_or_default();
+    assert!(
+        evidence.contains("crashing after the first connection"),
+        "{run}"
+    );
     tokio_reference().assert_grade(case, "PASS");
 }
 
