@@ -174,37 +174,25 @@ fn run_shared(
         match &plan.target {
             Target::Addr(addr) => (*addr, 0),
             Target::Launch(spec) => {
-                if sh.server.is_none() {
-                    match Server::launch(spec) {
+                let addr = match &sh.server {
+                    Some(server) => server.addr,
+                    None => match Server::launch(spec) {
                         Ok(s) => {
+                            let addr = s.addr;
                             sh.server = Some(s);
                             sh.generation += 1;
                             sink(Event::Relaunched {
                                 reason: "the previous instance died".into(),
                             });
+                            addr
                         }
                         Err(e) => {
                             let msg = format!("relaunch before `{}` failed: {e}", p.case.id);
-                            problems
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(msg.clone());
-                            return result(
-                                p,
-                                Verdict {
-                                    grade: Grade::Fail,
-                                    failure: Some("SERVER".into()),
-                                    evidence: Some(msg),
-                                },
-                                start.elapsed(),
-                            );
+                            return result(p, launch_failed(problems, msg), start.elapsed());
                         }
-                    }
-                }
-                (
-                    sh.server.as_ref().map_or(spec_addr(spec), |s| s.addr),
-                    sh.generation,
-                )
+                    },
+                };
+                (addr, sh.generation)
             }
         }
     };
@@ -215,18 +203,7 @@ fn run_shared(
     if sh.generation == generation {
         if let Some(server) = sh.server.as_mut() {
             if let Some(status) = server.exit_within(settle) {
-                let death = format!(
-                    "the server {} during this case; its last output:\n{}",
-                    describe(status),
-                    indent(&server.output_tail())
-                );
-                if status.code() != Some(0) {
-                    problems
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(format!("`{}`: the server {}", p.case.id, describe(status)));
-                }
-                verdict = died(verdict, death);
+                verdict = died(verdict, server, status, Some(problems), &p.case.id);
                 sh.server = None;
             }
         }
@@ -269,19 +246,7 @@ fn run_alone(
                 Ok(s) => s,
                 Err(e) => {
                     let msg = format!("launch for `{}` failed: {e}", p.case.id);
-                    problems
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(msg.clone());
-                    return result(
-                        p,
-                        Verdict {
-                            grade: Grade::Fail,
-                            failure: Some("SERVER".into()),
-                            evidence: Some(msg),
-                        },
-                        start.elapsed(),
-                    );
+                    return result(p, launch_failed(problems, msg), start.elapsed());
                 }
             };
             sink(Event::Relaunched {
@@ -303,18 +268,9 @@ fn run_alone(
                     // A server that claims `single` may exit 0 after its one connection; anything else is a death.
                     let expected = status.code() == Some(0) && plan.claims.contains(Claim::Single);
                     if !expected {
-                        if p.claimed && status.code() != Some(0) {
-                            problems
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(format!("`{}`: the server {}", p.case.id, describe(status)));
-                        }
-                        let death = format!(
-                            "the server {} during this case; its last output:\n{}",
-                            describe(status),
-                            indent(&server.output_tail())
-                        );
-                        verdict = died(verdict, death);
+                        // Deaths in unclaimed cases (run by --detect) are evidence, not crashes.
+                        let crashes = if p.claimed { Some(problems) } else { None };
+                        verdict = died(verdict, &server, status, crashes, &p.case.id);
                     }
                 }
             }
@@ -370,7 +326,39 @@ pub fn unprivileged_port_start() -> Option<u32> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-fn died(v: Verdict, death: String) -> Verdict {
+/// A case that could not get a server: a FAIL of class SERVER, and a server problem of the run.
+fn launch_failed(problems: &Mutex<Vec<String>>, msg: String) -> Verdict {
+    problems
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(msg.clone());
+    Verdict {
+        grade: Grade::Fail,
+        failure: Some("SERVER".into()),
+        evidence: Some(msg),
+    }
+}
+
+/// The server exited during case `id`: its death (status and last output) leads the evidence, and
+/// a non-zero exit or a signal is a crash of the run when `crashes` collects them.
+fn died(
+    v: Verdict,
+    server: &Server,
+    status: std::process::ExitStatus,
+    crashes: Option<&Mutex<Vec<String>>>,
+    id: &str,
+) -> Verdict {
+    if let Some(crashes) = crashes.filter(|_| status.code() != Some(0)) {
+        crashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("`{id}`: the server {}", describe(status)));
+    }
+    let death = format!(
+        "the server {} during this case; its last output:\n{}",
+        describe(status),
+        indent(&server.output_tail())
+    );
     let evidence = match v.evidence {
         Some(e) => format!("{death}\n{e}"),
         None => death,
@@ -384,10 +372,6 @@ fn died(v: Verdict, death: String) -> Verdict {
         failure: Some(v.failure.unwrap_or_else(|| "DIED".into())),
         evidence: Some(evidence),
     }
-}
-
-fn spec_addr(spec: &LaunchSpec) -> SocketAddr {
-    SocketAddr::new(spec.host, 0)
 }
 
 /// How long to wait for a server's exit after a case: a failed case may have been failed by a
