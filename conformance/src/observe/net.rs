@@ -1,8 +1,9 @@
 //! The server's TCP sockets from `/proc/PID/net/tcp{,6}` (the server's own network namespace),
 //! matched to the processes holding them through `/proc/PID/fd`.
 
-use procfs::net::{TcpNetEntry, TcpState};
+use procfs::net::{TcpNetEntries, TcpNetEntry, TcpState};
 use procfs::process::{FDTarget, Process};
+use procfs::FromBufReadSI;
 use std::collections::BTreeMap;
 
 /// One socket row, with the raw table line and the processes holding it.
@@ -56,17 +57,20 @@ fn raw_line(text: &str, inode: u64) -> String {
 }
 
 /// Every socket on local `port` held by one of `pids`, read from the tables of `pids[0]`'s namespace.
+/// Each table is read once: the rows are parsed from the same text whose lines they quote.
 pub fn sockets_on_port(pids: &[i32], port: u16) -> Result<Vec<SocketRow>, String> {
     let Some(&reader) = pids.first() else {
         return Ok(Vec::new());
     };
     let held = holders(pids);
-    let process = Process::new(reader).map_err(|e| format!("cannot open /proc/{reader}: {e}"))?;
     let mut rows = Vec::new();
-    for (name, entries) in [("tcp", process.tcp()), ("tcp6", process.tcp6())] {
+    for name in ["tcp", "tcp6"] {
         let table = format!("/proc/{reader}/net/{name}");
-        let entries = entries.map_err(|e| format!("cannot read {table}: {e}"))?;
-        let text = std::fs::read_to_string(&table).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(&table).map_err(|e| format!("cannot read {table}: {e}"))?;
+        let TcpNetEntries(entries) =
+            TcpNetEntries::from_buf_read(text.as_bytes(), procfs::current_system_info())
+                .map_err(|e| format!("cannot parse {table}: {e}"))?;
         for entry in entries {
             if entry.local_address.port() != port || entry.inode == 0 {
                 continue;

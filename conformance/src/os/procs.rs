@@ -1,9 +1,5 @@
 //! Reading the server from outside through `/proc`: its process tree and its sockets.
 
-use procfs::net::TcpState;
-use procfs::process::{FDTarget, Process};
-use std::collections::HashSet;
-
 /// The pids of every live (non-zombie) process in process group `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
     let Ok(all) = procfs::process::all_processes() else {
@@ -16,24 +12,7 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Socket inodes held open by any of `pids`.
-fn socket_inodes(pids: &[i32]) -> HashSet<u64> {
-    let mut inodes = HashSet::new();
-    for &pid in pids {
-        let Ok(proc_) = Process::new(pid) else {
-            continue;
-        };
-        let Ok(fds) = proc_.fd() else { continue };
-        for fd in fds.flatten() {
-            if let FDTarget::Socket(inode) = fd.target {
-                inodes.insert(inode);
-            }
-        }
-    }
-    inodes
-}
-
-/// A LISTEN socket found in `/proc/net/tcp{,6}`.
+/// A LISTEN socket of the server, from its network namespace's `/proc/PID/net/tcp{,6}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// The local address.
@@ -44,22 +23,13 @@ pub struct Listener {
 
 /// The LISTEN sockets on `port` held by a process of group `pgid`.
 pub fn listeners_of_group(pgid: i32, port: u16) -> Vec<Listener> {
-    let inodes = socket_inodes(&group_members(pgid));
-    if inodes.is_empty() {
-        return Vec::new();
-    }
-    let v4 = procfs::net::tcp().unwrap_or_default();
-    let v6 = procfs::net::tcp6().unwrap_or_default();
-    v4.into_iter()
-        .chain(v6)
-        .filter(|e| {
-            e.state == TcpState::Listen
-                && e.local_address.port() == port
-                && inodes.contains(&e.inode)
-        })
-        .map(|e| Listener {
-            addr: e.local_address,
-            uid: e.uid,
+    crate::observe::net::sockets_on_port(&group_members(pgid), port)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(crate::observe::net::is_listen)
+        .map(|row| Listener {
+            addr: row.entry.local_address,
+            uid: row.entry.uid,
         })
         .collect()
 }
