@@ -19,28 +19,30 @@ pub fn unregister(pgid: i32) {
     LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
 }
 
-/// Sends SIGKILL to every registered group (used when the runner itself is dying).
-pub fn kill_all() {
-    let groups: Vec<i32> = LIVE
-        .lock()
+fn live() -> Vec<i32> {
+    LIVE.lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
         .copied()
-        .collect();
-    for pgid in groups {
+        .collect()
+}
+
+/// Ends every registered group (used when the runner itself is dying): SIGTERM, up to 300 ms for
+/// the groups to empty, then SIGKILL to whatever is left.
+pub fn kill_all() {
+    let groups = live();
+    for &pgid in &groups {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < deadline {
+    while Instant::now() < deadline
+        && groups
+            .iter()
+            .any(|&g| !super::procs::group_members(g).is_empty())
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let groups: Vec<i32> = LIVE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .copied()
-        .collect();
-    for pgid in groups {
+    for pgid in live() {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
 }
