@@ -127,6 +127,15 @@ impl Worker {
     fn error(&mut self, kind: &str) {
         *self.errors.entry(kind.to_string()).or_insert(0) += 1;
     }
+
+    /// Counts an operation that started at `t`, unless it started during the warm-up.
+    fn completed(&mut self, t: Instant, from: Instant, bytes: usize) {
+        if t >= from {
+            self.ops += 1;
+            self.bytes += bytes as u64;
+            let _ = self.hist.record(t.elapsed().as_micros().max(1) as u64);
+        }
+    }
 }
 
 fn kind_of(e: &std::io::Error) -> &'static str {
@@ -135,6 +144,7 @@ fn kind_of(e: &std::io::Error) -> &'static str {
         std::io::ErrorKind::ConnectionRefused => "refused",
         std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => "reset",
         std::io::ErrorKind::UnexpectedEof => "early-eof",
+        std::io::ErrorKind::TimedOut => "connect-timeout",
         _ => "io",
     }
 }
@@ -224,6 +234,18 @@ async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<Tc
     Ok(stream)
 }
 
+/// Connects from the `k`-th source address (in turn), counting a failure in `w`.
+async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
+    let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
+    match connect(cfg, source).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            w.error(kind_of(&e));
+            None
+        }
+    }
+}
+
 async fn exchange(
     stream: &mut TcpStream,
     out: &[u8],
@@ -257,28 +279,13 @@ async fn conn_per_request(
     while Instant::now() < end {
         n += 1;
         fill_seeded(index as u64, n * payload as u64, &mut out);
-        let source = (!cfg.sources.is_empty())
-            .then(|| cfg.sources[(index + n as usize) % cfg.sources.len()]);
         let t = Instant::now();
-        let mut stream = match connect(cfg, source).await {
-            Ok(s) => s,
-            Err(e) => {
-                w.error(if e.kind() == std::io::ErrorKind::TimedOut {
-                    "connect-timeout"
-                } else {
-                    kind_of(&e)
-                });
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            }
+        let Some(mut stream) = open(cfg, index + n as usize, &mut w).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
         };
         match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
-            Ok(()) if t >= from => {
-                w.ops += 1;
-                w.bytes += payload as u64;
-                let _ = w.hist.record(t.elapsed().as_micros().max(1) as u64);
-            }
-            Ok(()) => {}
+            Ok(()) => w.completed(t, from, payload),
             Err(kind) => w.error(kind),
         }
     }
@@ -293,13 +300,8 @@ async fn ping_pong(
     end: Instant,
 ) -> Worker {
     let mut w = Worker::new();
-    let source = cfg.sources.get(index % cfg.sources.len().max(1)).copied();
-    let mut stream = match connect(cfg, source).await {
-        Ok(s) => s,
-        Err(e) => {
-            w.error(kind_of(&e));
-            return w;
-        }
+    let Some(mut stream) = open(cfg, index, &mut w).await else {
+        return w;
     };
     let mut out = vec![0u8; payload];
     let mut back = vec![0u8; payload];
@@ -309,12 +311,7 @@ async fn ping_pong(
         fill_seeded(index as u64, n * payload as u64, &mut out);
         let t = Instant::now();
         match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
-            Ok(()) if t >= from => {
-                w.ops += 1;
-                w.bytes += payload as u64;
-                let _ = w.hist.record(t.elapsed().as_micros().max(1) as u64);
-            }
-            Ok(()) => {}
+            Ok(()) => w.completed(t, from, payload),
             Err(kind) => {
                 w.error(kind);
                 return w;
@@ -332,13 +329,8 @@ async fn throughput(
     end: Instant,
 ) -> Worker {
     let mut w = Worker::new();
-    let source = cfg.sources.get(index % cfg.sources.len().max(1)).copied();
-    let stream = match connect(cfg, source).await {
-        Ok(s) => s,
-        Err(e) => {
-            w.error(kind_of(&e));
-            return w;
-        }
+    let Some(stream) = open(cfg, index, &mut w).await else {
+        return w;
     };
     // One random block, repeated: the reader checks each byte against block[offset % len] at memcmp speed.
     let mut block = vec![0u8; 64 * 1024];

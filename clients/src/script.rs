@@ -216,13 +216,7 @@ impl Executor<'_, '_> {
     }
 
     fn conn(&mut self) -> Result<&mut Connection, Failure> {
-        let name = self
-            .current
-            .clone()
-            .ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
-        self.conns
-            .get_mut(&name)
-            .ok_or_else(|| Failure::new(FailureKind::Io, format!("connection `{name}` is closed")))
+        self.conn_and_transcript().map(|(conn, _)| conn)
     }
 
     fn step(&mut self, step: &Step) -> Result<(), Failure> {
@@ -264,11 +258,7 @@ impl Executor<'_, '_> {
             Step::Send { payload, chunking } => {
                 let payload = with_seed_offset(payload, self.cfg.seed_offset);
                 let mut out = Outgoing::new(payload.clone(), chunking.clone(), self.cfg.time_scale);
-                let transcript = &mut self.transcript;
-                let conn = self
-                    .conns
-                    .get_mut(self.current.as_deref().unwrap_or(""))
-                    .ok_or_else(|| Failure::new(FailureKind::Io, "no open connection"))?;
+                let (conn, transcript) = self.conn_and_transcript()?;
                 conn.verifier().owe_echo(payload);
                 conn.drive(Some(&mut out), limits, transcript, |_, o| {
                     o.is_some_and(Outgoing::done)
