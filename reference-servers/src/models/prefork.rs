@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -27,9 +26,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
 
-use crate::accept;
 use crate::flags::Config;
-use crate::session;
 use crate::shutdown;
 
 /// The pause between restarts of a crashed worker, so that a worker that dies at once cannot
@@ -93,22 +90,13 @@ fn spawn_worker(
     }
 }
 
-/// One worker: accept on the shared socket and serve, one connection at a time.
+/// One worker: the sequential server, accepting on the shared socket.
 fn worker(config: &Config, listener: &TcpListener, master: Pid) -> anyhow::Result<()> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).context("PR_SET_PDEATHSIG")?;
     if getppid() != master {
         return Ok(()); // The master died before the death signal was armed.
     }
-    let transform = config.transform.for_current_thread();
-    accept::accept_loop(
-        listener,
-        || true,
-        |stream, _peer| {
-            session::serve(stream, config.session, &transform);
-            ControlFlow::Continue(())
-        },
-    )?;
-    Ok(())
+    super::sequential::serve_one_at_a_time(config, listener)
 }
 
 /// SIGTERM to every worker, a grace period to finish, SIGKILL to the rest, and reap them all.

@@ -14,22 +14,11 @@
 //! `os.setgid`, `os.setuid` and `os.umask(0x007)`, and serves one connection.
 
 use std::net::TcpListener;
-use std::ops::ControlFlow;
 
-use crate::accept;
 use crate::flags::Config;
-use crate::session;
 
-/// Serves connections one after another, as the dropped user, until SIGTERM.
+/// Serves connections one after another, as the dropped user, until SIGTERM: after the drop,
+/// the seed's privilege model is the sequential loop.
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
-    let transform = config.transform.for_current_thread();
-    accept::accept_loop(
-        &listener,
-        || true,
-        |stream, _peer| {
-            session::serve(stream, config.session, &transform);
-            ControlFlow::Continue(())
-        },
-    )?;
-    Ok(())
+    super::sequential::serve_one_at_a_time(config, &listener)
 }

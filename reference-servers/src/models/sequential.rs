@@ -20,9 +20,15 @@ use crate::session;
 
 /// Serves connections one after another until SIGTERM.
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    serve_one_at_a_time(config, &listener)
+}
+
+/// The sequential loop itself: accept, serve the whole session, accept the next. The privdrop
+/// model runs it after its drop, and every pre-fork worker runs it on the shared socket.
+pub fn serve_one_at_a_time(config: &Config, listener: &TcpListener) -> anyhow::Result<()> {
     let transform = config.transform.for_current_thread();
     accept::accept_loop(
-        &listener,
+        listener,
         || true,
         |stream, _peer| {
             session::serve(stream, config.session, &transform);
