@@ -48,6 +48,7 @@ pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
         std::process::exit(status.status.code().unwrap_or(1));
     }
     let server_bin = bin.join("echo-server");
+    let spec = spec_requires(&cmd!(sh, "{conform} list --format json").read()?)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut variants: Vec<(&str, &str)> = VARIANTS.to_vec();
@@ -78,7 +79,7 @@ pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
         let code = output.status.code().unwrap_or(-1);
         let json = load(&report)
             .with_context(|| format!("{name}: {}", String::from_utf8_lossy(&output.stderr)))?;
-        problems.extend(check(name, &claims, code, &json));
+        problems.extend(check(name, &claims, code, &json, &spec));
         eprintln!(
             "{name:<14} claims {claims:<52} exit {code}  detected {}",
             json["detected"].as_str().unwrap_or("?")
@@ -111,7 +112,13 @@ fn cases(json: &Value) -> Vec<&Value> {
 }
 
 /// What is wrong with one variant's report, if anything.
-fn check(name: &str, claims: &str, code: i32, json: &Value) -> Vec<String> {
+fn check(
+    name: &str,
+    claims: &str,
+    code: i32,
+    json: &Value,
+    spec: &[(String, Vec<String>)],
+) -> Vec<String> {
     let mut problems = Vec::new();
     for c in cases(json) {
         if c["claimed"] == true && c["grade"] == "FAIL" {
@@ -131,7 +138,6 @@ fn check(name: &str, claims: &str, code: i32, json: &Value) -> Vec<String> {
         problems.push(format!("{name}: echo-conform exited {code}"));
     }
     let claimed: Vec<&str> = claims.split(',').collect();
-    let spec = spec_requires();
     for (have, alt) in ALTERNATIVES {
         if !claimed.contains(have) {
             continue;
@@ -154,33 +160,39 @@ fn check(name: &str, claims: &str, code: i32, json: &Value) -> Vec<String> {
     problems
 }
 
-/// Every case id with its `requires`, read from the embedded spec through `echo-conform list`.
-fn spec_requires() -> Vec<(String, Vec<String>)> {
-    let bin = crate::root().join("target/debug/echo-conform");
-    let out = std::process::Command::new(bin)
-        .args(["list", "--format", "json"])
-        .output();
-    let Ok(out) = out else { return Vec::new() };
-    let Ok(json) = serde_json::from_slice::<Value>(&out.stdout) else {
-        return Vec::new();
-    };
-    json.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    let req = c["requires"]
-                        .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|x| x.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (c["id"].as_str().unwrap_or("").to_string(), req)
-                })
-                .collect()
+/// Every case id with its `requires`, from the JSON of `echo-conform list --format json`. An empty
+/// or unreadable list is an error: the discrimination check must never pass for want of cases.
+fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let json: Value =
+        serde_json::from_str(list_json).context("`echo-conform list` printed bad JSON")?;
+    let cases: Vec<(String, Vec<String>)> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let req = c["requires"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect();
+            (c["id"].as_str().unwrap_or("").to_string(), req)
         })
-        .unwrap_or_default()
+        .collect();
+    if cases.is_empty() {
+        bail!("`echo-conform list` listed no cases");
+    }
+    Ok(cases)
+}
+
+/// The group of a report's case: the first part of its id (`echo` of `echo.text.short`).
+fn group(case: &Value) -> &str {
+    case["id"]
+        .as_str()
+        .unwrap_or("")
+        .split('.')
+        .next()
+        .unwrap_or("")
 }
 
 /// Models × case groups: claimed passes over claimed cases, then unclaimed cases caught failing.
@@ -188,13 +200,7 @@ fn matrix(rows: &[(String, String, Value)]) -> String {
     let mut groups: Vec<String> = Vec::new();
     for (_, _, json) in rows {
         for c in cases(json) {
-            let g = c["id"]
-                .as_str()
-                .unwrap_or("")
-                .split('.')
-                .next()
-                .unwrap_or("")
-                .to_string();
+            let g = group(c).to_string();
             if !groups.contains(&g) {
                 groups.push(g);
             }
@@ -208,13 +214,7 @@ fn matrix(rows: &[(String, String, Value)]) -> String {
     for (name, _, json) in rows {
         let mut per: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
         for c in cases(json) {
-            let g = c["id"]
-                .as_str()
-                .unwrap_or("")
-                .split('.')
-                .next()
-                .unwrap_or("");
-            let e = per.entry(g).or_default();
+            let e = per.entry(group(c)).or_default();
             if c["claimed"] == true {
                 e.1 += 1;
                 if c["grade"] == "PASS" {

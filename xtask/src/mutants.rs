@@ -9,7 +9,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let mutant = bin.join("echo-mutant");
     let conform = bin.join("echo-conform");
     let list = cmd!(sh, "{mutant} --list").read()?;
-    let root = nix_is_root();
+    let root = nix::unistd::geteuid().is_root();
     let (mut caught, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for line in list.lines() {
         let mut parts = line.splitn(3, '\t');
@@ -85,15 +85,4 @@ fn record(
     } else {
         missed.push(line);
     }
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
