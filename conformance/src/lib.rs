@@ -18,3 +18,4 @@ pub mod privilege;
 pub mod report;
 pub mod runner;
 pub mod server;
+pub mod watch;
