@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod clients_lib;
 mod hostile;
+mod load_lib;
 mod models;
 mod mutants;
 mod privilege;

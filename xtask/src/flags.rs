@@ -15,6 +15,8 @@ pub enum Cmd {
         reps: usize,
         /// Measured seconds per repetition.
         seconds: f64,
+        /// A third-party server command with `{port}`, benchmarked beside the models.
+        server: Option<String>,
     },
     /// Everything CI runs.
     Ci,
@@ -39,8 +41,9 @@ usage: cargo xtask <task>
   conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
           run every reference model against the spec and check the matrix
   mutants  run every mutant server and check the case it names catches it
-  bench [--reps N] [--seconds S]
-           every model under the same loads, pinned; medians and ratios
+  bench [--reps N] [--seconds S] [--server 'CMD {port}']
+           every model (and a server of yours) under the same loads, pinned; medians and
+           ratios to the fastest model and to the loopback ceilings; ab beside echo-load
   ci       fmt, clippy, tests, conform and mutants";
 
 /// Parses the arguments after `cargo xtask`.
@@ -69,7 +72,7 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
         }
         "mutants" if rest.is_empty() => Ok(Cmd::Mutants),
         "bench" => {
-            let (mut reps, mut seconds) = (3usize, 1.0f64);
+            let (mut reps, mut seconds, mut server) = (3usize, 1.0f64, None);
             let mut it = rest.iter();
             while let Some(a) = it.next() {
                 let v = it
@@ -78,12 +81,14 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
                 match a.as_str() {
                     "--reps" => reps = v.parse()?,
                     "--seconds" => seconds = v.parse()?,
+                    "--server" => server = Some(v.clone()),
                     other => bail!("bench: unknown flag `{other}`\n{HELP}"),
                 }
             }
             Ok(Cmd::Bench {
                 reps: reps.clamp(1, 20),
                 seconds: seconds.clamp(0.2, 60.0),
+                server,
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),

@@ -27,7 +27,11 @@ fn run() -> anyhow::Result<()> {
     match cmd {
         flags::Cmd::Conform(c) => conform::run(&sh, &c),
         flags::Cmd::Mutants => mutants::run(&sh),
-        flags::Cmd::Bench { reps, seconds } => bench::run(&sh, reps, seconds),
+        flags::Cmd::Bench {
+            reps,
+            seconds,
+            server,
+        } => bench::run(&sh, reps, seconds, server.as_deref()),
         flags::Cmd::Ci => {
             xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
             xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
