@@ -29,6 +29,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "fd-leak", case: "resources.no-leaks", defect: "shuts down its side at the end of a connection but never closes the descriptor", run: fd_leak },
         Mutant { name: "zombie-children", case: "resources.no-leaks", defect: "forks a child per connection and never reaps it", run: zombie_children },
         Mutant { name: "term-abandons", case: "resources.sigterm.graceful", defect: "on SIGTERM exits 0 at once, cutting the connections in flight", run: term_abandons },
+        Mutant { name: "fat-connections", case: "scale.c10k", defect: "an async server that gives every connection its own 32 KiB buffer, filled, from the start: 10 000 idle clients cost 320 MB", run: fat_connections },
         Mutant { name: "term-orphans", case: "resources.sigterm.graceful", defect: "pre-forks two workers; on SIGTERM the parent exits 0 and leaves them running", run: term_orphans },
     ]
 }
@@ -214,4 +215,42 @@ fn term_orphans(flags: &Flags) -> anyhow::Result<()> {
         crate::program()
     );
     std::process::exit(0);
+}
+
+/// The buffer `fat-connections` gives every connection from its start.
+const FAT_BUFFER: usize = 32 * 1024;
+
+fn fat_connections(flags: &Flags) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = bind(flags, None)?;
+    announce("fat-connections", &listener)?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        while !shutdown::requested() {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((mut stream, _)) = accepted else { continue };
+                    tokio::spawn(async move {
+                        // The defect: a filled buffer per connection, idle or not.
+                        let mut buf = vec![0xA5u8; FAT_BUFFER];
+                        loop {
+                            let n = match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                () = tokio::time::sleep(TICK) => {}
+            }
+        }
+        Ok(())
+    })
 }
