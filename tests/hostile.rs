@@ -8,7 +8,7 @@ use crate::util::{check_run, exit, mutant_cmd, server_cmd, tokio_reference};
 use rstest::rstest;
 
 /// The mutants tested here, for the coverage check in `mutants`.
-pub const MUTANTS: [&str; 10] = [
+pub const MUTANTS: [&str; 12] = [
     "unbounded-buffer",
     "sigpipe-dies",
     "slow-accept",
@@ -19,6 +19,8 @@ pub const MUTANTS: [&str; 10] = [
     "term-abandons",
     "term-orphans",
     "fat-connections",
+    "no-reuseaddr",
+    "stale-pidfile",
 ];
 
 #[rstest]
@@ -31,6 +33,8 @@ pub const MUTANTS: [&str; 10] = [
 #[case::zombie_children("zombie-children", "resources.no-leaks", "LEAK", &["zombie children never reaped", "state Z"])]
 #[case::term_abandons("term-abandons", "resources.sigterm.graceful", "RESET|EARLY-EOF", &["step signal"])]
 #[case::term_orphans("term-orphans", "resources.sigterm.graceful", "PROCESS", &["`expect_group_empty`", "--mutant term-orphans"])]
+#[case::no_reuseaddr("no-reuseaddr", "lifecycle.restart.same-port", "PROCESS", &["could not start again", "Address already in use"])]
+#[case::stale_pidfile("stale-pidfile", "lifecycle.restart.after-kill", "PROCESS", &["could not start again", "pid file"])]
 #[case::fat_connections("fat-connections", "scale.c10k", "MEMORY", &["(limit 102400 KiB)"])]
 fn hostile_mutant_fails_its_case(
     #[case] mutant: &str,

@@ -273,9 +273,12 @@ fn run_alone(
                     None
                 },
             );
-            let expects_exit = steps
-                .iter()
-                .any(|s| matches!(s, Step::ExpectExit { .. } | Step::Signal { .. }));
+            let expects_exit = steps.iter().any(|s| {
+                matches!(
+                    s,
+                    Step::ExpectExit { .. } | Step::Signal { .. } | Step::Restart { .. }
+                )
+            });
             if is_process && verdict.grade == Grade::Fail {
                 // A process case observes the server itself, so an exit may be what it expects;
                 // but when the case failed, a death is the evidence that matters most, and

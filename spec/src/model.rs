@@ -305,6 +305,14 @@ pub enum Step {
     },
     /// `process` only: within the step deadline, no process of the server's process group is left.
     ExpectGroupEmpty,
+    /// `process` only: stop the server with `signal` (TERM: then the usual grace and SIGKILL;
+    /// KILL: at once), start it again on the same port, and wait until it listens. Connections
+    /// it held are left in FIN_WAIT/TIME_WAIT, so a server without SO_REUSEADDR cannot bind,
+    /// and one that leaves a stale pid or socket file behind cannot start.
+    Restart {
+        /// How the server is stopped.
+        signal: SignalName,
+    },
     /// `process` only, and only as the first step: the runner launches the server as the
     /// target user (not root), and it must refuse to start: a non-zero exit whose output names
     /// the permission problem (EACCES), with no listening socket left.
@@ -465,6 +473,7 @@ impl Step {
             Step::ExpectCpu { .. } => "expect_cpu",
             Step::Signal { .. } => "signal",
             Step::ExpectGroupEmpty => "expect_group_empty",
+            Step::Restart { .. } => "restart",
         }
     }
 
@@ -481,6 +490,7 @@ impl Step {
                 | Step::ExpectCpu { .. }
                 | Step::Signal { .. }
                 | Step::ExpectGroupEmpty
+                | Step::Restart { .. }
         )
     }
 

@@ -384,22 +384,29 @@ impl Ctx<'_> {
             RawStep::ExpectCpu(c) => Step::ExpectCpu {
                 max_ms: ms(c.max_ms, "max_ms")?,
             },
-            RawStep::Signal(name) => {
-                match SignalName::ALL.into_iter().find(|s| s.as_str() == name) {
-                    Some(signal) => Step::Signal { signal },
-                    None => {
-                        let known: Vec<_> = SignalName::ALL.iter().map(|s| s.as_str()).collect();
-                        return Err(self.err(
-                            span,
-                            id,
-                            &format!("{field}.signal"),
-                            format!("unknown signal `{name}` (known: {})", known.join(", ")),
-                        ));
-                    }
-                }
-            }
+            RawStep::Signal(name) => Step::Signal {
+                signal: self.signal(id, &format!("{field}.signal"), span, &name)?,
+            },
+            RawStep::Restart(name) => Step::Restart {
+                signal: self.signal(id, &format!("{field}.restart"), span, &name)?,
+            },
             RawStep::ExpectGroupEmpty => Step::ExpectGroupEmpty,
         })
+    }
+
+    fn signal(&self, id: &str, field: &str, span: Range<usize>, name: &str) -> Res<SignalName> {
+        SignalName::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = SignalName::ALL.iter().map(|s| s.as_str()).collect();
+                self.err(
+                    span,
+                    id,
+                    field,
+                    format!("unknown signal `{name}` (known: {})", known.join(", ")),
+                )
+            })
     }
 
     fn send(&self, id: &str, field: &str, span: Range<usize>, s: RawSend) -> Res<Step> {

@@ -72,6 +72,7 @@ pub(crate) enum RawStep {
     ExpectCpu(RawCpu),
     Signal(String),
     ExpectGroupEmpty,
+    Restart(String),
 }
 
 /// Parameters of `write_until_blocked`.
