@@ -128,7 +128,24 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
             .unwrap_or_else(|e| e.into_inner())
             .server,
     );
-    for i in alone_idx {
+    // Fresh servers on ports of their own do not disturb each other, so those cases run `--jobs`
+    // at a time; a fixed port (the privileged one), a heavy case (whose figures need a quiet
+    // machine) or a server reached by address makes a case wait for its turn alone.
+    let (parallel, serial): (Vec<usize>, Vec<usize>) = alone_idx
+        .into_iter()
+        .partition(|&i| can_run_beside_others(plan, &plan.cases[i]));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..plan.jobs.max(1).min(parallel.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = parallel.get(k) else { break };
+                let r = run_alone(plan, &plan.cases[i], &problems, sink);
+                record(i, r);
+            });
+        }
+    });
+    for i in serial {
         let p = &plan.cases[i];
         let r = run_alone(plan, p, &problems, sink);
         record(i, r);
@@ -143,6 +160,16 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         results,
         server_problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()),
     })
+}
+
+/// True when a case that needs a fresh server may run while others run on theirs.
+fn can_run_beside_others(plan: &Plan, p: &Planned) -> bool {
+    let Target::Launch(spec) = &plan.target else {
+        return false;
+    };
+    spec.port.is_none()
+        && !p.case.kind.steps().iter().any(Step::is_privilege_step)
+        && !p.case.tags.iter().any(|t| t == crate::config::HEAVY_TAG)
 }
 
 struct Shared {
