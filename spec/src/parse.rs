@@ -19,7 +19,7 @@ pub const MAX_CLIENTS: u32 = 20_000;
 pub const MAX_EXPANDED_STEPS: u64 = 1_000_000;
 
 /// Reserved kinds: part of the closed set in the design, not implemented by this version.
-const RESERVED_KINDS: [&str; 3] = ["property", "hostile", "load"];
+const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
 
 /// Parses one spec file. `file` is the name used in messages.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
@@ -103,6 +103,17 @@ impl Ctx<'_> {
             }
             None => Timeouts::default(),
         };
+        if raw.kind.get_ref() == "property" {
+            return self.property_case(raw, id, timeouts);
+        }
+        if let Some(p) = &raw.property {
+            return Err(self.err(
+                p.span(),
+                &id,
+                "property",
+                "only `property` cases take `property`",
+            ));
+        }
         let kind_name = raw.kind.get_ref().as_str();
         let steps_span = raw.steps.as_ref().map_or(raw.kind.span(), |s| s.span());
         let raw_steps = match raw.steps {
@@ -146,7 +157,7 @@ impl Ctx<'_> {
                     raw.kind.span(),
                     &id,
                     "kind",
-                    format!("unknown kind `{other}` (known: script, process, concurrent)"),
+                    format!("unknown kind `{other}` (known: script, process, concurrent, property)"),
                 ))
             }
         };
@@ -501,5 +512,6 @@ fn decode_hex(h: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+mod property;
 #[cfg(test)]
 mod tests;
