@@ -57,12 +57,23 @@ pub fn script_config(
 
 /// Runs `case` against `addr`; `hooks` observes the launched server for process steps.
 pub fn execute(case: &Case, cfg: &ScriptConfig, hooks: Option<&mut dyn ProcessHooks>) -> Verdict {
+    execute_with(case, cfg, hooks, None)
+}
+
+/// Like [`execute`]; a failing `property` case also writes its shrunk steps into `regressions`.
+pub fn execute_with(
+    case: &Case,
+    cfg: &ScriptConfig,
+    hooks: Option<&mut dyn ProcessHooks>,
+    regressions: Option<&std::path::Path>,
+) -> Verdict {
     let failure = match &case.kind {
         CaseKind::Script { steps } | CaseKind::Process { steps } => {
             let outcome = run_script(steps, cfg, None, hooks);
             failure_of(&outcome, None)
         }
         CaseKind::Concurrent { clients, steps } => concurrent(*clients, steps, cfg),
+        CaseKind::Property { params } => crate::property::execute(case, params, cfg, regressions),
     };
     match failure {
         None if case.level == Level::Info => Verdict {

@@ -1,7 +1,7 @@
 //! Schedules the cases against the target: in parallel on one shared server where the claims
 //! allow, alone on a fresh server where a case needs one, and relaunching a server that died.
 
-use crate::exec::{execute, script_config, Verdict};
+use crate::exec::{execute, execute_with, script_config, Verdict};
 use crate::report::{CaseResult, Event, Grade};
 use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
 use echo_clients::{ProcessHooks, Transform};
@@ -48,6 +48,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Why privilege cases cannot run here (not root, no target user), or `None` when they can.
     pub privilege_skip: Option<String>,
+    /// Where failing property cases write their shrunk steps (`--emit-regressions`).
+    pub regressions: Option<std::path::PathBuf>,
 }
 
 /// What the scheduler produced.
@@ -158,6 +160,8 @@ fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         duration_ms: took.as_millis() as u64,
         failure: v.failure,
         evidence: v.evidence,
+        seed: p.case.kind.property().map(|params| params.seed),
+        prop_cases: p.case.kind.property().map(|params| params.cases),
     }
 }
 
@@ -197,7 +201,7 @@ fn run_shared(
         }
     };
     let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
-    let mut verdict = execute(&p.case, &cfg, None);
+    let mut verdict = execute_with(&p.case, &cfg, None, plan.regressions.as_deref());
     let settle = death_settle(&verdict);
     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
     if sh.generation == generation {
@@ -230,7 +234,12 @@ fn run_alone(
                 );
             }
             let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
-            result(p, execute(&p.case, &cfg, None), start.elapsed())
+            let regressions = plan.regressions.as_deref();
+            result(
+                p,
+                execute_with(&p.case, &cfg, None, regressions),
+                start.elapsed(),
+            )
         }
         Target::Launch(spec) => {
             let steps = p.case.kind.steps();
@@ -254,7 +263,7 @@ fn run_alone(
             });
             let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
             let is_process = matches!(p.case.kind, CaseKind::Process { .. });
-            let mut verdict = execute(
+            let mut verdict = execute_with(
                 &p.case,
                 &cfg,
                 if is_process {
@@ -262,6 +271,7 @@ fn run_alone(
                 } else {
                     None
                 },
+                plan.regressions.as_deref(),
             );
             if !is_process {
                 if let Some(status) = server.exit_within(death_settle(&verdict)) {

@@ -157,7 +157,9 @@ impl Ctx<'_> {
                     raw.kind.span(),
                     &id,
                     "kind",
-                    format!("unknown kind `{other}` (known: script, process, concurrent, property)"),
+                    format!(
+                        "unknown kind `{other}` (known: script, process, concurrent, property)"
+                    ),
                 ))
             }
         };

@@ -27,20 +27,21 @@
 
 mod map;
 pub mod model;
+mod shrink;
 mod strategy;
 
 pub use map::{conn_name, to_steps, Mapped};
 pub use model::{ChunkPlan, ConnState, Data, Fill, ModelState, Transition};
 pub use strategy::{chunking, data, payload, wait_ms};
 
-use crate::failure::FailureKind;
-use crate::script::{run_script, ScriptConfig, StepError};
+use crate::script::{ScriptConfig, StepError};
 use crate::transcript::Transcript;
 use echo_spec::{PropertyParams, Step};
 use proptest::strategy::{BoxedStrategy, Just, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use proptest_state_machine::Sequential;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use shrink::{trial, Trial};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -136,7 +137,10 @@ pub fn test_runner(params: &PropertyParams, limits: &ShrinkLimits) -> TestRunner
         verbose: 0,
         ..Config::default()
     };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(params.seed)))
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(params.seed)),
+    )
 }
 
 /// Runs `params.cases` generated sequences against `cfg.addr`, shrinking the first failure.
@@ -178,106 +182,11 @@ pub fn run_property(
         let Trial::Fail(first) = trial(&tree.current(), cfg) else {
             continue;
         };
-        outcome.failure = Some(shrink(&mut tree, first, cfg, limits, deadline));
+        outcome.failure = Some(shrink::shrink(&mut tree, first, cfg, limits, deadline));
         break;
     }
     outcome.elapsed = start.elapsed();
     outcome
-}
-
-/// A failing run: its steps, its error and transcript.
-struct Failed {
-    steps: Vec<Step>,
-    error: StepError,
-    transcript: Transcript,
-}
-
-enum Trial {
-    Pass,
-    Fail(Failed),
-}
-
-/// Runs one sequence; on failure, tells proptest how many operations it saw so the unseen tail is
-/// dropped before shrinking.
-fn trial((init, ops, seen): &Sequence, cfg: &ScriptConfig) -> Trial {
-    let mapped = to_steps(init, ops);
-    let outcome = run_script(&mapped.steps, cfg, None, None);
-    let Err(error) = outcome.result else {
-        return Trial::Pass;
-    };
-    let at = step_index(&error.path).and_then(|i| mapped.origin.get(i).copied().flatten());
-    if let Some(seen) = seen {
-        seen.store(at.map_or(ops.len(), |i| i + 1), Ordering::SeqCst);
-    }
-    Trial::Fail(Failed {
-        steps: mapped.steps,
-        error,
-        transcript: outcome.transcript,
-    })
-}
-
-fn shrink(
-    tree: &mut impl ValueTree<Value = Sequence>,
-    first: Failed,
-    cfg: &ScriptConfig,
-    limits: &ShrinkLimits,
-    deadline: Instant,
-) -> Counterexample {
-    let start = Instant::now();
-    let original_steps = first.steps.len();
-    let mut best = first;
-    let mut runs = 0u32;
-    let mut note = None;
-    let mut more = tree.simplify();
-    while more
-        && runs < limits.max_iters
-        && start.elapsed() < limits.max_time
-        && Instant::now() < deadline
-    {
-        runs += 1;
-        match trial(&tree.current(), cfg) {
-            Trial::Fail(f) if f.error.failure.kind == FailureKind::Refused => {
-                note = Some(format!(
-                    "shrinking stopped after {runs} runs: the server refused a connection ({})",
-                    f.error
-                ));
-                break;
-            }
-            Trial::Fail(f) => {
-                if f.steps.len() <= best.steps.len() {
-                    best = f;
-                }
-                more = tree.simplify();
-            }
-            Trial::Pass => {
-                if !tree.complicate() {
-                    more = tree.simplify();
-                }
-            }
-        }
-    }
-    // One more run of the shortest failing steps proves they reproduce the failure; its error and
-    // transcript are the evidence.
-    let rerun = run_script(&best.steps, cfg, None, None);
-    let (error, transcript, reproduced) = match rerun.result {
-        Err(e) => (e, rerun.transcript, true),
-        Ok(()) => (best.error, best.transcript, false),
-    };
-    Counterexample {
-        steps: best.steps,
-        original_steps,
-        shrink_runs: runs,
-        error,
-        transcript,
-        reproduced,
-        note,
-    }
-}
-
-/// The top-level step index of a failure path such as `steps[3]` or `steps[3].repeat[1].steps[0]`.
-fn step_index(path: &str) -> Option<usize> {
-    let rest = path.strip_prefix("steps[")?;
-    rest[..rest.find(']')?].parse().ok()
 }
 
 /// 32 ChaCha seed bytes from a u64, spread with splitmix64 so nearby seeds give unrelated streams.

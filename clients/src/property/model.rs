@@ -183,9 +183,9 @@ pub fn preconditions(state: &ModelState, t: &Transition) -> bool {
                 && data.len <= p.max_payload
                 && state.can_wait(chunking.wait_ms(data.len))
         }
-        Transition::ReadAll { conn } | Transition::HalfClose { conn } | Transition::Reset { conn } => {
-            state.is_open(*conn)
-        }
+        Transition::ReadAll { conn }
+        | Transition::HalfClose { conn }
+        | Transition::Reset { conn } => state.is_open(*conn),
         Transition::PauseReading { conn, ms } => state.is_open(*conn) && state.can_wait(*ms),
         Transition::Idle { ms } => state.can_wait(*ms),
     }
@@ -244,7 +244,10 @@ pub fn transitions(state: &ModelState) -> BoxedStrategy<Transition> {
             ));
         }
         if p.allows(PropertyOp::Read) {
-            arms.push((4, pick().prop_map(|conn| Transition::ReadAll { conn }).boxed()));
+            arms.push((
+                4,
+                pick().prop_map(|conn| Transition::ReadAll { conn }).boxed(),
+            ));
         }
         if p.allows(PropertyOp::PauseReading) {
             arms.push((
@@ -255,10 +258,18 @@ pub fn transitions(state: &ModelState) -> BoxedStrategy<Transition> {
             ));
         }
         if p.allows(PropertyOp::HalfClose) {
-            arms.push((2, pick().prop_map(|conn| Transition::HalfClose { conn }).boxed()));
+            arms.push((
+                2,
+                pick()
+                    .prop_map(|conn| Transition::HalfClose { conn })
+                    .boxed(),
+            ));
         }
         if p.allows(PropertyOp::Reset) {
-            arms.push((1, pick().prop_map(|conn| Transition::Reset { conn }).boxed()));
+            arms.push((
+                1,
+                pick().prop_map(|conn| Transition::Reset { conn }).boxed(),
+            ));
         }
     }
     if p.allows(PropertyOp::Idle) || arms.is_empty() {

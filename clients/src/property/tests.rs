@@ -130,7 +130,17 @@ fn model_predicts_eof_for_every_open_connection() {
     );
     assert_eq!(
         m.origin,
-        vec![Some(0), Some(1), Some(2), Some(2), Some(3), Some(3), None, None, None]
+        vec![
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(3),
+            Some(3),
+            None,
+            None,
+            None
+        ]
     );
 }
 
@@ -138,12 +148,24 @@ fn model_predicts_eof_for_every_open_connection() {
 fn preconditions_refuse_invalid_operations() {
     let p = Arc::new(params(1, 1));
     let s = model::apply(ModelState::new(p), &Transition::Open { conn: 0 });
-    assert!(!model::preconditions(&s, &Transition::Open { conn: 1 }), "one connection at most");
-    assert!(!model::preconditions(&s, &Transition::ReadAll { conn: 5 }), "no such connection");
+    assert!(
+        !model::preconditions(&s, &Transition::Open { conn: 1 }),
+        "one connection at most"
+    );
+    assert!(
+        !model::preconditions(&s, &Transition::ReadAll { conn: 5 }),
+        "no such connection"
+    );
     let s = model::apply(s, &Transition::HalfClose { conn: 0 });
-    assert!(!model::preconditions(&s, &Transition::ReadAll { conn: 0 }), "closed");
+    assert!(
+        !model::preconditions(&s, &Transition::ReadAll { conn: 0 }),
+        "closed"
+    );
     assert!(model::preconditions(&s, &Transition::Open { conn: 1 }));
-    assert!(!model::preconditions(&s, &Transition::Idle { ms: 41 }), "over max_wait_ms");
+    assert!(
+        !model::preconditions(&s, &Transition::Idle { ms: 41 }),
+        "over max_wait_ms"
+    );
 }
 
 #[test]
@@ -163,7 +185,12 @@ fn a_server_that_drops_0xff_is_caught_and_shrunk() {
     let outcome = run_property(&p, &config(addr), &ShrinkLimits::default());
     let cx = outcome.failure.expect("the defect is found");
     assert!(cx.reproduced, "the shrunk steps fail again");
-    assert!(cx.steps.len() <= 5, "shrunk to {} steps: {:#?}", cx.steps.len(), cx.steps);
+    assert!(
+        cx.steps.len() <= 5,
+        "shrunk to {} steps: {:#?}",
+        cx.steps.len(),
+        cx.steps
+    );
     assert!(cx.steps.len() <= cx.original_steps);
     let sent: u64 = cx
         .steps

@@ -59,6 +59,12 @@ pub struct CaseResult {
     pub failure: Option<String>,
     /// What backs a FAIL or SKIP: the failing step, offsets and bytes, the transcript, the server's last words.
     pub evidence: Option<String>,
+    /// For a `property` case: the seed its sequences came from (`--seed` repeats the run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// For a `property` case: how many sequences it was to run (`--prop-cases`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prop_cases: Option<u32>,
 }
 
 /// How the server was reached.

@@ -107,10 +107,7 @@ fn every_script_step_round_trips() {
 
 #[test]
 fn process_concurrent_and_property_cases_round_trip() {
-    let mut process = vec![
-        Step::ExpectBindDenied,
-        Step::ExpectExit { status: -3 },
-    ];
+    let mut process = vec![Step::ExpectBindDenied, Step::ExpectExit { status: -3 }];
     process.extend(ALL_PRIV_CHECKS.map(|check: PrivCheck| Step::ExpectPriv { check }));
     let concurrent = vec![
         Step::Connect {

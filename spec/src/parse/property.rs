@@ -157,7 +157,10 @@ mod tests {
         let err = parse_file("t.toml", &text)
             .expect_err("the input is invalid")
             .to_string();
-        assert!(err.starts_with(where_), "expected location {where_:?} in {err:?}");
+        assert!(
+            err.starts_with(where_),
+            "expected location {where_:?} in {err:?}"
+        );
         assert!(err.contains(what), "expected {what:?} in {err:?}");
     }
 
@@ -186,8 +189,16 @@ mod tests {
 
     #[test]
     fn property_table_is_required_and_typed() {
-        check("", "t.toml:6:8", "needs `property = { cases = N, seed = S }`");
-        check("property = { cases = 5 }\n", "t.toml:7:", "missing field `seed`");
+        check(
+            "",
+            "t.toml:6:8",
+            "needs `property = { cases = N, seed = S }`",
+        );
+        check(
+            "property = { cases = 5 }\n",
+            "t.toml:7:",
+            "missing field `seed`",
+        );
         check(
             "property = { cases = 5, seed = 1, colour = 2 }\n",
             "t.toml:7:",
