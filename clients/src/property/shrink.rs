@@ -28,7 +28,7 @@ pub(super) enum Trial {
     /// Every step passed.
     Pass,
     /// A step failed.
-    Fail(Failed),
+    Fail(Box<Failed>),
 }
 
 /// Runs one sequence; on failure, tells proptest how many operations it saw so the unseen tail is
@@ -43,13 +43,13 @@ pub(super) fn trial((init, ops, seen): &Sequence, cfg: &ScriptConfig) -> Trial {
     if let Some(seen) = seen {
         seen.store(at.map_or(ops.len(), |i| i + 1), Ordering::SeqCst);
     }
-    Trial::Fail(Failed {
+    Trial::Fail(Box::new(Failed {
         init: init.clone(),
         ops: ops.clone(),
         steps: mapped.steps,
         error,
         transcript: outcome.transcript,
-    })
+    }))
 }
 
 /// The budget of one shrink, shared by every pass.
@@ -89,7 +89,7 @@ impl Budget<'_> {
 /// Shrinks `first` within `limits`, and runs the shortest failing steps once more for the evidence.
 pub(super) fn shrink(
     tree: &mut impl ValueTree<Value = Sequence>,
-    first: Failed,
+    first: Box<Failed>,
     cfg: &ScriptConfig,
     limits: &ShrinkLimits,
     deadline: Instant,
@@ -151,7 +151,11 @@ pub(super) fn shrink(
 /// Repeats, until nothing changes or the budget is spent: delete every operation on one
 /// connection at once, then each single operation from the back. A candidate must satisfy the
 /// model's preconditions and still fail.
-fn delete_passes(mut best: Failed, cfg: &ScriptConfig, budget: &mut Budget<'_>) -> Failed {
+fn delete_passes(
+    mut best: Box<Failed>,
+    cfg: &ScriptConfig,
+    budget: &mut Budget<'_>,
+) -> Box<Failed> {
     let mut changed = true;
     while changed && budget.left() {
         changed = false;
