@@ -58,8 +58,16 @@ pub fn execute(
     };
     let outcome = run_property(params, cfg, &limits);
     let head = format!(
-        "property: seed {}, {} sequences of up to {} operations on up to {} connections (repeat with --seed {} --prop-cases {})",
-        params.seed, params.cases, params.max_ops, params.connections, params.seed, params.cases
+        "property: seed {}, {} sequences of up to {} operations, at most {} open at once (repeat with --seed {} --prop-cases {})",
+        params.seed,
+        params.cases,
+        params.max_ops,
+        match params.connections {
+            1 => "one connection".to_string(),
+            n => format!("{n} connections"),
+        },
+        params.seed,
+        params.cases
     );
     if let Some(cx) = &outcome.failure {
         let mut evidence = format!("{head}\n{}", describe_failure(&outcome, params.cases, cx));
