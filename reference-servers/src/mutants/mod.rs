@@ -18,6 +18,7 @@ use crate::transform::Transform;
 pub mod echo;
 pub mod lifecycle;
 pub mod privilege;
+pub mod telnet;
 
 /// One mutant: its name, the case that must catch it, its defect, and how to run it.
 pub struct Mutant {
@@ -57,6 +58,7 @@ pub struct Flags {
 pub fn all() -> Vec<Mutant> {
     let mut all = echo::mutants();
     all.extend(lifecycle::mutants());
+    all.extend(telnet::mutants());
     all.extend(privilege::mutants());
     all
 }
