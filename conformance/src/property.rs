@@ -183,3 +183,91 @@ fn write_regression(
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use echo_clients::{Failure, FailureKind, StepError, Transcript};
+    use echo_spec::{Spec, Step};
+
+    fn property_case() -> Case {
+        Spec::embedded()
+            .expect("the embedded spec is valid")
+            .get("property.stream.one-connection")
+            .expect("the case exists")
+            .clone()
+    }
+
+    fn counterexample() -> Counterexample {
+        Counterexample {
+            steps: vec![
+                Step::Connect { name: "c0".into() },
+                Step::Send {
+                    payload: echo_spec::Payload::Bytes(vec![0xff, 0xff]),
+                    chunking: echo_spec::Chunking::default(),
+                },
+                Step::ShutdownWrite,
+                Step::ExpectEof,
+            ],
+            original_steps: 9,
+            shrink_runs: 3,
+            error: StepError {
+                path: "steps[3]".into(),
+                step: "expect_eof",
+                conn: Some("c0".into()),
+                failure: Failure::new(FailureKind::EarlyEof, "EOF after 1 B\nsecond line"),
+            },
+            transcript: Transcript::default(),
+            reproduced: true,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn overrides_replace_seed_and_count_of_property_cases_only() {
+        let spec = Spec::embedded().expect("the embedded spec is valid");
+        let mut cases: Vec<Planned> = spec
+            .cases
+            .into_iter()
+            .map(|case| Planned {
+                case,
+                claimed: true,
+            })
+            .collect();
+        apply_overrides(&mut cases, Some(42), Some(3));
+        let props: Vec<_> = cases
+            .iter()
+            .filter_map(|p| p.case.kind.property())
+            .collect();
+        assert!(!props.is_empty());
+        assert!(props.iter().all(|p| p.seed == 42 && p.cases == 3));
+        assert!(check_overrides(Some(i64::MAX as u64), Some(MAX_PROP_CASES)).is_ok());
+        assert!(check_overrides(Some(i64::MAX as u64 + 1), None).is_err());
+        assert!(check_overrides(None, Some(0)).is_err());
+    }
+
+    #[test]
+    fn regression_file_parses_back_and_keeps_level_claims_and_timeouts() {
+        let case = property_case();
+        let params = case.kind.property().expect("a property case").clone();
+        let dir = std::env::temp_dir().join(format!("echo-conform-regress-{}", std::process::id()));
+        let path = write_regression(&dir, &case, &params, &counterexample()).expect("written");
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(path.ends_with("property.stream.one-connection.seed-862.toml"));
+        assert!(text.starts_with("# Written by echo-conform"), "{text}");
+        assert!(
+            text.contains("# second line"),
+            "every comment line is commented: {text}"
+        );
+        let parsed = parse_file("r.toml", &text).expect("valid spec");
+        let r = &parsed[0];
+        assert_eq!(r.id, "regression.property.stream.one-connection.s862");
+        assert_eq!(
+            (r.level, &r.requires, r.timeouts),
+            (case.level, &case.requires, case.timeouts)
+        );
+        assert_eq!(r.kind.steps(), counterexample().steps.as_slice());
+        assert!(r.source.contains("seed 862"));
+    }
+}
