@@ -104,6 +104,7 @@ fn every_non_privilege_mutant_is_covered() {
         "sequential-stream",
         "cross-talk",
         "reset-breaks",
+        "telnet-iac",
         "single-keeps-listening",
         "die-after-first",
         // Tested in bad_input: the runner must exit 3.
