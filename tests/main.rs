@@ -14,5 +14,6 @@ mod models;
 mod mutants;
 mod privilege;
 mod processes;
+mod property;
 mod util;
 mod verdicts;

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod observe;
 pub mod os;
 pub mod privilege;
+pub mod property;
 pub mod report;
 pub mod runner;
 pub mod server;

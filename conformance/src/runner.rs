@@ -1,7 +1,7 @@
 //! Schedules the cases against the target: in parallel on one shared server where the claims
 //! allow, alone on a fresh server where a case needs one, and relaunching a server that died.
 
-use crate::exec::{execute, script_config, Verdict};
+use crate::exec::{execute, execute_with, script_config, Verdict};
 use crate::report::{CaseResult, Event, Grade};
 use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
 use echo_clients::{ProcessHooks, Transform};
@@ -49,6 +49,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Why privilege cases cannot run here (not root, no target user), or `None` when they can.
     pub privilege_skip: Option<String>,
+    /// Where failing property cases write their shrunk steps (`--emit-regressions`).
+    pub regressions: Option<std::path::PathBuf>,
 }
 
 /// What the scheduler produced.
@@ -188,6 +190,8 @@ fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         failure: v.failure,
         evidence: v.evidence,
         notes: v.notes,
+        seed: p.case.kind.property().map(|params| params.seed),
+        prop_cases: p.case.kind.property().map(|params| params.cases),
     }
 }
 
@@ -227,7 +231,7 @@ fn run_shared(
         }
     };
     let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
-    let mut verdict = execute(&p.case, &cfg, None);
+    let mut verdict = execute_with(&p.case, &cfg, None, plan.regressions.as_deref());
     let settle = death_settle(&verdict);
     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
     if sh.generation == generation {
@@ -260,7 +264,12 @@ fn run_alone(
                 );
             }
             let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
-            result(p, execute(&p.case, &cfg, None), start.elapsed())
+            let regressions = plan.regressions.as_deref();
+            result(
+                p,
+                execute_with(&p.case, &cfg, None, regressions),
+                start.elapsed(),
+            )
         }
         Target::Launch(spec) => {
             let steps = p.case.kind.steps();
@@ -291,7 +300,7 @@ fn run_alone(
             });
             let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
             let is_process = matches!(p.case.kind, CaseKind::Process { .. });
-            let mut verdict = execute(
+            let mut verdict = execute_with(
                 &p.case,
                 &cfg,
                 if is_process {
@@ -299,6 +308,7 @@ fn run_alone(
                 } else {
                     None
                 },
+                plan.regressions.as_deref(),
             );
             let expects_exit = steps.iter().any(|s| {
                 matches!(

@@ -1,6 +1,7 @@
 //! The typed case model: what a spec file means once parsed and validated.
 
 use crate::claims::Claim;
+use crate::property::PropertyParams;
 use serde::{Deserialize, Serialize};
 
 /// How strongly a case is required (RFC 2119), or `info` for measurements that never fail.
@@ -96,6 +97,11 @@ pub enum CaseKind {
         /// The steps each client runs; `barrier` waits for all clients.
         steps: Vec<Step>,
     },
+    /// Generated client sequences whose failures shrink into `script` cases; it has no steps.
+    Property {
+        /// What to generate and how much.
+        params: PropertyParams,
+    },
 }
 
 impl CaseKind {
@@ -105,15 +111,25 @@ impl CaseKind {
             CaseKind::Script { .. } => "script",
             CaseKind::Process { .. } => "process",
             CaseKind::Concurrent { .. } => "concurrent",
+            CaseKind::Property { .. } => "property",
         }
     }
 
-    /// The steps of the case.
+    /// The steps of the case (none for a `property` case, whose steps are generated).
     pub fn steps(&self) -> &[Step] {
         match self {
             CaseKind::Script { steps }
             | CaseKind::Process { steps }
             | CaseKind::Concurrent { steps, .. } => steps,
+            CaseKind::Property { .. } => &[],
+        }
+    }
+
+    /// The parameters of a `property` case.
+    pub fn property(&self) -> Option<&PropertyParams> {
+        match self {
+            CaseKind::Property { params } => Some(params),
+            _ => None,
         }
     }
 }

@@ -24,7 +24,7 @@ pub const MAX_CROWD: u32 = 100_000;
 pub const MAX_BURST: u32 = 4_096;
 
 /// Reserved kinds: part of the closed set in the design, not implemented by this version.
-const RESERVED_KINDS: [&str; 3] = ["property", "hostile", "load"];
+const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
 
 /// Parses one spec file. `file` is the name used in messages.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
@@ -108,6 +108,17 @@ impl Ctx<'_> {
             }
             None => Timeouts::default(),
         };
+        if raw.kind.get_ref() == "property" {
+            return self.property_case(raw, id, timeouts);
+        }
+        if let Some(p) = &raw.property {
+            return Err(self.err(
+                p.span(),
+                &id,
+                "property",
+                "only `property` cases take `property`",
+            ));
+        }
         let kind_name = raw.kind.get_ref().as_str();
         let steps_span = raw.steps.as_ref().map_or(raw.kind.span(), |s| s.span());
         let raw_steps = match raw.steps {
@@ -151,7 +162,9 @@ impl Ctx<'_> {
                     raw.kind.span(),
                     &id,
                     "kind",
-                    format!("unknown kind `{other}` (known: script, process, concurrent)"),
+                    format!(
+                        "unknown kind `{other}` (known: script, process, concurrent, property)"
+                    ),
                 ))
             }
         };
@@ -623,5 +636,6 @@ fn decode_hex(h: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+mod property;
 #[cfg(test)]
 mod tests;

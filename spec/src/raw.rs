@@ -34,6 +34,8 @@ pub(crate) struct RawCase {
     pub rlimit_nofile: Option<Spanned<u64>>,
     #[serde(default)]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    #[serde(default)]
+    pub property: Option<Spanned<RawProperty>>,
 }
 
 /// A step as written: a bare string for steps without parameters, a one-key table otherwise.
@@ -192,4 +194,17 @@ pub(crate) struct RawRepeat {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExit {
     pub status: i32,
+}
+
+/// Parameters of a `property` case; absent ones take the defaults in `parse/property.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProperty {
+    pub cases: u32,
+    pub seed: u64,
+    pub connections: Option<u32>,
+    pub max_ops: Option<u32>,
+    pub max_payload: Option<u64>,
+    pub max_wait_ms: Option<u64>,
+    pub ops: Option<Vec<String>>,
 }
