@@ -187,13 +187,12 @@ fn await_echoes(
                 .iter()
                 .map(|&i| PollFd::new(streams[i].as_fd(), PollFlags::POLLIN))
                 .collect();
-            match poll(&mut fds, PollTimeout::from(ms)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Failure::new(FailureKind::Io, format!("poll: {e}"))),
-            }
-            fds.iter()
+            let flags = ready_flags(&mut fds, ms)
+                .map_err(|e| Failure::new(FailureKind::Io, format!("poll: {e}")))?;
+            flags
+                .into_iter()
                 .zip(&waiting)
-                .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+                .filter(|(ready, _)| *ready)
                 .map(|(_, &i)| i)
                 .collect()
         };
@@ -231,6 +230,18 @@ fn await_echoes(
                 }
             }
         }
+    }
+}
+
+/// One `poll(2)` over `fds` for at most `ms`: which of them have any event. An interrupted call
+/// counts as none ready.
+fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix::errno::Errno> {
+    match poll(fds, PollTimeout::from(ms)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect()),
+        Err(e) => Err(e),
     }
 }
 
@@ -319,16 +330,14 @@ fn storm_burst(
                     PollFd::new(c.socket.as_fd(), ev)
                 })
                 .collect();
-            if let Err(e) = poll(&mut fds, PollTimeout::from(50u16)) {
-                if e != nix::errno::Errno::EINTR {
+            match ready_flags(&mut fds, 50) {
+                Ok(r) => r,
+                Err(e) => {
                     tally.failed += live.len() as u32;
                     tally.error(format!("poll: {e}"));
                     return;
                 }
             }
-            fds.iter()
-                .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
-                .collect()
         };
         let now = Instant::now();
         let mut still = Vec::with_capacity(live.len());
@@ -514,16 +523,14 @@ fn settle(mut pending: Vec<Pending>, timeout: Duration, tally: &mut Tally, crowd
                 .iter()
                 .map(|p| PollFd::new(p.socket.as_fd(), PollFlags::POLLOUT))
                 .collect();
-            if let Err(e) = poll(&mut fds, PollTimeout::from(ms)) {
-                if e != nix::errno::Errno::EINTR {
+            match ready_flags(&mut fds, ms) {
+                Ok(r) => r,
+                Err(e) => {
                     tally.failed += pending.len() as u32;
                     tally.error(format!("poll: {e}"));
                     return;
                 }
             }
-            fds.iter()
-                .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
-                .collect()
         };
         let now = Instant::now();
         let mut still = Vec::with_capacity(pending.len());
