@@ -43,6 +43,9 @@ pub struct Tally {
     pub unanswered: u32,
     /// The first error seen, for evidence.
     pub first_error: Option<String>,
+    /// True when the client itself ran out of descriptors (its RLIMIT_NOFILE): the count says where
+    /// the client stopped, not the server.
+    pub client_limit: bool,
     /// How long the whole batch took.
     pub elapsed: Duration,
 }
@@ -233,6 +236,9 @@ fn await_echoes(
     }
 }
 
+/// Names the client's own descriptor limit in an error, which also marks the tally.
+const CLIENT_LIMIT_HINT: &str = "the client's own RLIMIT_NOFILE";
+
 /// One `poll(2)` over `fds` for at most `ms`: which of them have any event. An interrupted call
 /// counts as none ready.
 fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix::errno::Errno> {
@@ -296,6 +302,7 @@ pub fn storm(
                     } else {
                         tally.failed += 1;
                     }
+                    tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
                     tally.error(e);
                 }
             }
@@ -333,7 +340,10 @@ fn storm_burst(
             match ready_flags(&mut fds, 50) {
                 Ok(r) => r,
                 Err(e) => {
-                    tally.failed += live.len() as u32;
+                    // Connections already counted as opened are unanswered, the rest failed.
+                    let probing = live.iter().filter(|c| c.verifier.is_some()).count() as u32;
+                    tally.unanswered += probing;
+                    tally.failed += live.len() as u32 - probing;
                     tally.error(format!("poll: {e}"));
                     return;
                 }
@@ -466,11 +476,17 @@ pub fn open_many(
                     } else {
                         tally.failed += 1;
                     }
+                    tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
                     tally.error(e);
                 }
             }
         }
         settle(pending, timeout, &mut tally, &mut crowd);
+        if tally.client_limit {
+            // No descriptor is left for another socket: the rest would fail the same way.
+            tally.not_attempted = n - started;
+            break;
+        }
     }
     tally.elapsed = start.elapsed();
     (crowd, tally)
@@ -487,7 +503,7 @@ fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
                             |_| "?".to_string(),
                             |(soft, hard)| format!("{soft} (hard {hard})"),
                         );
-                format!("socket(): {e}: the client's own RLIMIT_NOFILE of {limit} is reached")
+                format!("socket(): {e}: {CLIENT_LIMIT_HINT} of {limit} is reached")
             } else {
                 format!("socket(): {e}")
             };

@@ -33,6 +33,9 @@ pub enum FailureKind {
     Memory,
     /// The server used more CPU time than its budget (spinning).
     Cpu,
+    /// The client's own environment cannot run the step (its descriptor limit, say): the case is
+    /// skipped, not failed.
+    Environment,
     /// Any other I/O error on the client side.
     Io,
 }
@@ -55,6 +58,7 @@ impl FailureKind {
             FailureKind::Leak => "LEAK",
             FailureKind::Memory => "MEMORY",
             FailureKind::Cpu => "CPU",
+            FailureKind::Environment => "ENVIRONMENT",
             FailureKind::Io => "IO",
         }
     }

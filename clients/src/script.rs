@@ -157,6 +157,8 @@ fn unobservable(step: &str) -> Failure {
 const CROWD_BURST: u32 = 256;
 /// Held connections probed at once by `ping_held`.
 const PING_BATCH: usize = 1024;
+/// How long a storm's connect (and probe) may take: past the SYN retries at 1 s and 3 s.
+const STORM_CONNECT: Duration = Duration::from_millis(4_000);
 /// Seed of the stream `write_until_blocked` writes (plus the client's seed offset).
 const BLOCKED_SEED: u64 = 0x0B10_C4ED;
 
@@ -528,11 +530,17 @@ impl Executor<'_, '_> {
                 burst,
                 max_failed,
             } => {
+                // A connect whose SYN met a full queue is retried after 1 s and again 3 s in:
+                // that is the kernel's pace, not the server's, so a storm waits past it.
+                let per_connect = self
+                    .cfg
+                    .no_progress
+                    .max(STORM_CONNECT.mul_f64(self.cfg.time_scale));
                 let tally = storm(
                     self.cfg.addr,
                     *connects,
                     *burst,
-                    self.cfg.no_progress,
+                    per_connect,
                     limits.deadline,
                     &self.cfg.transform,
                 );
@@ -560,8 +568,14 @@ impl Executor<'_, '_> {
                 let note = format!("hold: {tally}; {} held in all", self.held.len());
                 self.note(step.name(), note);
                 if tally.unsuccessful() > 0 {
+                    // Where the client's own descriptor limit stopped it, the server is not to blame.
+                    let kind = if tally.client_limit {
+                        FailureKind::Environment
+                    } else {
+                        FailureKind::Connects
+                    };
                     return Err(Failure::new(
-                        FailureKind::Connects,
+                        kind,
                         format!("not every held connection could be opened: {tally}"),
                     ));
                 }

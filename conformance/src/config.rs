@@ -163,6 +163,7 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         launch_groups: None,
         privilege: None,
         rlimit_nofile: None,
+        inherited_nofile: crate::os::original_nofile_limit(),
     })
 }
 

@@ -1,7 +1,9 @@
 //! Runs one case against an address and grades it.
 
 use crate::report::Grade;
-use echo_clients::{run_script, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Transform};
+use echo_clients::{
+    run_script, FailureKind, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Transform,
+};
 use echo_spec::{Case, CaseKind, Level};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -81,6 +83,14 @@ pub fn execute_with(
             Vec::new(),
         ),
     };
+    if let Some((kind, evidence)) = &failure {
+        if kind == FailureKind::Environment.label() {
+            return Verdict {
+                notes,
+                ..Verdict::skip(evidence.clone())
+            };
+        }
+    }
     let grade = match (&failure, case.level) {
         (_, Level::Info) => Grade::Info,
         (None, _) => Grade::Pass,

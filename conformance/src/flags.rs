@@ -88,7 +88,8 @@ pub struct RunArgs {
     /// Gate on SHOULD cases too.
     #[arg(long)]
     pub strict: bool,
-    /// Cases run at once against a concurrent server.
+    /// Cases run at once against a concurrent server; also how many fresh servers may run at once
+    /// for the cases that need their own (at most one per CPU).
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// Consider a launched server ready when a line of its output matches this regex, instead of

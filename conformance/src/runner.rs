@@ -112,14 +112,21 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         1
     };
     let next = AtomicUsize::new(0);
+    let shared_workers = jobs.min(shared_idx.len().max(1));
+    let shared_done = std::sync::Barrier::new(shared_workers);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(shared_idx.len().max(1)) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&i) = shared_idx.get(k) else { break };
-                let p = &plan.cases[i];
-                let r = run_shared(plan, p, &shared, &problems, sink);
-                record(i, r);
+        for _ in 0..shared_workers {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = shared_idx.get(k) else { break };
+                    let p = &plan.cases[i];
+                    let r = run_shared(plan, p, &shared, &problems, sink);
+                    record(i, r);
+                }
+                // A server relaunched by this worker dies with it (parent-death signal): stay
+                // until every worker is done with the shared server.
+                shared_done.wait();
             });
         }
     });
@@ -137,16 +144,30 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         .into_iter()
         .partition(|&i| can_run_beside_others(plan, &plan.cases[i]));
     let next = AtomicUsize::new(0);
+    let deferred = Mutex::new(Vec::new());
+    // At most one fresh server per CPU at a time: the cases measure the server, not the machine.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = plan.jobs.max(1).min(cpus).min(parallel.len().max(1));
+    let done = std::sync::Barrier::new(workers);
     std::thread::scope(|scope| {
-        for _ in 0..plan.jobs.max(1).min(parallel.len().max(1)) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&i) = parallel.get(k) else { break };
-                let r = run_alone(plan, &plan.cases[i], &problems, sink);
-                record(i, r);
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = parallel.get(k) else { break };
+                    match run_alone_or_defer(plan, &plan.cases[i], &problems, sink, true) {
+                        Some(r) => record(i, r),
+                        None => deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i),
+                    }
+                }
+                // A launched server's parent-death signal follows the thread that started it, so
+                // no worker leaves while another may still be using a server.
+                done.wait();
             });
         }
     });
+    let mut serial = serial;
+    serial.extend(deferred.into_inner().unwrap_or_else(|e| e.into_inner()));
     for i in serial {
         let p = &plan.cases[i];
         let r = run_alone(plan, p, &problems, sink);
@@ -170,7 +191,12 @@ fn can_run_beside_others(plan: &Plan, p: &Planned) -> bool {
         return false;
     };
     spec.port.is_none()
-        && !p.case.kind.steps().iter().any(Step::is_privilege_step)
+        && !p
+            .case
+            .kind
+            .steps()
+            .iter()
+            .any(|s| s.is_privilege_step() || matches!(s, Step::Restart { .. }))
         && !p.case.tags.iter().any(|t| t == crate::config::HEAVY_TAG)
 }
 
@@ -251,48 +277,68 @@ fn run_alone(
     problems: &Mutex<Vec<String>>,
     sink: &(dyn Fn(Event) + Sync),
 ) -> CaseResult {
+    run_alone_or_defer(plan, p, problems, sink, false).unwrap_or_else(|| {
+        result(
+            p,
+            Verdict::skip("deferred launch did not run"),
+            Duration::ZERO,
+        )
+    })
+}
+
+/// Runs a case on a fresh server. With `tentative` (the case runs beside others), a failed launch
+/// returns `None` instead of a verdict: the server may not allow two instances at once (a fixed
+/// pid file, lock or second port), so the case is retried alone afterwards.
+fn run_alone_or_defer(
+    plan: &Plan,
+    p: &Planned,
+    problems: &Mutex<Vec<String>>,
+    sink: &(dyn Fn(Event) + Sync),
+    tentative: bool,
+) -> Option<CaseResult> {
     let start = Instant::now();
     match &plan.target {
         Target::Addr(addr) => {
             if matches!(p.case.kind, CaseKind::Process { .. }) {
-                return result(
+                return Some(result(
                     p,
                     Verdict::skip(
                         "observes the server process, which needs a launched server (--cmd)",
                     ),
                     start.elapsed(),
-                );
+                ));
             }
             let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
             let regressions = plan.regressions.as_deref();
-            result(
+            Some(result(
                 p,
                 execute_with(&p.case, &cfg, None, regressions),
                 start.elapsed(),
-            )
+            ))
         }
         Target::Launch(spec) => {
             let steps = p.case.kind.steps();
             if steps.iter().any(Step::is_privilege_step) {
                 if let Some(reason) = &plan.privilege_skip {
-                    return result(p, Verdict::skip(reason.clone()), start.elapsed());
+                    return Some(result(p, Verdict::skip(reason.clone()), start.elapsed()));
                 }
             }
             if matches!(steps.first(), Some(Step::ExpectBindDenied)) {
-                return result(p, bind_denied(plan, p, spec), start.elapsed());
+                return Some(result(p, bind_denied(plan, p, spec), start.elapsed()));
             }
-            let launch = match p.case.rlimit_nofile {
-                Some(n) => LaunchSpec {
-                    rlimit_nofile: Some(n),
-                    ..spec.clone()
-                },
-                None => spec.clone(),
+            let heavy = p.case.tags.iter().any(|t| t == crate::config::HEAVY_TAG);
+            let launch = LaunchSpec {
+                rlimit_nofile: p.case.rlimit_nofile,
+                // Heavy cases (C10k) keep the runner's raised limit; the others get the original.
+                inherited_nofile: if heavy { None } else { spec.inherited_nofile },
+                ..spec.clone()
             };
             let mut server = match Server::launch(&launch) {
                 Ok(s) => s,
+                Err(_) if tentative => return None,
                 Err(e) => {
                     let msg = format!("launch for `{}` failed: {e}", p.case.id);
-                    return result(p, launch_failed(problems, msg), start.elapsed());
+                    return Some(result(p, launch_failed(problems, msg), start.elapsed()));
                 }
             };
             sink(Event::Relaunched {
@@ -347,7 +393,7 @@ fn run_alone(
                     }
                 }
             }
-            result(p, verdict, start.elapsed())
+            Some(result(p, verdict, start.elapsed()))
         }
     }
 }

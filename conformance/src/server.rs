@@ -39,6 +39,9 @@ pub struct LaunchSpec {
     pub privilege: Option<PrivTarget>,
     /// RLIMIT_NOFILE (soft and hard) for the server, when a case asks for a low one.
     pub rlimit_nofile: Option<u64>,
+    /// The soft RLIMIT_NOFILE the runner itself was started with: the server gets it back (the
+    /// runner raised its own for its crowds of clients), unless this is `None` (heavy cases).
+    pub inherited_nofile: Option<u64>,
 }
 
 /// Why a launch failed (exit code 3).
@@ -153,10 +156,21 @@ impl Server {
             (None, None) => Vec::new(),
         };
         let set_groups = as_user.is_some() || spec.launch_groups.is_some();
-        let nofile = spec.rlimit_nofile.map(|n| libc::rlimit {
-            rlim_cur: n as libc::rlim_t,
-            rlim_max: n as libc::rlim_t,
-        });
+        let nofile = match (spec.rlimit_nofile, spec.inherited_nofile) {
+            (Some(n), _) => Some(libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            }),
+            (None, Some(soft)) => {
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                    .ok()
+                    .map(|(_, hard)| libc::rlimit {
+                        rlim_cur: soft.min(hard) as libc::rlim_t,
+                        rlim_max: hard as libc::rlim_t,
+                    })
+            }
+            (None, None) => None,
+        };
         // SAFETY: between fork and exec the child calls only async-signal-safe functions
         // (setgroups, setgid, setuid, prctl, setrlimit) on data prepared before the fork.
         unsafe {
@@ -503,13 +517,43 @@ impl ProcessHooks for Server {
     }
 }
 
+/// A free port for a launched server, below the kernel's ephemeral range (so no client socket of
+/// this run can take it between the probe and the server's bind), tried from a pseudo-random start.
+/// Falls back to a kernel-chosen port when the range below holds nothing free.
 fn free_port(host: IpAddr) -> Result<u16, LaunchError> {
+    let (low, high) = below_ephemeral();
+    if high > low {
+        let span = u32::from(high - low);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let seed = nanos ^ std::process::id().rotate_left(16);
+        for k in 0..256u32 {
+            let port = low + ((seed.wrapping_add(k.wrapping_mul(7919))) % span) as u16;
+            if TcpListener::bind(SocketAddr::new(host, port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let listener = TcpListener::bind(SocketAddr::new(host, 0))
         .map_err(|source| LaunchError::NoPort { host, source })?;
     listener
         .local_addr()
         .map(|a| a.port())
         .map_err(|source| LaunchError::NoPort { host, source })
+}
+
+/// The ports between 10000 and the start of `ip_local_port_range` (32768 when it cannot be read).
+fn below_ephemeral() -> (u16, u16) {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    (10_000, start)
 }
 
 fn collect_output(

@@ -28,8 +28,14 @@ fn baseline(server: &Server) -> Result<&Usage, Failure> {
     })
 }
 
-/// Records the baseline.
+/// Records the baseline. The peak-RSS counters (VmHWM) are reset first, so a peak from before
+/// (start-up, a collection) does not count as growth later.
 pub fn mark(server: &mut Server) -> Result<String, Failure> {
+    for pid in procs::group_members(server.pgid()) {
+        // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+); where it is not
+        // allowed, the peak since start stays, which can only overstate growth.
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
     let usage = now_usage(server)?;
     let note = format!("baseline: {}", usage.summary());
     server.baseline = Some(usage);
@@ -66,7 +72,10 @@ fn leaks(
             now.threads, base.threads
         ));
     }
-    let close_wait = resources::close_wait(&now.pids, server.addr.port());
+    let close_wait = match resources::close_wait(&now.pids, server.addr.port()) {
+        Ok(rows) => rows,
+        Err(e) => vec![format!("(the socket tables could not be read: {e})")],
+    };
     if !close_wait.is_empty() {
         problems.push(format!(
             "{} sockets in CLOSE_WAIT (the client closed, the server never did):\n  {}",
@@ -198,6 +207,16 @@ pub fn expect_cpu(server: &mut Server, max: Duration) -> Result<String, Failure>
 
 /// Sends `signal` to the server's main process.
 pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
+    if let Some(status) = server.try_exit() {
+        return Err(Failure::new(
+            FailureKind::Process,
+            format!(
+                "the server had already {} before SIG{} could be sent",
+                crate::server::describe(status),
+                signal.as_str()
+            ),
+        ));
+    }
     let sig = Signal::try_from(signal.number())
         .map_err(|e| Failure::new(FailureKind::Process, format!("signal {signal:?}: {e}")))?;
     kill(Pid::from_raw(server.pgid()), sig).map_err(|e| {
@@ -249,14 +268,11 @@ pub fn expect_group_empty(server: &mut Server, within: Duration) -> Result<(), F
 pub fn restart(server: &mut Server, signal: SignalName) -> Result<String, Failure> {
     let start = Instant::now();
     let grace = server.spec.grace;
-    if signal == SignalName::Term {
-        server.stop(grace);
-    } else {
-        let sig = Signal::try_from(signal.number())
-            .map_err(|e| Failure::new(FailureKind::Process, format!("{signal:?}: {e}")))?;
-        let _ = killpg(Pid::from_raw(server.pgid()), sig);
-        server.stop(grace);
+    // The parser allows TERM and KILL only; `stop` is SIGTERM, the grace period, then SIGKILL.
+    if signal == SignalName::Kill {
+        let _ = killpg(Pid::from_raw(server.pgid()), Signal::SIGKILL);
     }
+    server.stop(grace);
     let stopped = start.elapsed();
     let mut spec = server.spec.clone();
     spec.port = Some(server.addr.port());

@@ -321,8 +321,8 @@ pub enum Step {
     },
     /// `process` only: within the step deadline, no process of the server's process group is left.
     ExpectGroupEmpty,
-    /// `process` only: stop the server with `signal` (TERM: then the usual grace and SIGKILL;
-    /// KILL: at once), start it again on the same port, and wait until it listens. Connections
+    /// `process` only: stop the server with `signal`, TERM (then the usual grace and SIGKILL) or
+    /// KILL (at once), start it again on the same port, and wait until it listens. Connections
     /// it held are left in FIN_WAIT/TIME_WAIT, so a server without SO_REUSEADDR cannot bind,
     /// and one that leaves a stale pid or socket file behind cannot start.
     Restart {

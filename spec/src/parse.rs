@@ -400,9 +400,19 @@ impl Ctx<'_> {
             RawStep::Signal(name) => Step::Signal {
                 signal: self.signal(id, &format!("{field}.signal"), span, &name)?,
             },
-            RawStep::Restart(name) => Step::Restart {
-                signal: self.signal(id, &format!("{field}.restart"), span, &name)?,
-            },
+            RawStep::Restart(name) => {
+                let f = format!("{field}.restart");
+                let signal = self.signal(id, &f, span.clone(), &name)?;
+                if !matches!(signal, SignalName::Term | SignalName::Kill) {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &f,
+                        "a restart stops the server with TERM (then the grace period) or KILL",
+                    ));
+                }
+                Step::Restart { signal }
+            }
             RawStep::ExpectGroupEmpty => Step::ExpectGroupEmpty,
         })
     }
@@ -520,7 +530,8 @@ impl Ctx<'_> {
     fn check_steps(&self, id: &str, kind: &CaseKind, span: Range<usize>) -> Res<()> {
         let mut names = HashSet::new();
         let mut current = None;
-        let expanded = walk(kind.steps(), &mut names, &mut current, kind)
+        let mut marked = false;
+        let expanded = walk(kind.steps(), &mut names, &mut current, &mut marked, kind)
             .map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
         if expanded > MAX_EXPANDED_STEPS {
             return Err(self.err(
@@ -541,11 +552,17 @@ fn walk(
     steps: &[Step],
     names: &mut HashSet<String>,
     current: &mut Option<String>,
+    marked: &mut bool,
     kind: &CaseKind,
 ) -> Result<u64, String> {
     let mut count = 0u64;
     for (i, step) in steps.iter().enumerate() {
         count += 1;
+        match step {
+            Step::Mark => *marked = true,
+            Step::Restart { .. } => *marked = false,
+            _ => {}
+        }
         match step {
             Step::Connect { name } => {
                 names.insert(name.clone());
@@ -560,7 +577,7 @@ fn walk(
                 *current = Some(name.clone());
             }
             Step::Repeat { times, steps } => {
-                count += u64::from(*times) * walk(steps, names, current, kind)?;
+                count += u64::from(*times) * walk(steps, names, current, marked, kind)?;
             }
             Step::Barrier if !matches!(kind, CaseKind::Concurrent { .. }) => {
                 return Err(format!(
@@ -571,6 +588,17 @@ fn walk(
                 return Err(format!(
                     "step {i}: `{}` observes the server process and needs `kind = \"process\"`",
                     s.name()
+                ));
+            }
+            Step::ExpectResources { .. }
+            | Step::ExpectCpu { .. }
+            | Step::ExpectRss {
+                max_growth_kib: Some(_),
+                ..
+            } if !*marked => {
+                return Err(format!(
+                    "step {i}: `{}` compares with a baseline: put a `\"mark\"` step before it (a `restart` drops the baseline)",
+                    step.name()
                 ));
             }
             Step::ExpectBindDenied

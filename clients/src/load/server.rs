@@ -21,16 +21,17 @@ pub(super) fn usage(pgid: i32) -> (f64, Option<u64>) {
             continue;
         };
         // Fields after the command (which may hold spaces) start at the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        let Some(rest) = stat.rfind(')').and_then(|i| stat.get(i + 2..)) else {
             continue;
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
-        // rest[0] is the state (field 3): pgrp is field 5, utime 14, stime 15.
+        // rest[0] is the state (field 3): pgrp is field 5, utime 14, stime 15, and the reaped
+        // children's cutime 16 and cstime 17 (a forking server's work is done by its children).
         if f.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(pgid) {
             continue;
         }
         let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        cpu += (t(11) + t(12)) / ticks;
+        cpu += (t(11) + t(12) + t(13) + t(14)) / ticks;
         if let Some(kib) = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {

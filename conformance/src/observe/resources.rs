@@ -103,13 +103,12 @@ pub fn zombies(pgid: i32) -> Vec<String> {
 }
 
 /// The server's sockets on `port` in CLOSE_WAIT (the client closed; the server never did), quoted.
-pub fn close_wait(pids: &[i32], port: u16) -> Vec<String> {
-    super::net::sockets_on_port(pids, port)
-        .unwrap_or_default()
+pub fn close_wait(pids: &[i32], port: u16) -> Result<Vec<String>, String> {
+    Ok(super::net::sockets_on_port(pids, port)?
         .into_iter()
         .filter(|row| row.entry.state == TcpState::CloseWait)
         .map(|row| row.quote())
-        .collect()
+        .collect())
 }
 
 /// Per-process CPU lines from `/proc/PID/stat`, for evidence.

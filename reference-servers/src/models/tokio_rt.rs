@@ -90,8 +90,10 @@ thread_local! {
     static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 
-/// Waits until the socket is readable, then reads once into the thread's buffer and returns
-/// what to write back (`None` at EOF). The borrow of the buffer never spans an await.
+/// Waits until the socket is readable, then reads once into the thread's buffer and writes what
+/// it can of the reply straight away; returns the part still to write (empty when all went out),
+/// or `None` at EOF. Only an unwritten tail is copied, and the borrow of the buffer never spans
+/// an await.
 async fn read_reply(
     stream: &TcpStream,
     transform: &Transformer,
@@ -102,14 +104,38 @@ async fn read_reply(
         let got = READ_BUF.with(|b| {
             let mut b = b.borrow_mut();
             let limit = max.min(b.len());
-            stream
-                .try_read(&mut b[..limit])
-                .map(|n| (n > 0).then(|| transform.apply(&b[..n]).into_owned()))
+            let n = stream.try_read(&mut b[..limit])?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let reply = transform.apply(&b[..n]);
+            let sent = match stream.try_write(&reply) {
+                Ok(w) => w,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            Ok(Some(reply[sent..].to_vec()))
         });
         match got {
-            Ok(reply) => return Ok(reply),
+            Ok(rest) => return Ok(rest),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads and discards until EOF or an error.
+async fn discard_until_eof(stream: &TcpStream) {
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let got = READ_BUF.with(|b| stream.try_read(&mut b.borrow_mut()[..]));
+        match got {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(_) => return,
         }
     }
 }
@@ -123,25 +149,20 @@ async fn handle(
     let transform = transform.with_name("main");
     match session {
         Session::Stream => {
-            while let Some(reply) = read_reply(&stream, &transform, READ_CHUNK).await? {
-                stream.write_all(&reply).await?;
+            while let Some(rest) = read_reply(&stream, &transform, READ_CHUNK).await? {
+                if !rest.is_empty() {
+                    stream.write_all(&rest).await?;
+                }
             }
         }
         Session::Oneshot => {
-            let Some(reply) = read_reply(&stream, &transform, ONESHOT_MAX).await? else {
+            let Some(rest) = read_reply(&stream, &transform, ONESHOT_MAX).await? else {
                 return Ok(());
             };
-            stream.write_all(&reply).await?;
+            stream.write_all(&rest).await?;
             stream.shutdown().await?;
             // Drain until EOF so that the close is a FIN, not a RST.
-            let drain = Transform::Identity.with_name("main");
-            let _ = tokio::time::timeout(DRAIN_LIMIT, async {
-                while read_reply(&stream, &drain, READ_CHUNK)
-                    .await
-                    .is_ok_and(|r| r.is_some())
-                {}
-            })
-            .await;
+            let _ = tokio::time::timeout(DRAIN_LIMIT, discard_until_eof(&stream)).await;
             return Ok(());
         }
     }

@@ -29,7 +29,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "fd-leak", case: "resources.no-leaks", defect: "shuts down its side at the end of a connection but never closes the descriptor", run: fd_leak },
         Mutant { name: "zombie-children", case: "resources.no-leaks", defect: "forks a child per connection and never reaps it", run: zombie_children },
         Mutant { name: "term-abandons", case: "resources.sigterm.graceful", defect: "on SIGTERM exits 0 at once, cutting the connections in flight", run: term_abandons },
-        Mutant { name: "fat-connections", case: "scale.c10k", defect: "an async server that gives every connection its own 32 KiB buffer, filled, from the start: 10 000 idle clients cost 320 MB", run: fat_connections },
+        Mutant { name: "fat-connections", case: "scale.c10k", defect: "an async server that gives every connection its own 32 KiB buffer, filled, from the start: 10 000 idle clients cost over 300 MiB", run: fat_connections },
         Mutant { name: "no-reuseaddr", case: "lifecycle.restart.same-port", defect: "binds without SO_REUSEADDR, so it cannot start again while its old connections linger in FIN_WAIT or TIME_WAIT", run: no_reuseaddr },
         Mutant { name: "stale-pidfile", case: "lifecycle.restart.after-kill", defect: "refuses to start while its pid file exists, and only a clean exit removes it", run: stale_pidfile },
         Mutant { name: "term-orphans", case: "resources.sigterm.graceful", defect: "pre-forks two workers; on SIGTERM the parent exits 0 and leaves them running", run: term_orphans },
@@ -275,7 +275,13 @@ fn no_reuseaddr(flags: &Flags) -> anyhow::Result<()> {
 
 fn stale_pidfile(flags: &Flags) -> anyhow::Result<()> {
     let port = flags.port.unwrap_or(0);
-    let path = std::env::temp_dir().join(format!("echo-mutant-stale-pidfile.{port}.pid"));
+    // Keyed by the launcher's pid as well as the port, so a file left by an earlier run (whose
+    // launcher is gone) is swept away here and never blocks an unrelated start.
+    let dir = std::env::temp_dir().join("echo-mutant-pidfiles");
+    std::fs::create_dir_all(&dir)?;
+    sweep_orphaned_pidfiles(&dir);
+    let parent = nix::unistd::getppid();
+    let path = dir.join(format!("{parent}.{port}.pid"));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -291,4 +297,18 @@ fn stale_pidfile(flags: &Flags) -> anyhow::Result<()> {
     // Only a clean exit (SIGTERM) gets here; SIGKILL leaves the file behind.
     let _ = std::fs::remove_file(&path);
     served
+}
+
+/// Removes the pid files whose launcher (the first part of the name) no longer runs.
+fn sweep_orphaned_pidfiles(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let launcher = name.to_str().and_then(|n| n.split('.').next());
+        if launcher.is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

@@ -424,3 +424,27 @@ fn restart_takes_a_known_signal() {
         "steps[0].restart: unknown signal `STOP`",
     );
 }
+
+#[test]
+fn baseline_checks_need_a_mark_first() {
+    check(
+        "kind = \"process\"\nsteps = [{ expect_cpu = { max_ms = 10 } }]\n",
+        "t.toml:7:",
+        "`expect_cpu` compares with a baseline",
+    );
+    check(
+        "kind = \"process\"\nsteps = [\"mark\", { restart = \"TERM\" }, { expect_resources = {} }]\n",
+        "t.toml:7:",
+        "a `restart` drops the baseline",
+    );
+    check(
+        "kind = \"process\"\nsteps = [{ restart = \"HUP\" }]\n",
+        "t.toml:7:",
+        "TERM (then the grace period) or KILL",
+    );
+    let ok = format!("{HEAD}kind = \"process\"\nsteps = [{{ expect_rss = {{ max_kib = 1 }} }}]\n");
+    assert!(
+        parse_file("t.toml", &ok).is_ok(),
+        "a total needs no baseline"
+    );
+}

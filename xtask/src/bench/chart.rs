@@ -1,5 +1,5 @@
-//! A self-contained SVG bar chart of the benchmark: one group per load, one bar per target,
-//! its length the median as a share of the load's ceiling (or of the fastest target).
+//! A self-contained SVG bar chart of the benchmark: one group per load, one bar per target
+//! (ceilings grey), its length the median as a share of the largest median of that load.
 
 use serde_json::Value;
 use std::fmt::Write;

@@ -8,25 +8,75 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// True when `taskset` can pin processes.
-pub fn can_pin() -> bool {
-    Command::new("taskset")
+/// Two CPUs this process may run on (server, client), when `taskset` exists and at least two are
+/// allowed; `None` means no pinning.
+pub fn pin_cpus() -> Option<(usize, usize)> {
+    let has_taskset = Command::new("taskset")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    if !has_taskset {
+        return None;
+    }
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    let allowed: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .take(2)
+        .collect();
+    match allowed[..] {
+        [a, b] => Some((a, b)),
+        _ => None,
+    }
 }
 
-fn pinned(cpu: &str, argv: &[String], pin: bool) -> Command {
-    if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", cpu]).args(argv);
-        c
-    } else {
-        let mut c = Command::new(&argv[0]);
-        c.args(&argv[1..]);
-        c
+/// Which CPU a process is pinned to: the server's or the client's.
+#[derive(Debug, Clone, Copy)]
+pub enum Side {
+    /// The server under test.
+    Server,
+    /// The load client (or ab).
+    Client,
+}
+
+fn pinned(side: Side, argv: &[String], pin: Option<(usize, usize)>) -> Command {
+    match pin {
+        Some((server, client)) => {
+            let cpu = match side {
+                Side::Server => server,
+                Side::Client => client,
+            };
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).args(argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    }
+}
+
+/// A running server: stopped (its whole group) when dropped, so an error or a panic in the
+/// benchmark never leaves one behind; a parent-death signal covers Ctrl-C.
+pub struct Running {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Running {
+    /// Its process group (the pid of the process started).
+    pub fn pgid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        stop(&mut self.child);
     }
 }
 
@@ -40,18 +90,28 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// Starts `argv` (with `{port}` replaced) in its own process group and waits until it accepts.
 /// Readiness by connecting is acceptable here, unlike in the runner: the benchmark starts only
 /// servers that serve forever, so a probe spends nothing the measurement needs.
-pub fn start(argv: &[String], pin: bool) -> anyhow::Result<(Child, u16)> {
+pub fn start(argv: &[String], pin: Option<(usize, usize)>) -> anyhow::Result<Running> {
     let port = free_port()?;
     let argv: Vec<String> = argv
         .iter()
         .map(|a| a.replace("{port}", &port.to_string()))
         .collect();
-    let child = pinned("0", &argv, pin)
+    let mut command = pinned(Side::Server, &argv, pin);
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = command
         .spawn()
         .with_context(|| format!("start `{}`", argv.join(" ")))?;
+    let running = Running { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect_timeout(
         &([127, 0, 0, 1], port).into(),
@@ -60,17 +120,15 @@ pub fn start(argv: &[String], pin: bool) -> anyhow::Result<(Child, u16)> {
     .is_err()
     {
         if Instant::now() > deadline {
-            let mut child = child;
-            stop(&mut child);
             bail!("`{}`: not listening on {port} after 10 s", argv.join(" "));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok((child, port))
+    Ok(running)
 }
 
 /// SIGTERM to the whole group, then SIGKILL after 3 s.
-pub fn stop(child: &mut Child) {
+fn stop(child: &mut Child) {
     let pg = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -92,7 +150,7 @@ pub fn load(
     pgid: u32,
     flags: &str,
     seconds: f64,
-    pin: bool,
+    pin: Option<(usize, usize)>,
 ) -> anyhow::Result<Value> {
     let mut argv = vec![
         bin.join("echo-load").display().to_string(),
@@ -104,7 +162,9 @@ pub fn load(
         pgid.to_string(),
     ];
     argv.extend(flags.split_whitespace().map(String::from));
-    let out = pinned("1", &argv, pin).output().context("run echo-load")?;
+    let out = pinned(Side::Client, &argv, pin)
+        .output()
+        .context("run echo-load")?;
     if !out.status.success() {
         bail!("echo-load failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -112,7 +172,7 @@ pub fn load(
 }
 
 /// Runs `ab -n N -c C` once against `port`; returns its requests per second and failed count.
-pub fn ab(port: u16, n: u32, c: u32, pin: bool) -> anyhow::Result<(f64, u64)> {
+pub fn ab(port: u16, n: u32, c: u32, pin: Option<(usize, usize)>) -> anyhow::Result<(f64, u64)> {
     let argv: Vec<String> = [
         "ab",
         "-q",
@@ -127,7 +187,9 @@ pub fn ab(port: u16, n: u32, c: u32, pin: bool) -> anyhow::Result<(f64, u64)> {
     ]
     .map(String::from)
     .to_vec();
-    let out = pinned("1", &argv, pin).output().context("run ab")?;
+    let out = pinned(Side::Client, &argv, pin)
+        .output()
+        .context("run ab")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |name: &str| {
         text.lines()

@@ -150,7 +150,7 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyho
     )
     .run()?;
     let bin = crate::root().join("target/release");
-    let pin = launch::can_pin();
+    let pin = launch::pin_cpus();
     let out_dir = crate::root().join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
     let targets = targets(&bin, server)?;
@@ -160,9 +160,9 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyho
         eprintln!("repetition {} of {reps}", rep + 1);
         for t in &targets {
             for load in LOADS.iter().filter(|l| (l.takes)(&t.name, t.role)) {
-                let (mut child, port) = launch::start(&t.argv, pin)?;
-                let r = launch::load(&bin, port, child.id(), load.flags, seconds, pin);
-                launch::stop(&mut child);
+                let server = launch::start(&t.argv, pin)?;
+                let r = launch::load(&bin, server.port, server.pgid(), load.flags, seconds, pin);
+                drop(server);
                 let r = r.with_context(|| format!("{} under {}", t.name, load.name))?;
                 let entry = samples
                     .entry((t.name.clone(), load.name))
@@ -182,7 +182,7 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyho
         "machine": machine(),
         "kernel": nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).ok(),
         "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "pinned": pin,
+        "pinned": pin.map(|(s, c)| format!("server on CPU {s}, client on CPU {c}")),
         "reps": reps,
         "seconds": seconds,
         "results": results,
@@ -252,7 +252,11 @@ fn summarise(
 
 /// `ab -n 20000 -c 50` beside `echo-load` (connection per request, 50 at once, an ab-sized
 /// request) against the same oneshot server, which closes after its reply as ab needs.
-fn ab_comparison(bin: &std::path::Path, pin: bool, seconds: f64) -> anyhow::Result<Value> {
+fn ab_comparison(
+    bin: &std::path::Path,
+    pin: Option<(usize, usize)>,
+    seconds: f64,
+) -> anyhow::Result<Value> {
     if !launch::has_ab() {
         eprintln!(
             "ab: not installed (apt-get install apache2-utils); the ab comparison is skipped"
@@ -270,18 +274,18 @@ fn ab_comparison(bin: &std::path::Path, pin: bool, seconds: f64) -> anyhow::Resu
             "{port}".into(),
         ]
         .to_vec();
-        let (mut child, port) = launch::start(&argv, pin)?;
-        let ab = launch::ab(port, 20_000, 50, pin);
+        let server = launch::start(&argv, pin)?;
+        let ab = launch::ab(server.port, 20_000, 50, pin);
         // ab's request is about 80 bytes; echo-load sends the same amount.
         let ours = launch::load(
             bin,
-            port,
-            child.id(),
+            server.port,
+            server.pgid(),
             "--mode conn-per-request --connections 50 --payload 80",
             seconds,
             pin,
         );
-        launch::stop(&mut child);
+        drop(server);
         let (ab_rate, ab_failed) = ab?;
         let ours = ours?;
         let rate = ours["rate"].as_f64().unwrap_or(0.0);
