@@ -16,6 +16,8 @@ mod error;
 mod model;
 mod parse;
 mod raw;
+mod requirements;
+mod schema;
 
 pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS};
 pub use error::SpecError;
@@ -23,6 +25,8 @@ pub use model::{
     Case, CaseKind, Chunking, Level, Origin, Payload, PrivCheck, Step, Timeouts, ALL_PRIV_CHECKS,
 };
 pub use parse::{parse_file, MAX_CLIENTS, MAX_EXPANDED_STEPS, MAX_MS, MAX_PAYLOAD};
+pub use requirements::{glob_match, Requirement, Requirements, REQUIREMENTS_FILE};
+pub use schema::json_schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +114,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpecError> {
             .path();
         if path.is_dir() {
             collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
+        } else if path.extension().is_some_and(|e| e == "toml")
+            && !path.ends_with(REQUIREMENTS_FILE)
+        {
             out.push(path);
         }
     }

@@ -4,7 +4,19 @@ use crate::claims::Claim;
 use serde::{Deserialize, Serialize};
 
 /// How strongly a case is required (RFC 2119), or `info` for measurements that never fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// An absolute requirement: a failure gates.
@@ -39,7 +51,9 @@ pub struct Origin {
 }
 
 /// Per-case deadline overrides, in milliseconds before `--time-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// A wait fails when no byte moved for this long.

@@ -2,11 +2,12 @@
 
 use crate::claims::Claim;
 use crate::model::{Level, Timeouts};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 /// One spec file: an array of `[[case]]` tables.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFile {
     #[serde(default)]
@@ -14,11 +15,14 @@ pub(crate) struct RawFile {
 }
 
 /// A case as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCase {
+    #[schemars(with = "String")]
     pub id: Spanned<String>,
+    #[schemars(with = "String")]
     pub title: Spanned<String>,
+    #[schemars(with = "String")]
     pub source: Spanned<String>,
     pub level: Level,
     #[serde(default)]
@@ -26,16 +30,20 @@ pub(crate) struct RawCase {
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
+    #[schemars(with = "Option<Timeouts>")]
     pub timeouts: Option<Spanned<Timeouts>>,
+    #[schemars(with = "String")]
     pub kind: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub clients: Option<Spanned<u32>>,
     #[serde(default)]
+    #[schemars(with = "Option<Vec<RawStep>>")]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 
 /// A step as written: a bare string for steps without parameters, a one-key table otherwise.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum RawStep {
     Connect,
@@ -62,7 +70,7 @@ pub(crate) enum RawStep {
 }
 
 /// Parameters of `send`: one payload source, optional chunking.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSend {
     pub text: Option<String>,
@@ -75,7 +83,7 @@ pub(crate) struct RawSend {
 }
 
 /// A seeded payload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSeeded {
     pub seed: u64,
@@ -83,7 +91,7 @@ pub(crate) struct RawSeeded {
 }
 
 /// Literal bytes for `expect`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBytes {
     pub text: Option<String>,
@@ -91,29 +99,30 @@ pub(crate) struct RawBytes {
 }
 
 /// A duration parameter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMs {
     pub ms: u64,
 }
 
 /// Parameters of `set_rcvbuf`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRcvbuf {
     pub bytes: u32,
 }
 
 /// Parameters of `repeat`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRepeat {
     pub times: u32,
+    #[schemars(with = "Vec<RawStep>")]
     pub steps: Vec<Spanned<RawStep>>,
 }
 
 /// Parameters of `expect_exit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExit {
     pub status: i32,
