@@ -12,5 +12,6 @@ mod models;
 mod mutants;
 mod privilege;
 mod processes;
+mod reports;
 mod util;
 mod verdicts;

@@ -16,6 +16,10 @@ pub enum Cmd {
         /// Measured seconds per repetition.
         seconds: f64,
     },
+    /// Open the conform matrix page in headless Chromium and check what it rendered.
+    HtmlCheck,
+    /// Write the spec files' JSON Schema to `spec/schema/echo-spec.schema.json`.
+    Schema,
     /// Everything CI runs.
     Ci,
     /// Print usage.
@@ -37,10 +41,14 @@ pub struct Conform {
 pub const HELP: &str = "\
 usage: cargo xtask <task>
   conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
-          run every reference model against the spec and check the matrix
+          run every reference model (and the server, as the last column) against the
+          spec, check the matrix, write target/conform/index.html and check it in chromium
   mutants  run every mutant server and check the case it names catches it
   bench [--reps N] [--seconds S]
            every model under the same loads, pinned; medians and ratios
+  html-check
+           open target/conform/index.html in headless chromium, screenshot it, check the DOM
+  schema   write spec/schema/echo-spec.schema.json from the parser's types
   ci       fmt, clippy, tests, conform and mutants";
 
 /// Parses the arguments after `cargo xtask`.
@@ -87,6 +95,8 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),
+        "html-check" if rest.is_empty() => Ok(Cmd::HtmlCheck),
+        "schema" if rest.is_empty() => Ok(Cmd::Schema),
         "help" | "--help" | "-h" => Ok(Cmd::Help),
         other => bail!("unknown task `{other}`\n{HELP}"),
     }
