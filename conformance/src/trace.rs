@@ -67,8 +67,11 @@ pub fn text(reg: &Requirements, spec: &Spec) -> String {
     let mut without = Vec::new();
     for r in &reg.items {
         let cases = reg.cases_of(r, spec);
-        let mark = if cases.is_empty() { "NO CASE" } else { "" };
-        out.push_str(&format!("{:<48} {mark}\n", r.id));
+        if cases.is_empty() {
+            out.push_str(&format!("{:<48} NO CASE\n", r.id));
+        } else {
+            out.push_str(&format!("{}\n", r.id));
+        }
         out.push_str(&format!("    {}\n    source: {}\n", r.text, r.source));
         for c in &cases {
             out.push_str(&format!("    - {c}\n"));
