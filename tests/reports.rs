@@ -389,3 +389,57 @@ fn the_checked_in_schema_is_up_to_date() {
     assert_eq!(run.code(), exit::OK, "{run}");
     assert_eq!(String::from_utf8_lossy(&run.out.stdout), fresh);
 }
+
+/// A spec file as the JSON a schema validator sees.
+fn toml_as_json(text: &str) -> Value {
+    toml::from_str::<Value>(text).expect("valid TOML")
+}
+
+#[test]
+fn the_schema_accepts_every_shipped_case_file_and_rejects_bad_ones() {
+    let schema: Value = serde_json::from_str(&echo_spec::json_schema()).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/cases");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("spec/cases") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let doc = toml_as_json(&std::fs::read_to_string(&path).expect("read"));
+            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 6,
+        "only {checked} case files found in {}",
+        dir.display()
+    );
+    let good = "[[case]]\nid = \"x.y\"\ntitle = \"t\"\nsource = \"s\"\nlevel = \"must\"\nkind = \"script\"\nsteps = [\"connect\", { send = { text = \"a\" } }, \"expect_echo\"]\n";
+    assert!(validator.is_valid(&toml_as_json(good)));
+    let bad = [
+        (
+            "an unknown field",
+            good.replace("kind =", "colour = \"red\"\nkind ="),
+        ),
+        (
+            "a wrong type",
+            good.replace("level = \"must\"", "level = 3"),
+        ),
+        (
+            "an unknown step",
+            good.replace("\"expect_echo\"", "\"expect_magic\""),
+        ),
+        (
+            "an unknown claim",
+            good.replace("kind =", "requires = [\"fast\"]\nkind ="),
+        ),
+        ("a missing field", good.replace("title = \"t\"\n", "")),
+    ];
+    for (what, text) in bad {
+        assert!(
+            !validator.is_valid(&toml_as_json(&text)),
+            "the schema accepts {what}:\n{text}"
+        );
+    }
+}
