@@ -77,7 +77,7 @@ td.cell:hover{filter:brightness(.9)}
 .g-info{background:#cfe8f6}.g-flaky{background:#e7c6f5;font-weight:bold}
 .g-xfail{background:#f7dcb4}.g-xpass{background:#fff2a8}.g-none{background:#fff;color:#aaa}
 #layout{display:flex;gap:1em;align-items:flex-start}
-#detail{position:sticky;top:1em;flex:1;min-width:30em;border:1px solid #999;padding:.5em 1em;background:#fafafa}
+#detail{position:sticky;top:1em;flex:1;min-width:18em;max-width:60em;border:1px solid #999;padding:.5em 1em;background:#fafafa}
 #detail pre{white-space:pre-wrap;font-size:12px;max-height:70vh;overflow:auto}
 .legend span{display:inline-block;padding:2px 6px;margin-right:4px;border:1px solid #bbb}
 </style></head>
@@ -137,6 +137,11 @@ for (const kase of data.cases) {
   body.appendChild(tr);
 }
 document.body.setAttribute("data-rendered", String(data.cases.length * data.columns.length));
+// `#selftest` (used by `cargo xtask html-check`) opens the first failing cell, as a click would.
+if (location.hash === "#selftest") {
+  const failing = document.querySelector("td.cell.g-fail");
+  if (failing) failing.click();
+}
 </script></body></html>
 "###;
 
@@ -155,7 +160,8 @@ fn chromium() -> Option<String> {
 
 /// Opens `dir/index.html` in headless Chromium, screenshots it to `dir/index.png`, and checks the
 /// DOM after the scripts ran against `dir/matrix.json`: one row per case, one cell per case and
-/// column, every grade present in the data present as a class. Without Chromium: a SKIP line
+/// column, every grade present in the data present as a class, and a click on a failing cell
+/// opening its evidence in the detail panel. Without Chromium: a SKIP line
 /// outside CI, an error in CI.
 pub fn check(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
     let page = dir.join("index.html");
@@ -190,7 +196,8 @@ pub fn check(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
     .ignore_stderr()
     .run()
     .context("chromium --screenshot")?;
-    let dom = cmd!(sh, "{browser} {flags...} --dump-dom {url}")
+    let selftest = format!("{url}#selftest");
+    let dom = cmd!(sh, "{browser} {flags...} --dump-dom {selftest}")
         .quiet()
         .ignore_stderr()
         .read()
@@ -231,6 +238,9 @@ pub fn check(sh: &Shell, dir: &Path) -> anyhow::Result<()> {
         if !dom.contains(&class) {
             problems.push(format!("no cell has class `{class}`"));
         }
+    }
+    if grades.iter().any(|g| g == "FAIL") && !dom.contains("<pre id=\"evidence\">") {
+        problems.push("clicking a failing cell did not open its evidence".to_string());
     }
     if !std::fs::metadata(&shot).is_ok_and(|m| m.len() > 0) {
         problems.push(format!("no screenshot at {}", shot.display()));

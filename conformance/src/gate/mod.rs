@@ -134,8 +134,9 @@ pub fn failing(grade: Grade) -> bool {
     matches!(grade, Grade::Fail | Grade::Flaky)
 }
 
-/// The exit code of a finished run: 3 when the server had problems, then 5 for a gating
-/// regression, then 1 for a gating failure that the baseline does not already know, else 0.
+/// The exit code of a finished run: 3 when the server had problems, then 5 for a regression of a
+/// claimed case (any level), then 1 for a gating failure that the baseline does not already know,
+/// else 0.
 ///
 /// A FLAKY case gates like a FAIL: a server that sometimes fails a MUST is not conformant. An XPASS
 /// gates only under `--strict`; an XFAIL never does.
@@ -150,10 +151,11 @@ pub fn exit_code(
     }
     let gates = |r: &CaseResult| r.claimed && gating_level(r.level, strict);
     let listed = |ids: &[String], id: &str| ids.iter().any(|x| x == id);
+    // Any claimed regression gates, whatever its level: the baseline is a ratchet.
     if let Some(g) = gate {
         if results
             .iter()
-            .any(|r| gates(r) && listed(&g.regressions, &r.id))
+            .any(|r| r.claimed && listed(&g.regressions, &r.id))
         {
             return exit::REGRESSION;
         }
