@@ -4,9 +4,9 @@ use crate::config::{self, RunConfig, UsageError};
 use crate::environment::Environment;
 use crate::exit;
 use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, ValidateArgs};
-use crate::report::{human, json, Grade, RunReport, TargetInfo};
+use crate::report::{human, json, RunReport, TargetInfo};
 use crate::runner;
-use echo_spec::{Case, Claim, Level, Spec, Step};
+use echo_spec::{Case, Claim, Spec, Step};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -91,14 +91,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
         results,
         server_problems: problems,
     };
-    let mut report = build_report(&cfg, &spec, outcome, started);
-    report.exit_code = crate::gate::exit_code(
-        &report.cases,
-        &report.server_problems,
-        cfg.strict,
-        gate.as_ref(),
-    );
-    report.gate = gate;
+    let report = build_report(&cfg, &spec, outcome, started, gate);
     let text = match cfg.format {
         Format::Json => json::render(&report),
         Format::Junit => crate::report::junit::render(&report),
@@ -149,19 +142,15 @@ fn build_report(
     spec: &Spec,
     outcome: runner::Outcome,
     started: Instant,
+    gate: Option<crate::gate::GateReport>,
 ) -> RunReport {
     let results = outcome.results;
-    let gating = |level: Level| level == Level::Must || (cfg.strict && level == Level::Should);
-    let failed = results
-        .iter()
-        .any(|r| r.claimed && r.grade == Grade::Fail && gating(r.level));
-    let exit_code = if !outcome.server_problems.is_empty() {
-        exit::SERVER
-    } else if failed {
-        exit::CASE_FAILED
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::gate::exit_code(
+        &results,
+        &outcome.server_problems,
+        cfg.strict,
+        gate.as_ref(),
+    );
     let privilege = if cfg.plan.claims.contains(Claim::Privileged) {
         Claim::Privileged
     } else {
@@ -197,7 +186,7 @@ fn build_report(
         server_problems: outcome.server_problems,
         duration_ms: started.elapsed().as_millis() as u64,
         exit_code,
-        gate: None,
+        gate,
     }
 }
 
