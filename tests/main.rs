@@ -8,6 +8,7 @@
 mod bad_input;
 mod cli;
 mod clients_lib;
+mod hostile;
 mod models;
 mod mutants;
 mod privilege;

@@ -108,6 +108,7 @@ fn every_non_privilege_mutant_is_covered() {
         // Tested in bad_input: the runner must exit 3.
         "exit-at-once",
     ];
+    covered.extend(crate::hostile::MUTANTS);
     covered.sort_unstable();
     let mut listed: Vec<String> = mutant_list()
         .into_iter()
@@ -122,7 +123,7 @@ fn every_non_privilege_mutant_is_covered() {
 }
 
 /// `(name, case)` for every mutant, from `echo-mutant --list`.
-fn mutant_list() -> Vec<(String, String)> {
+pub fn mutant_list() -> Vec<(String, String)> {
     let mut cmd = Command::new(bin("echo-mutant"));
     cmd.arg("--list");
     let out = cmd.output().expect("running echo-mutant --list");
@@ -136,7 +137,7 @@ fn mutant_list() -> Vec<(String, String)> {
         .collect()
 }
 
-fn listed_case(mutant: &str) -> String {
+pub fn listed_case(mutant: &str) -> String {
     mutant_list()
         .into_iter()
         .find(|(n, _)| n == mutant)

@@ -332,7 +332,13 @@ impl Report {
 /// The full default spec against the `tokio` reference, run once and shared: the reference verdicts.
 pub fn tokio_reference() -> &'static Report {
     static REPORT: OnceLock<Report> = OnceLock::new();
-    REPORT.get_or_init(|| check_run(&server_cmd("tokio", &[]), &[], exit::OK))
+    REPORT.get_or_init(|| {
+        check_run(
+            &server_cmd("tokio", &[]),
+            &["--heavy", "--strict"],
+            exit::OK,
+        )
+    })
 }
 
 /// A process found in `/proc`.

@@ -3,13 +3,16 @@
 
 use crate::util::{check_run, exit, server_cmd, tokio_reference};
 
-/// The ids of the cases that need a stream session or concurrency, which a oneshot sequential loop fails.
+/// The ids of the cases that need a stream session or concurrency, which a oneshot sequential loop fails
+/// (a prefix each).
 const STREAM_OR_CONCURRENCY: &[&str] = &[
     "stream.",
     "echo.stream.",
     "echo.dribble.",
     "echo.exchange.",
     "concurrency.",
+    "hostile.slow-reader.",
+    "hostile.idle-holders.",
 ];
 
 #[test]

@@ -161,6 +161,49 @@ impl Connection {
         SockRef::from(&self.stream).set_linger(Some(Duration::ZERO))
     }
 
+    /// Writes `payload` without reading until the writes block: nothing more is taken for
+    /// `stall`, or all of it is written. Returns the bytes written, which the caller owes as
+    /// echo. Reading is left paused until the caller resumes it with [`Connection::resume_reading`].
+    pub fn write_until_blocked(
+        &mut self,
+        payload: Payload,
+        stall: Duration,
+        deadline: Instant,
+        transcript: &mut Transcript,
+    ) -> Result<u64, Failure> {
+        self.read_paused_until = Some(deadline + Duration::from_secs(3600));
+        let mut out = Outgoing::new(payload, Chunking::default(), 1.0);
+        let mut last_progress = Instant::now();
+        while !out.done() {
+            let now = Instant::now();
+            if now - last_progress >= stall {
+                break;
+            }
+            if now >= deadline {
+                return Err(Failure::new(
+                    FailureKind::Slow,
+                    format!(
+                        "writes neither blocked nor finished within the step budget ({} B written)",
+                        out.offset
+                    ),
+                ));
+            }
+            let wake = deadline.min(last_progress + stall);
+            if self.pump(Some(&mut out), wake, transcript)? > 0 {
+                last_progress = Instant::now();
+            }
+            if self.eof || self.peer_reset {
+                break;
+            }
+        }
+        Ok(out.offset)
+    }
+
+    /// Resumes reading after [`Connection::pause_reading`] or [`Connection::write_until_blocked`].
+    pub fn resume_reading(&mut self) {
+        self.read_paused_until = None;
+    }
+
     /// Drives the socket until `done` holds, writing `out` and reading meanwhile, within `limits`.
     pub fn drive(
         &mut self,

@@ -25,6 +25,14 @@ pub enum FailureKind {
     Process,
     /// A privilege check (`expect_priv`, `expect_bind_denied`) did not hold.
     Privilege,
+    /// Many connects (a storm or a crowd of holders) did not all succeed.
+    Connects,
+    /// The server kept descriptors, threads, CLOSE_WAIT sockets or zombie children it should have released.
+    Leak,
+    /// The server's memory grew over its budget.
+    Memory,
+    /// The server used more CPU time than its budget (spinning).
+    Cpu,
     /// Any other I/O error on the client side.
     Io,
 }
@@ -43,6 +51,10 @@ impl FailureKind {
             FailureKind::Accepted => "ACCEPTED",
             FailureKind::Process => "PROCESS",
             FailureKind::Privilege => "PRIVILEGE",
+            FailureKind::Connects => "CONNECTS",
+            FailureKind::Leak => "LEAK",
+            FailureKind::Memory => "MEMORY",
+            FailureKind::Cpu => "CPU",
             FailureKind::Io => "IO",
         }
     }

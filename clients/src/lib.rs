@@ -24,6 +24,7 @@
 
 mod barrier;
 mod conn;
+pub mod crowd;
 mod failure;
 pub mod load;
 pub mod payload;

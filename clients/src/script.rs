@@ -19,11 +19,12 @@
 
 use crate::barrier::Rendezvous;
 use crate::conn::{Connection, Limits, Outgoing};
+use crate::crowd::{open_many, storm, Crowd};
 use crate::failure::{Failure, FailureKind};
 use crate::payload::with_seed_offset;
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::Transform;
-use echo_spec::{PrivCheck, Step};
+use echo_spec::{Payload, PrivCheck, SignalName, Step};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -90,7 +91,67 @@ pub trait ProcessHooks {
             "this launcher cannot start the server as an unprivileged user",
         ))
     }
+
+    /// Records the server's resources as the baseline; returns a line describing them.
+    fn mark(&mut self) -> Result<String, Failure> {
+        Err(unobservable("mark"))
+    }
+
+    /// Waits up to `settle` for descriptors and threads to come back to the baseline plus the
+    /// deltas, with no CLOSE_WAIT socket and no zombie child; returns what was measured.
+    fn expect_resources(
+        &mut self,
+        fd_delta: u32,
+        threads_delta: u32,
+        settle: Duration,
+    ) -> Result<String, Failure> {
+        let _ = (fd_delta, threads_delta, settle);
+        Err(unobservable("expect_resources"))
+    }
+
+    /// Checks the server's peak resident memory against the baseline and a total; returns what
+    /// was measured.
+    fn expect_rss(
+        &mut self,
+        max_growth_kib: Option<u64>,
+        max_kib: Option<u64>,
+    ) -> Result<String, Failure> {
+        let _ = (max_growth_kib, max_kib);
+        Err(unobservable("expect_rss"))
+    }
+
+    /// Checks the CPU time the server used since the baseline; returns what was measured.
+    fn expect_cpu(&mut self, max: Duration) -> Result<String, Failure> {
+        let _ = max;
+        Err(unobservable("expect_cpu"))
+    }
+
+    /// Sends `signal` to the server's main process.
+    fn signal(&mut self, signal: SignalName) -> Result<(), Failure> {
+        let _ = signal;
+        Err(unobservable("signal"))
+    }
+
+    /// Waits up to `within` until no process of the server is left.
+    fn expect_group_empty(&mut self, within: Duration) -> Result<(), Failure> {
+        let _ = within;
+        Err(unobservable("expect_group_empty"))
+    }
 }
+
+fn unobservable(step: &str) -> Failure {
+    Failure::new(
+        FailureKind::Process,
+        format!("this launcher cannot observe the server process (`{step}`)"),
+    )
+}
+
+/// Connections a `hold` or `storm` step attempts at once.
+const CROWD_BURST: u32 = 256;
+/// Held connections probed at once by `ping_held`.
+const PING_BATCH: usize = 1024;
+/// Seed of the stream `write_until_blocked` writes (plus the client's seed offset).
+const BLOCKED_SEED: u64 = 0x0B10_C4ED;
 
 /// The failing step of a script and why it failed.
 #[derive(Debug, Clone)]
@@ -125,6 +186,8 @@ pub struct ScriptOutcome {
     pub result: Result<(), StepError>,
     /// What happened, with timestamps.
     pub transcript: Transcript,
+    /// Measurements worth reporting even when the script passed (connect counts, memory, CPU).
+    pub notes: Vec<String>,
 }
 
 /// Runs `steps` against `cfg.addr`. `barrier` serves `barrier` steps; `hooks` serves process steps.
@@ -142,14 +205,26 @@ pub fn run_script<'a, 'h>(
         current: None,
         case_deadline: Instant::now() + cfg.case_budget,
         transcript: Transcript::default(),
+        held: Crowd::default(),
+        notes: Vec::new(),
     };
     let result = ex.run(steps, "steps");
     if let Some(b) = barrier {
         b.depart();
     }
+    std::mem::take(&mut ex.held).reset_all();
+    let notes = ex
+        .notes
+        .into_iter()
+        .map(|(_, text, count)| match count {
+            1 => text,
+            n => format!("{text} (the first of {n} such steps)"),
+        })
+        .collect();
     ScriptOutcome {
         result,
         transcript: ex.transcript,
+        notes,
     }
 }
 
@@ -161,6 +236,9 @@ struct Executor<'a, 'h> {
     current: Option<String>,
     case_deadline: Instant,
     transcript: Transcript,
+    held: Crowd,
+    /// Notes by step name: the first text and how many steps of that name made one.
+    notes: Vec<(&'static str, String, u32)>,
 }
 
 impl Executor<'_, '_> {
@@ -202,6 +280,16 @@ impl Executor<'_, '_> {
             })?;
         }
         Ok(())
+    }
+
+    /// Records a measurement in the transcript, and in the outcome's notes once per step name
+    /// (a step repeated 10 times gives one note and a count, not 10 lines).
+    fn note(&mut self, step: &'static str, text: String) {
+        self.transcript.record("", EventKind::Note(text.clone()));
+        match self.notes.iter_mut().find(|(s, _, _)| *s == step) {
+            Some((_, _, count)) => *count += 1,
+            None => self.notes.push((step, text, 1)),
+        }
     }
 
     fn scaled(&self, ms: u64) -> Duration {
@@ -286,7 +374,15 @@ impl Executor<'_, '_> {
             Step::ShutdownWrite => {
                 let (conn, transcript) = self.conn_and_transcript()?;
                 conn.shutdown_write().map_err(|e| {
-                    Failure::new(FailureKind::Io, format!("shutdown(SHUT_WR): {e}"))
+                    // ENOTCONN: the server's reset already tore the connection down.
+                    if e.kind() == std::io::ErrorKind::NotConnected {
+                        Failure::new(
+                            FailureKind::Reset,
+                            format!("shutdown(SHUT_WR): {e}: the server had already torn the connection down"),
+                        )
+                    } else {
+                        Failure::new(FailureKind::Io, format!("shutdown(SHUT_WR): {e}"))
+                    }
                 })?;
                 transcript.record(conn.name(), EventKind::ShutdownWrite);
             }
@@ -396,7 +492,102 @@ impl Executor<'_, '_> {
                 Err(f) if f.kind == FailureKind::Refused => {}
                 Err(f) => return Err(f),
             },
-            Step::ExpectExit { .. } | Step::ExpectPriv { .. } | Step::ExpectBindDenied => {
+            Step::WriteUntilBlocked {
+                max_bytes,
+                stall_ms,
+            } => {
+                let payload = Payload::Seeded {
+                    seed: BLOCKED_SEED.wrapping_add(self.cfg.seed_offset),
+                    len: *max_bytes,
+                };
+                let stall = self.scaled(*stall_ms);
+                let (conn, transcript) = self.conn_and_transcript()?;
+                let written =
+                    conn.write_until_blocked(payload.clone(), stall, limits.deadline, transcript)?;
+                if let Payload::Seeded { seed, .. } = payload {
+                    conn.verifier()
+                        .owe_echo(Payload::Seeded { seed, len: written });
+                }
+                conn.resume_reading();
+                let note = if written == *max_bytes {
+                    format!("write_until_blocked: all {written} B were taken without the client reading (writes never blocked)")
+                } else {
+                    format!("write_until_blocked: writes blocked after {written} B without the client reading")
+                };
+                self.note(step.name(), note);
+            }
+            Step::Storm {
+                connects,
+                burst,
+                max_failed,
+            } => {
+                let tally = storm(
+                    self.cfg.addr,
+                    *connects,
+                    *burst,
+                    self.cfg.no_progress,
+                    limits.deadline,
+                    &self.cfg.transform,
+                );
+                let note = format!("storm: {tally}");
+                self.note(step.name(), note);
+                if tally.unsuccessful() > *max_failed {
+                    return Err(Failure::new(
+                        FailureKind::Connects,
+                        format!(
+                            "{} connects did not succeed (at most {max_failed} may): {tally}",
+                            tally.unsuccessful()
+                        ),
+                    ));
+                }
+            }
+            Step::Hold { count } => {
+                let (crowd, tally) = open_many(
+                    self.cfg.addr,
+                    *count,
+                    CROWD_BURST,
+                    self.cfg.no_progress,
+                    limits.deadline,
+                );
+                self.held.extend(crowd);
+                let note = format!("hold: {tally}; {} held in all", self.held.len());
+                self.note(step.name(), note);
+                if tally.unsuccessful() > 0 {
+                    return Err(Failure::new(
+                        FailureKind::Connects,
+                        format!("not every held connection could be opened: {tally}"),
+                    ));
+                }
+            }
+            Step::PingHeld => {
+                let start = Instant::now();
+                let transform = self.cfg.transform.clone();
+                self.held
+                    .ping_all(&transform, PING_BATCH, limits.deadline)?;
+                let note = format!(
+                    "ping_held: {} held connections each echoed a probe in {:.2} s",
+                    self.held.len(),
+                    start.elapsed().as_secs_f64()
+                );
+                self.note(step.name(), note);
+            }
+            Step::Release => {
+                let n = self.held.len();
+                std::mem::take(&mut self.held).reset_all();
+                self.transcript.record(
+                    "",
+                    EventKind::Note(format!("released {n} held connections")),
+                );
+            }
+            Step::ExpectExit { .. }
+            | Step::ExpectPriv { .. }
+            | Step::ExpectBindDenied
+            | Step::Mark
+            | Step::ExpectResources { .. }
+            | Step::ExpectRss { .. }
+            | Step::ExpectCpu { .. }
+            | Step::Signal { .. }
+            | Step::ExpectGroupEmpty => {
                 let within = limits.deadline.saturating_duration_since(Instant::now());
                 let Some(h) = self.hooks.as_deref_mut() else {
                     return Err(Failure::new(
@@ -404,12 +595,39 @@ impl Executor<'_, '_> {
                         "no server process to observe",
                     ));
                 };
-                match step {
-                    Step::ExpectExit { status } => h.expect_exit(*status, within)?,
-                    Step::ExpectPriv { check } => {
-                        h.expect_priv(*check, within.min(PRIV_SETTLE.mul_f64(self.cfg.time_scale)))?
+                let scale = self.cfg.time_scale;
+                let note = match step {
+                    Step::ExpectExit { status } => h.expect_exit(*status, within).map(|()| None),
+                    Step::ExpectPriv { check } => h
+                        .expect_priv(*check, within.min(PRIV_SETTLE.mul_f64(scale)))
+                        .map(|()| None),
+                    Step::ExpectBindDenied => h.expect_bind_denied(within).map(|()| None),
+                    Step::Mark => h.mark().map(Some),
+                    Step::ExpectResources {
+                        fd_delta,
+                        threads_delta,
+                        settle_ms,
+                    } => {
+                        let settle = Duration::from_millis(*settle_ms).mul_f64(scale).min(within);
+                        h.expect_resources(*fd_delta, *threads_delta, settle)
+                            .map(Some)
                     }
-                    _ => h.expect_bind_denied(within)?,
+                    Step::ExpectRss {
+                        max_growth_kib,
+                        max_kib,
+                    } => h.expect_rss(*max_growth_kib, *max_kib).map(Some),
+                    Step::ExpectCpu { max_ms } => h
+                        .expect_cpu(Duration::from_millis(*max_ms).mul_f64(scale))
+                        .map(Some),
+                    Step::Signal { signal } => h.signal(*signal).map(|()| None),
+                    Step::ExpectGroupEmpty => h.expect_group_empty(within).map(|()| None),
+                    other => Err(Failure::new(
+                        FailureKind::Process,
+                        format!("`{}` is not a process step", other.name()),
+                    )),
+                }?;
+                if let Some(note) = note {
+                    self.note(step.name(), note);
                 }
             }
         }

@@ -27,6 +27,8 @@ pub enum EventKind {
     Step(String),
     /// Something went wrong.
     Error(String),
+    /// A measurement (connect counts, memory, CPU).
+    Note(String),
 }
 
 /// A timestamped event.
@@ -117,6 +119,7 @@ impl fmt::Display for Event {
             EventKind::Closed => write!(f, "{ms:9.1} ms  {conn:<8} closed"),
             EventKind::Step(s) => write!(f, "{ms:9.1} ms  {conn:<8} step {s}"),
             EventKind::Error(e) => write!(f, "{ms:9.1} ms  {conn:<8} error: {e}"),
+            EventKind::Note(n) => write!(f, "{ms:9.1} ms  {conn:<8} note: {n}"),
         }
     }
 }

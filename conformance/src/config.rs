@@ -115,7 +115,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         ),
         _ => return Err(usage("give exactly one of --cmd or --addr")),
     };
-    let cases = select(spec, &args.cases, &args.levels, &claims)?;
+    let cases = select(spec, &args.cases, &args.levels, args.heavy, &claims)?;
     Ok(RunConfig {
         plan: Plan {
             target,
@@ -159,6 +159,7 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         port: None,
         launch_groups: None,
         privilege: None,
+        rlimit_nofile: None,
     })
 }
 
@@ -182,11 +183,16 @@ pub fn address(text: &str, allow_remote: bool) -> Result<SocketAddr, UsageError>
     Ok(addr)
 }
 
-/// Selects cases by glob and level, marking which ones `claims` satisfies.
+/// The tag of slow or resource-hungry cases, run only with `--heavy` (CI and `cargo xtask conform` do).
+pub const HEAVY_TAG: &str = "heavy";
+
+/// Selects cases by glob and level, marking which ones `claims` satisfies. Cases tagged `heavy`
+/// are left out unless `heavy` is set or a `--case` glob is given (which then selects them too).
 pub fn select(
     spec: &Spec,
     globs: &[String],
     levels: &[String],
+    heavy: bool,
     claims: &ClaimSet,
 ) -> Result<Vec<Planned>, UsageError> {
     let mut matchers = Vec::new();
@@ -221,6 +227,7 @@ pub fn select(
         .iter()
         .filter(|c| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&c.id)))
         .filter(|c| wanted.is_empty() || wanted.contains(&c.level))
+        .filter(|c| heavy || !matchers.is_empty() || !c.tags.iter().any(|t| t == HEAVY_TAG))
         .map(|c| Planned {
             case: c.clone(),
             claimed: claims.satisfies(&c.requires),

@@ -30,6 +30,8 @@ pub struct Environment {
     pub privilege_skip: Option<String>,
     /// CPUs available to the runner.
     pub cpus: usize,
+    /// The runner's RLIMIT_NOFILE soft limit (raised to the hard limit at start; servers inherit it).
+    pub nofile_limit: u64,
     /// The `--time-scale` factor.
     pub time_scale: f64,
 }
@@ -60,6 +62,10 @@ impl Environment {
             privilege_target: None,
             privilege_skip: None,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            nofile_limit: nix::sys::resource::getrlimit(
+                nix::sys::resource::Resource::RLIMIT_NOFILE,
+            )
+            .map_or(0, |(soft, _)| soft),
             time_scale,
         }
     }
@@ -84,10 +90,11 @@ impl Environment {
             (None, None) => "no privilege target".into(),
         };
         format!(
-            "environment: euid {}, CapEff {}, kernel {}, ip_unprivileged_port_start {}, netns {}{}; {target}\n",
+            "environment: euid {}, CapEff {}, kernel {}, RLIMIT_NOFILE {}, ip_unprivileged_port_start {}, netns {}{}; {target}\n",
             self.euid,
             self.cap_eff.as_deref().unwrap_or("?"),
             self.kernel,
+            self.nofile_limit,
             self.ip_unprivileged_port_start
                 .map_or_else(|| "?".into(), |v| v.to_string()),
             self.netns,

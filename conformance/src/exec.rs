@@ -22,6 +22,8 @@ pub struct Verdict {
     pub failure: Option<String>,
     /// What backs the grade.
     pub evidence: Option<String>,
+    /// Measurements reported whatever the grade (connect counts, memory, CPU).
+    pub notes: Vec<String>,
 }
 
 impl Verdict {
@@ -31,6 +33,7 @@ impl Verdict {
             grade: Grade::Skip,
             failure: None,
             evidence: Some(reason.into()),
+            notes: Vec::new(),
         }
     }
 }
@@ -57,34 +60,24 @@ pub fn script_config(
 
 /// Runs `case` against `addr`; `hooks` observes the launched server for process steps.
 pub fn execute(case: &Case, cfg: &ScriptConfig, hooks: Option<&mut dyn ProcessHooks>) -> Verdict {
-    let failure = match &case.kind {
+    let (failure, notes) = match &case.kind {
         CaseKind::Script { steps } | CaseKind::Process { steps } => {
             let outcome = run_script(steps, cfg, None, hooks);
-            failure_of(&outcome, None)
+            (failure_of(&outcome, None), outcome.notes)
         }
-        CaseKind::Concurrent { clients, steps } => concurrent(*clients, steps, cfg),
+        CaseKind::Concurrent { clients, steps } => (concurrent(*clients, steps, cfg), Vec::new()),
     };
-    match failure {
-        None if case.level == Level::Info => Verdict {
-            grade: Grade::Info,
-            failure: None,
-            evidence: None,
-        },
-        None => Verdict {
-            grade: Grade::Pass,
-            failure: None,
-            evidence: None,
-        },
-        Some((kind, evidence)) if case.level == Level::Info => Verdict {
-            grade: Grade::Info,
-            failure: Some(kind),
-            evidence: Some(evidence),
-        },
-        Some((kind, evidence)) => Verdict {
-            grade: Grade::Fail,
-            failure: Some(kind),
-            evidence: Some(evidence),
-        },
+    let grade = match (&failure, case.level) {
+        (_, Level::Info) => Grade::Info,
+        (None, _) => Grade::Pass,
+        (Some(_), _) => Grade::Fail,
+    };
+    let (failure, evidence) = failure.map_or((None, None), |(kind, ev)| (Some(kind), Some(ev)));
+    Verdict {
+        grade,
+        failure,
+        evidence,
+        notes,
     }
 }
 

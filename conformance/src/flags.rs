@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Run only cases of these levels (repeatable or comma-separated: must,should,may,info).
     #[arg(long = "level", value_delimiter = ',')]
     pub levels: Vec<String>,
+    /// Also run the cases tagged `heavy` (C10k, descriptor exhaustion): slower and hungrier, so
+    /// left out by default; CI and `cargo xtask conform` pass it.
+    #[arg(long)]
+    pub heavy: bool,
     /// Multiply every deadline and pause by this factor (for slow machines or sanitizers).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,

@@ -20,3 +20,4 @@ pub mod report;
 pub mod runner;
 pub mod server;
 pub mod trace;
+pub mod watch;

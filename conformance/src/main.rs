@@ -23,5 +23,6 @@ fn main() {
             echo_conform::os::netns::enter_private(!args.no_netns);
         }
     }
+    echo_conform::os::raise_nofile_limit();
     std::process::exit(echo_conform::cli::run(cli.command));
 }

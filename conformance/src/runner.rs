@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Where the server under test is.
+/// Where the server under test is. Built once per run, so the size of `LaunchSpec` does not matter.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Target {
     /// Launched by the runner, once or many times.
     Launch(LaunchSpec),
@@ -73,6 +74,7 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
                     grade: Grade::NotClaimed,
                     failure: None,
                     evidence: None,
+                    notes: Vec::new(),
                 },
                 Duration::ZERO,
             ));
@@ -158,6 +160,7 @@ fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         duration_ms: took.as_millis() as u64,
         failure: v.failure,
         evidence: v.evidence,
+        notes: v.notes,
     }
 }
 
@@ -242,7 +245,14 @@ fn run_alone(
             if matches!(steps.first(), Some(Step::ExpectBindDenied)) {
                 return result(p, bind_denied(plan, p, spec), start.elapsed());
             }
-            let mut server = match Server::launch(spec) {
+            let launch = match p.case.rlimit_nofile {
+                Some(n) => LaunchSpec {
+                    rlimit_nofile: Some(n),
+                    ..spec.clone()
+                },
+                None => spec.clone(),
+            };
+            let mut server = match Server::launch(&launch) {
                 Ok(s) => s,
                 Err(e) => {
                     let msg = format!("launch for `{}` failed: {e}", p.case.id);
@@ -263,6 +273,16 @@ fn run_alone(
                     None
                 },
             );
+            let expects_exit = steps
+                .iter()
+                .any(|s| matches!(s, Step::ExpectExit { .. } | Step::Signal { .. }));
+            if is_process && !expects_exit && verdict.grade == Grade::Fail {
+                // A process case observes the server itself, so an exit may be what it expects;
+                // but when the case failed, a death is the evidence that matters most.
+                if let Some(status) = server.exit_within(Duration::ZERO) {
+                    verdict = died(verdict, &server, status, None, &p.case.id);
+                }
+            }
             if !is_process {
                 if let Some(status) = server.exit_within(death_settle(&verdict)) {
                     // A server that claims `single` may exit 0 after its one connection; anything else is a death.
@@ -312,6 +332,7 @@ fn bind_denied(plan: &Plan, p: &Planned, spec: &LaunchSpec) -> Verdict {
                     "cannot start the server as {}({}): {e}",
                     target.user, target.uid
                 )),
+                notes: Vec::new(),
             }
         }
     };
@@ -336,6 +357,7 @@ fn launch_failed(problems: &Mutex<Vec<String>>, msg: String) -> Verdict {
         grade: Grade::Fail,
         failure: Some("SERVER".into()),
         evidence: Some(msg),
+        notes: Vec::new(),
     }
 }
 
@@ -371,6 +393,7 @@ fn died(
         },
         failure: Some(v.failure.unwrap_or_else(|| "DIED".into())),
         evidence: Some(evidence),
+        notes: v.notes,
     }
 }
 

@@ -37,6 +37,8 @@ pub struct LaunchSpec {
     pub launch_groups: Option<Vec<u32>>,
     /// What a privileged server must drop to, for `expect_priv` and `expect_bind_denied`.
     pub privilege: Option<PrivTarget>,
+    /// RLIMIT_NOFILE (soft and hard) for the server, when a case asks for a low one.
+    pub rlimit_nofile: Option<u64>,
 }
 
 /// Why a launch failed (exit code 3).
@@ -94,6 +96,8 @@ pub struct Server {
     stopped: bool,
     privilege: Option<PrivTarget>,
     started_as: Option<(u32, u32)>,
+    /// The resources recorded by a `mark` step.
+    pub(crate) baseline: Option<crate::observe::resources::Usage>,
 }
 
 #[derive(Debug, Default)]
@@ -147,10 +151,19 @@ impl Server {
             (None, None) => Vec::new(),
         };
         let set_groups = as_user.is_some() || spec.launch_groups.is_some();
+        let nofile = spec.rlimit_nofile.map(|n| libc::rlimit {
+            rlim_cur: n as libc::rlim_t,
+            rlim_max: n as libc::rlim_t,
+        });
         // SAFETY: between fork and exec the child calls only async-signal-safe functions
-        // (setgroups, setgid, setuid, prctl) on data prepared before the fork.
+        // (setgroups, setgid, setuid, prctl, setrlimit) on data prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
+                if let Some(lim) = &nofile {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 if set_groups && libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -200,6 +213,7 @@ impl Server {
             stopped: false,
             privilege: spec.privilege.clone(),
             started_as: as_user,
+            baseline: None,
         })
     }
 
@@ -332,6 +346,39 @@ impl Drop for Server {
 }
 
 impl ProcessHooks for Server {
+    fn mark(&mut self) -> Result<String, Failure> {
+        crate::watch::mark(self)
+    }
+
+    fn expect_resources(
+        &mut self,
+        fd_delta: u32,
+        threads_delta: u32,
+        settle: Duration,
+    ) -> Result<String, Failure> {
+        crate::watch::expect_resources(self, fd_delta, threads_delta, settle)
+    }
+
+    fn expect_rss(
+        &mut self,
+        max_growth_kib: Option<u64>,
+        max_kib: Option<u64>,
+    ) -> Result<String, Failure> {
+        crate::watch::expect_rss(self, max_growth_kib, max_kib)
+    }
+
+    fn expect_cpu(&mut self, max: Duration) -> Result<String, Failure> {
+        crate::watch::expect_cpu(self, max)
+    }
+
+    fn signal(&mut self, signal: echo_spec::SignalName) -> Result<(), Failure> {
+        crate::watch::signal(self, signal)
+    }
+
+    fn expect_group_empty(&mut self, within: Duration) -> Result<(), Failure> {
+        crate::watch::expect_group_empty(self, within)
+    }
+
     fn expect_exit(&mut self, status: i32, within: Duration) -> Result<(), Failure> {
         let deadline = Instant::now() + within;
         loop {

@@ -22,7 +22,8 @@ mod schema;
 pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS};
 pub use error::SpecError;
 pub use model::{
-    Case, CaseKind, Chunking, Level, Origin, Payload, PrivCheck, Step, Timeouts, ALL_PRIV_CHECKS,
+    Case, CaseKind, Chunking, Level, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
+    ALL_PRIV_CHECKS,
 };
 pub use parse::{parse_file, MAX_CLIENTS, MAX_EXPANDED_STEPS, MAX_MS, MAX_PAYLOAD};
 pub use requirements::{glob_match, Requirement, Requirements, REQUIREMENTS_FILE};

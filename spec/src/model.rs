@@ -81,6 +81,8 @@ pub struct Case {
     pub tags: Vec<String>,
     /// Deadline overrides.
     pub timeouts: Timeouts,
+    /// `process` only: the server is launched with RLIMIT_NOFILE set to this (soft and hard).
+    pub rlimit_nofile: Option<u64>,
     /// What the case does.
     pub kind: CaseKind,
     /// Where it was defined.
@@ -251,6 +253,72 @@ pub enum Step {
         /// The check.
         check: PrivCheck,
     },
+    /// Without reading, write a seeded stream until the writes block (nothing more is taken for
+    /// `stall_ms`) or `max_bytes` are written; everything written is owed as echo, and reading
+    /// resumes afterwards. A server that buffers without limit lets all `max_bytes` through.
+    WriteUntilBlocked {
+        /// The most bytes written.
+        max_bytes: u64,
+        /// How long writes must make no progress to count as blocked.
+        stall_ms: u64,
+    },
+    /// Open `connects` connections in bursts of `burst` (non-blocking connects). Each sends a
+    /// short probe once established and is reset as soon as the probe's echo is back, so a
+    /// sequential server can serve a whole burst; fails when more than `max_failed` of them were
+    /// not connected and echoed within the no-progress deadline of their connect.
+    Storm {
+        /// Connections in all.
+        connects: u32,
+        /// Connections attempted at once.
+        burst: u32,
+        /// Connections that may fail (refused or timed out) before the step fails.
+        max_failed: u32,
+    },
+    /// Open `count` more idle connections, in bursts, and keep them until `release`; every one
+    /// must connect.
+    Hold {
+        /// How many.
+        count: u32,
+    },
+    /// Send a short distinct probe on every held connection; each must come back intact.
+    PingHeld,
+    /// Close every held connection with a reset (SO_LINGER 0), so thousands of closes leave no
+    /// TIME_WAIT behind.
+    Release,
+    /// `process` only: record the server's resources (descriptors, threads, RSS, CPU time) as the
+    /// baseline for the `expect_resources`, `expect_rss` and `expect_cpu` steps that follow.
+    Mark,
+    /// `process` only: within `settle_ms`, the server's descriptors and threads come back to at
+    /// most the baseline plus the deltas, and it holds no CLOSE_WAIT socket and no zombie child.
+    ExpectResources {
+        /// Descriptors allowed above the baseline.
+        fd_delta: u32,
+        /// Threads allowed above the baseline.
+        threads_delta: u32,
+        /// How long the server has to get there.
+        settle_ms: u64,
+    },
+    /// `process` only: the server's resident memory (peak, over every process) grew at most
+    /// `max_growth_kib` since `mark`, and stays under `max_kib` in all, where given.
+    ExpectRss {
+        /// Growth allowed over the baseline, in KiB.
+        max_growth_kib: Option<u64>,
+        /// Total allowed, in KiB.
+        max_kib: Option<u64>,
+    },
+    /// `process` only: the server used at most `max_ms` of CPU time (user + system, every
+    /// process) since `mark`; scaled by `--time-scale`.
+    ExpectCpu {
+        /// The CPU budget in milliseconds.
+        max_ms: u64,
+    },
+    /// `process` only: send a signal to the server's main process.
+    Signal {
+        /// The signal.
+        signal: SignalName,
+    },
+    /// `process` only: within the step deadline, no process of the server's process group is left.
+    ExpectGroupEmpty,
     /// `process` only, and only as the first step: the runner launches the server as the
     /// target user (not root), and it must refuse to start: a non-zero exit whose output names
     /// the permission problem (EACCES), with no listening socket left.
@@ -287,6 +355,50 @@ pub enum PrivCheck {
     /// No task of any process has 0 in any uid or gid field, nor CAP_SETUID, CAP_SETGID or
     /// CAP_SETPCAP in CapPrm, CapEff or CapAmb: it cannot regain root.
     NoRegain,
+}
+
+/// The signals a `signal` step can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SignalName {
+    /// SIGTERM: stop, gracefully.
+    Term,
+    /// SIGINT: interrupted from the terminal.
+    Int,
+    /// SIGHUP: hang-up (often "reload").
+    Hup,
+    /// SIGKILL: ends the process at once.
+    Kill,
+}
+
+impl SignalName {
+    /// Every signal a spec may name.
+    pub const ALL: [SignalName; 4] = [
+        SignalName::Term,
+        SignalName::Int,
+        SignalName::Hup,
+        SignalName::Kill,
+    ];
+
+    /// The name as written in spec files (`TERM`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalName::Term => "TERM",
+            SignalName::Int => "INT",
+            SignalName::Hup => "HUP",
+            SignalName::Kill => "KILL",
+        }
+    }
+
+    /// The signal's number on Linux.
+    pub fn number(self) -> i32 {
+        match self {
+            SignalName::Term => 15,
+            SignalName::Int => 2,
+            SignalName::Hup => 1,
+            SignalName::Kill => 9,
+        }
+    }
 }
 
 /// Every privilege check, in the order the case file header documents them.
@@ -356,6 +468,17 @@ impl Step {
             Step::ExpectExit { .. } => "expect_exit",
             Step::ExpectPriv { .. } => "expect_priv",
             Step::ExpectBindDenied => "expect_bind_denied",
+            Step::WriteUntilBlocked { .. } => "write_until_blocked",
+            Step::Storm { .. } => "storm",
+            Step::Hold { .. } => "hold",
+            Step::PingHeld => "ping_held",
+            Step::Release => "release",
+            Step::Mark => "mark",
+            Step::ExpectResources { .. } => "expect_resources",
+            Step::ExpectRss { .. } => "expect_rss",
+            Step::ExpectCpu { .. } => "expect_cpu",
+            Step::Signal { .. } => "signal",
+            Step::ExpectGroupEmpty => "expect_group_empty",
         }
     }
 
@@ -363,7 +486,15 @@ impl Step {
     pub fn is_process_step(&self) -> bool {
         matches!(
             self,
-            Step::ExpectExit { .. } | Step::ExpectPriv { .. } | Step::ExpectBindDenied
+            Step::ExpectExit { .. }
+                | Step::ExpectPriv { .. }
+                | Step::ExpectBindDenied
+                | Step::Mark
+                | Step::ExpectResources { .. }
+                | Step::ExpectRss { .. }
+                | Step::ExpectCpu { .. }
+                | Step::Signal { .. }
+                | Step::ExpectGroupEmpty
         )
     }
 

@@ -2,7 +2,8 @@
 
 use crate::error::{line_col, SpecError};
 use crate::model::{
-    Case, CaseKind, Chunking, Origin, Payload, PrivCheck, Step, Timeouts, ALL_PRIV_CHECKS,
+    Case, CaseKind, Chunking, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
+    ALL_PRIV_CHECKS,
 };
 use crate::raw::{RawBytes, RawCase, RawFile, RawSend, RawStep};
 use std::collections::HashSet;
@@ -17,6 +18,10 @@ pub const MAX_MS: u64 = 600_000;
 pub const MAX_CLIENTS: u32 = 20_000;
 /// Most steps a case may execute once `repeat`s are expanded.
 pub const MAX_EXPANDED_STEPS: u64 = 1_000_000;
+/// The most connections one `storm` or `hold` step opens.
+pub const MAX_CROWD: u32 = 100_000;
+/// The most connections a `storm` attempts at once.
+pub const MAX_BURST: u32 = 4_096;
 
 /// Reserved kinds: part of the closed set in the design, not implemented by this version.
 const RESERVED_KINDS: [&str; 3] = ["property", "hostile", "load"];
@@ -159,6 +164,26 @@ impl Ctx<'_> {
                 "only `concurrent` cases take `clients`",
             ));
         }
+        let rlimit_nofile = match &raw.rlimit_nofile {
+            None => None,
+            Some(r) if !matches!(kind, CaseKind::Process { .. }) => {
+                return Err(self.err(
+                    r.span(),
+                    &id,
+                    "rlimit_nofile",
+                    "only `process` cases launch their own server, so only they take `rlimit_nofile`",
+                ));
+            }
+            Some(r) if !(16..=1 << 20).contains(r.get_ref()) => {
+                return Err(self.err(
+                    r.span(),
+                    &id,
+                    "rlimit_nofile",
+                    format!("{} is outside 16..=1048576", r.get_ref()),
+                ));
+            }
+            Some(r) => Some(*r.get_ref()),
+        };
         self.check_steps(&id, &kind, steps_span)?;
         let (line, _) = line_col(self.text, raw.id.span().start);
         Ok(Case {
@@ -169,6 +194,7 @@ impl Ctx<'_> {
             requires: raw.requires,
             tags: raw.tags,
             timeouts,
+            rlimit_nofile,
             kind,
             origin: Origin {
                 file: self.file.to_string(),
@@ -286,6 +312,93 @@ impl Ctx<'_> {
                 }
             },
             RawStep::ExpectBindDenied => Step::ExpectBindDenied,
+            RawStep::WriteUntilBlocked(w) => {
+                if w.max_bytes == 0 || w.max_bytes > MAX_PAYLOAD {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.max_bytes"),
+                        format!("must be within 1..={MAX_PAYLOAD}"),
+                    ));
+                }
+                Step::WriteUntilBlocked {
+                    max_bytes: w.max_bytes,
+                    stall_ms: ms(w.stall_ms, "stall_ms")?.max(1),
+                }
+            }
+            RawStep::Storm(st) => {
+                let bad = if st.connects == 0 || st.connects > MAX_CROWD {
+                    Some(("connects", format!("must be within 1..={MAX_CROWD}")))
+                } else if st.burst == 0 || st.burst > st.connects.min(MAX_BURST) {
+                    Some((
+                        "burst",
+                        format!("must be within 1..={}", st.connects.min(MAX_BURST)),
+                    ))
+                } else if st.max_failed > st.connects {
+                    Some(("max_failed", "must not exceed `connects`".to_string()))
+                } else {
+                    None
+                };
+                if let Some((name, why)) = bad {
+                    return Err(self.err(span, id, &format!("{field}.{name}"), why));
+                }
+                Step::Storm {
+                    connects: st.connects,
+                    burst: st.burst,
+                    max_failed: st.max_failed,
+                }
+            }
+            RawStep::Hold(h) => {
+                if h.count == 0 || h.count > MAX_CROWD {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.count"),
+                        format!("must be within 1..={MAX_CROWD}"),
+                    ));
+                }
+                Step::Hold { count: h.count }
+            }
+            RawStep::PingHeld => Step::PingHeld,
+            RawStep::Release => Step::Release,
+            RawStep::Mark => Step::Mark,
+            RawStep::ExpectResources(r) => Step::ExpectResources {
+                fd_delta: r.fd_delta,
+                threads_delta: r.threads_delta,
+                settle_ms: ms(r.settle_ms, "settle_ms")?,
+            },
+            RawStep::ExpectRss(r) => {
+                if r.max_growth_kib.is_none() && r.max_kib.is_none() {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.expect_rss"),
+                        "give `max_growth_kib`, `max_kib`, or both",
+                    ));
+                }
+                Step::ExpectRss {
+                    max_growth_kib: r.max_growth_kib,
+                    max_kib: r.max_kib,
+                }
+            }
+            RawStep::ExpectCpu(c) => Step::ExpectCpu {
+                max_ms: ms(c.max_ms, "max_ms")?,
+            },
+            RawStep::Signal(name) => {
+                match SignalName::ALL.into_iter().find(|s| s.as_str() == name) {
+                    Some(signal) => Step::Signal { signal },
+                    None => {
+                        let known: Vec<_> = SignalName::ALL.iter().map(|s| s.as_str()).collect();
+                        return Err(self.err(
+                            span,
+                            id,
+                            &format!("{field}.signal"),
+                            format!("unknown signal `{name}` (known: {})", known.join(", ")),
+                        ));
+                    }
+                }
+            }
+            RawStep::ExpectGroupEmpty => Step::ExpectGroupEmpty,
         })
     }
 
@@ -450,9 +563,11 @@ fn walk(
             Step::Sleep { .. }
             | Step::Barrier
             | Step::ExpectRefused
-            | Step::ExpectExit { .. }
-            | Step::ExpectPriv { .. }
-            | Step::ExpectBindDenied => {}
+            | Step::Storm { .. }
+            | Step::Hold { .. }
+            | Step::PingHeld
+            | Step::Release => {}
+            s if s.is_process_step() => {}
             other => {
                 if current.is_none() {
                     return Err(format!(

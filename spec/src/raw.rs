@@ -38,6 +38,9 @@ pub(crate) struct RawCase {
     #[schemars(with = "Option<u32>")]
     pub clients: Option<Spanned<u32>>,
     #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub rlimit_nofile: Option<Spanned<u64>>,
+    #[serde(default)]
     #[schemars(with = "Option<Vec<RawStep>>")]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
@@ -67,6 +70,78 @@ pub(crate) enum RawStep {
     ExpectExit(RawExit),
     ExpectPriv(String),
     ExpectBindDenied,
+    WriteUntilBlocked(RawWriteUntilBlocked),
+    Storm(RawStorm),
+    Hold(RawHold),
+    PingHeld,
+    Release,
+    Mark,
+    ExpectResources(RawResources),
+    ExpectRss(RawRss),
+    ExpectCpu(RawCpu),
+    Signal(String),
+    ExpectGroupEmpty,
+}
+
+/// Parameters of `write_until_blocked`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWriteUntilBlocked {
+    pub max_bytes: u64,
+    #[serde(default = "default_stall_ms")]
+    pub stall_ms: u64,
+}
+
+fn default_stall_ms() -> u64 {
+    300
+}
+
+/// Parameters of `storm`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStorm {
+    pub connects: u32,
+    pub burst: u32,
+    #[serde(default)]
+    pub max_failed: u32,
+}
+
+/// Parameters of `hold`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHold {
+    pub count: u32,
+}
+
+/// Parameters of `expect_resources`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawResources {
+    #[serde(default)]
+    pub fd_delta: u32,
+    #[serde(default)]
+    pub threads_delta: u32,
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+}
+
+fn default_settle_ms() -> u64 {
+    2000
+}
+
+/// Parameters of `expect_rss`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRss {
+    pub max_growth_kib: Option<u64>,
+    pub max_kib: Option<u64>,
+}
+
+/// Parameters of `expect_cpu`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCpu {
+    pub max_ms: u64,
 }
 
 /// Parameters of `send`: one payload source, optional chunking.

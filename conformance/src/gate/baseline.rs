@@ -100,6 +100,7 @@ mod tests {
             duration_ms: 42,
             failure: None,
             evidence: None,
+            notes: Vec::new(),
         }
     }
 

@@ -166,6 +166,7 @@ mod tests {
             duration_ms: 0,
             failure: None,
             evidence: None,
+            notes: Vec::new(),
         };
         let mut results = vec![
             mk("echo.text.short", Grade::Fail),

@@ -244,6 +244,7 @@ mod tests {
             duration_ms: 0,
             failure: None,
             evidence: None,
+            notes: Vec::new(),
         }
     }
 

@@ -72,6 +72,7 @@ mod tests {
             duration_ms: 10,
             failure: (grade == Grade::Fail).then(|| "HANG".into()),
             evidence: Some(ev.into()),
+            notes: Vec::new(),
         }
     }
 

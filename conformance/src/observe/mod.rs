@@ -3,6 +3,7 @@
 //! `/proc` lines with their pid and tid.
 
 pub mod net;
+pub mod resources;
 pub mod status;
 
 use crate::privilege::PrivTarget;

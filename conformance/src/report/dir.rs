@@ -51,6 +51,7 @@ pub(crate) fn sample() -> RunReport {
         duration_ms: 7,
         failure: matches!(grade, Grade::Fail | Grade::Flaky).then(|| "HANG".into()),
         evidence: evidence.map(String::from),
+        notes: Vec::new(),
     };
     let cases = vec![
         case("echo.pass", Grade::Pass, true, None),

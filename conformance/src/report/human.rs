@@ -106,6 +106,9 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
             line.push('\n');
         }
     }
+    for n in &r.notes {
+        line.push_str(&format!("      measured: {n}\n"));
+    }
     line
 }
 

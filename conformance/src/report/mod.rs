@@ -71,6 +71,9 @@ pub struct CaseResult {
     pub failure: Option<String>,
     /// What backs a FAIL or SKIP: the failing step, offsets and bytes, the transcript, the server's last words.
     pub evidence: Option<String>,
+    /// Measurements reported whatever the grade (connect counts, memory, CPU).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// How the server was reached.

@@ -16,6 +16,7 @@ use crate::shutdown;
 use crate::transform::Transform;
 
 pub mod echo;
+pub mod hostile;
 pub mod lifecycle;
 pub mod privilege;
 
@@ -53,10 +54,12 @@ pub struct Flags {
     pub list: bool,
 }
 
-/// Every mutant, echo defects first, then lifecycle and concurrency, then privilege.
+/// Every mutant, echo defects first, then lifecycle and concurrency, hostile clients and
+/// resources, then privilege.
 pub fn all() -> Vec<Mutant> {
     let mut all = echo::mutants();
     all.extend(lifecycle::mutants());
+    all.extend(hostile::mutants());
     all.extend(privilege::mutants());
     all
 }

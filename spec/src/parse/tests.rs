@@ -307,3 +307,103 @@ fn embedded_privilege_cases_are_process_cases_that_require_privileged() {
         );
     }
 }
+
+#[test]
+fn hostile_and_resource_steps_parse() {
+    let text = format!(
+        "{HEAD}kind = \"process\"\nrlimit_nofile = 64\nsteps = [\"mark\", \"connect\", \
+         {{ write_until_blocked = {{ max_bytes = 1048576 }} }}, \
+         {{ storm = {{ connects = 100, burst = 10, max_failed = 2 }} }}, {{ hold = {{ count = 5 }} }}, \
+         \"ping_held\", \"release\", {{ expect_resources = {{ fd_delta = 1 }} }}, \
+         {{ expect_rss = {{ max_kib = 1000 }} }}, {{ expect_cpu = {{ max_ms = 100 }} }}, \
+         {{ signal = \"TERM\" }}, \"expect_group_empty\"]\n"
+    );
+    let cases = parse_file("t.toml", &text).unwrap();
+    let c = &cases[0];
+    assert_eq!(c.rlimit_nofile, Some(64));
+    let steps = c.kind.steps();
+    assert_eq!(
+        steps[2],
+        crate::Step::WriteUntilBlocked {
+            max_bytes: 1 << 20,
+            stall_ms: 300
+        }
+    );
+    assert_eq!(
+        steps[7],
+        crate::Step::ExpectResources {
+            fd_delta: 1,
+            threads_delta: 0,
+            settle_ms: 2000
+        }
+    );
+    assert_eq!(
+        steps[10],
+        crate::Step::Signal {
+            signal: crate::SignalName::Term
+        }
+    );
+}
+
+#[test]
+fn storm_burst_over_connects() {
+    check(
+        "kind = \"script\"\nsteps = [{ storm = { connects = 10, burst = 20 } }]\n",
+        "t.toml:7:",
+        "steps[0].burst",
+    );
+}
+
+#[test]
+fn hold_of_zero() {
+    check(
+        "kind = \"script\"\nsteps = [{ hold = { count = 0 } }]\n",
+        "t.toml:7:",
+        "must be within 1..=100000",
+    );
+}
+
+#[test]
+fn expect_rss_needs_a_limit() {
+    check(
+        "kind = \"process\"\nsteps = [\"mark\", { expect_rss = {} }]\n",
+        "t.toml:7:",
+        "give `max_growth_kib`, `max_kib`, or both",
+    );
+}
+
+#[test]
+fn unknown_signal() {
+    check(
+        "kind = \"process\"\nsteps = [{ signal = \"USR9\" }]\n",
+        "t.toml:7:",
+        "unknown signal `USR9` (known: TERM, INT, HUP, KILL)",
+    );
+}
+
+#[test]
+fn rlimit_only_for_process_cases() {
+    check(
+        "kind = \"script\"\nrlimit_nofile = 64\nsteps = [\"connect\"]\n",
+        "t.toml:7:",
+        "only `process` cases",
+    );
+}
+
+#[test]
+fn rlimit_too_low() {
+    check(
+        "kind = \"process\"\nrlimit_nofile = 3\nsteps = [\"connect\"]\n",
+        "t.toml:7:",
+        "3 is outside 16..=1048576",
+    );
+}
+
+#[test]
+fn resource_steps_need_a_process_case() {
+    check(
+        "kind = \"script\"\nsteps = [\"mark\"]\n",
+        "t.toml:7:",
+        "`mark` observes the server process and needs `kind = \"process\"`",
+    );
+}

@@ -1,0 +1,550 @@
+//! Many connections at once: connect storms and crowds of idle holders.
+//!
+//! Connections are opened in bursts of non-blocking connects watched with one `poll(2)`, so a
+//! full accept queue or a server that stopped accepting shows up as counts of refusals and
+//! timeouts rather than as one long hang.
+//!
+//! ```no_run
+//! use echo_clients::crowd::{open_many, Crowd};
+//! use std::time::{Duration, Instant};
+//!
+//! let addr = "127.0.0.1:7007".parse().unwrap();
+//! let deadline = Instant::now() + Duration::from_secs(10);
+//! let (crowd, tally) = open_many(addr, 1000, 200, Duration::from_secs(2), deadline);
+//! println!("{tally}");
+//! crowd.reset_all();
+//! ```
+
+use crate::failure::{Failure, FailureKind};
+use crate::verify::{EchoVerifier, Transform};
+use echo_spec::Payload;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// How a batch of connects went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Connections established.
+    pub opened: u32,
+    /// Connects refused (nothing listening, or the queue overflowed with a reset).
+    pub refused: u32,
+    /// Connects still pending after their timeout.
+    pub timed_out: u32,
+    /// Connects that failed otherwise (including the client's own descriptor limit).
+    pub failed: u32,
+    /// Connects never attempted because the overall deadline passed.
+    pub not_attempted: u32,
+    /// Connections established whose probe was not echoed in time (storms only).
+    pub unanswered: u32,
+    /// The first error seen, for evidence.
+    pub first_error: Option<String>,
+    /// How long the whole batch took.
+    pub elapsed: Duration,
+}
+
+impl Tally {
+    /// Connects that did not succeed, for any reason.
+    pub fn unsuccessful(&self) -> u32 {
+        self.refused + self.timed_out + self.failed + self.not_attempted + self.unanswered
+    }
+
+    fn error(&mut self, what: String) {
+        self.first_error.get_or_insert(what);
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.opened + self.unsuccessful() - self.unanswered;
+        write!(
+            f,
+            "{} of {total} connected in {:.2} s ({} refused, {} timed out, {} failed, {} not attempted",
+            self.opened,
+            self.elapsed.as_secs_f64(),
+            self.refused,
+            self.timed_out,
+            self.failed,
+            self.not_attempted
+        )?;
+        if self.unanswered > 0 {
+            write!(f, ", {} connected but not echoed", self.unanswered)?;
+        }
+        f.write_str(")")?;
+        if let Some(e) = &self.first_error {
+            write!(f, "; first error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Open connections kept by a client.
+#[derive(Debug, Default)]
+pub struct Crowd {
+    streams: Vec<TcpStream>,
+}
+
+impl Crowd {
+    /// Number of connections held.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// True when none are held.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// Adds the connections of `other`.
+    pub fn extend(&mut self, other: Crowd) {
+        self.streams.extend(other.streams);
+    }
+
+    /// Closes every connection with a reset (SO_LINGER 0), which leaves no TIME_WAIT behind.
+    pub fn reset_all(self) {
+        for s in self.streams {
+            let _ = SockRef::from(&s).set_linger(Some(Duration::ZERO));
+        }
+    }
+
+    /// Sends a short distinct probe (`ping 000042\n`) on every connection and checks each
+    /// comes back, after `transform`, before `deadline`. At most `batch` connections are in
+    /// flight at once. Fails with the first connection that did not answer correctly.
+    pub fn ping_all(
+        &mut self,
+        transform: &Transform,
+        batch: usize,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let batch = batch.max(1);
+        for (b, chunk) in self.streams.chunks_mut(batch).enumerate() {
+            let base = b * batch;
+            let mut verifiers = Vec::with_capacity(chunk.len());
+            for (i, s) in chunk.iter_mut().enumerate() {
+                let probe = format!("ping {:06}\n", base + i).into_bytes();
+                let mut v = EchoVerifier::new(transform.clone());
+                v.owe_echo(Payload::Bytes(probe.clone()));
+                verifiers.push(v);
+                write_probe(s, &probe).map_err(|e| {
+                    Failure::new(
+                        FailureKind::Io,
+                        format!("held connection {}: write: {e}", base + i),
+                    )
+                })?;
+            }
+            await_echoes(chunk, &mut verifiers, base, deadline)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_probe(s: &mut TcpStream, probe: &[u8]) -> io::Result<()> {
+    // An empty socket buffer takes a dozen bytes at once; a short write here means the
+    // connection is already broken.
+    let n = s.write(probe)?;
+    if n == probe.len() {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::WriteZero, "short write"))
+    }
+}
+
+fn await_echoes(
+    streams: &mut [TcpStream],
+    verifiers: &mut [EchoVerifier],
+    base: usize,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    let mut buf = [0u8; 256];
+    loop {
+        let waiting: Vec<usize> = (0..streams.len())
+            .filter(|&i| !verifiers[i].settled())
+            .collect();
+        let Some(&first) = waiting.first() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Failure::new(
+                FailureKind::Hang,
+                format!(
+                    "{} held connections had not echoed their probe by the deadline (first: connection {})",
+                    waiting.len(),
+                    base + first
+                ),
+            ));
+        }
+        let ms = deadline
+            .saturating_duration_since(now)
+            .as_millis()
+            .clamp(1, 100) as u16;
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd> = waiting
+                .iter()
+                .map(|&i| PollFd::new(streams[i].as_fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(Failure::new(FailureKind::Io, format!("poll: {e}"))),
+            }
+            fds.iter()
+                .zip(&waiting)
+                .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(_, &i)| i)
+                .collect()
+        };
+        for i in ready {
+            match streams[i].read(&mut buf) {
+                Ok(0) => {
+                    return Err(Failure::new(
+                        FailureKind::EarlyEof,
+                        format!(
+                            "held connection {} was closed by the server before echoing its probe",
+                            base + i
+                        ),
+                    ))
+                }
+                Ok(n) => verifiers[i].feed(&buf[..n]).map_err(|m| {
+                    Failure::new(
+                        FailureKind::Mismatch,
+                        format!("held connection {}: {m}", base + i),
+                    )
+                })?,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    return Err(Failure::new(
+                        if e.kind() == io::ErrorKind::ConnectionReset {
+                            FailureKind::Reset
+                        } else {
+                            FailureKind::Io
+                        },
+                        format!("held connection {}: read: {e}", base + i),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+struct Pending {
+    socket: Socket,
+    since: Instant,
+}
+
+/// One connection of a storm: connecting, then waiting for its probe's echo.
+struct Stormer {
+    socket: Socket,
+    since: Instant,
+    verifier: Option<EchoVerifier>,
+}
+
+/// A connect storm: `n` connections, `burst` at a time. Each writes a short probe as soon as it is
+/// established and is reset as soon as the probe's echo (after `transform`) is back, so even a
+/// sequential server can serve the whole burst; a connection that is not established, or not
+/// echoed, within `timeout` of its connect counts against the tally. No burst starts after
+/// `deadline`.
+pub fn storm(
+    addr: SocketAddr,
+    n: u32,
+    burst: u32,
+    timeout: Duration,
+    deadline: Instant,
+    transform: &Transform,
+) -> Tally {
+    let start = Instant::now();
+    let mut tally = Tally::default();
+    let burst = burst.max(1);
+    let mut started = 0u32;
+    while started < n {
+        if Instant::now() >= deadline {
+            tally.not_attempted = n - started;
+            tally.error("the step's deadline passed before every connect was attempted".into());
+            break;
+        }
+        let this = burst.min(n - started);
+        let mut live = Vec::with_capacity(this as usize);
+        for _ in 0..this {
+            match begin_connect(addr) {
+                Ok(Some(socket)) => live.push(Stormer {
+                    socket,
+                    since: Instant::now(),
+                    verifier: None,
+                }),
+                Ok(None) => {}
+                Err((refused, e)) => {
+                    if refused {
+                        tally.refused += 1;
+                    } else {
+                        tally.failed += 1;
+                    }
+                    tally.error(e);
+                }
+            }
+        }
+        let probe_base = started;
+        started += this;
+        storm_burst(live, probe_base, timeout, transform, &mut tally);
+    }
+    tally.elapsed = start.elapsed();
+    tally
+}
+
+fn storm_burst(
+    mut live: Vec<Stormer>,
+    probe_base: u32,
+    timeout: Duration,
+    transform: &Transform,
+    tally: &mut Tally,
+) {
+    let mut buf = [0u8; 256];
+    let mut next_probe = probe_base;
+    while !live.is_empty() {
+        let revents: Vec<bool> = {
+            let mut fds: Vec<PollFd> = live
+                .iter()
+                .map(|c| {
+                    let ev = if c.verifier.is_some() {
+                        PollFlags::POLLIN
+                    } else {
+                        PollFlags::POLLOUT
+                    };
+                    PollFd::new(c.socket.as_fd(), ev)
+                })
+                .collect();
+            if let Err(e) = poll(&mut fds, PollTimeout::from(50u16)) {
+                if e != nix::errno::Errno::EINTR {
+                    tally.failed += live.len() as u32;
+                    tally.error(format!("poll: {e}"));
+                    return;
+                }
+            }
+            fds.iter()
+                .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let now = Instant::now();
+        let mut still = Vec::with_capacity(live.len());
+        for (mut c, ready) in live.into_iter().zip(revents) {
+            let keep = match (&mut c.verifier, ready) {
+                (None, true) => match c.socket.take_error() {
+                    Ok(None) => {
+                        tally.opened += 1;
+                        let probe = format!("storm {next_probe:06}\n").into_bytes();
+                        next_probe += 1;
+                        let mut v = EchoVerifier::new(transform.clone());
+                        v.owe_echo(Payload::Bytes(probe.clone()));
+                        c.verifier = Some(v);
+                        match c.socket.send(&probe) {
+                            Ok(n) if n == probe.len() => true,
+                            Ok(_) | Err(_) => {
+                                tally.unanswered += 1;
+                                tally.error("the probe could not be written".into());
+                                false
+                            }
+                        }
+                    }
+                    Ok(Some(e)) | Err(e) => {
+                        if e.kind() == io::ErrorKind::ConnectionRefused {
+                            tally.refused += 1;
+                        } else {
+                            tally.failed += 1;
+                        }
+                        tally.error(format!("connect: {e}"));
+                        false
+                    }
+                },
+                (Some(v), true) => match (&c.socket).read(&mut buf) {
+                    Ok(0) => {
+                        tally.unanswered += 1;
+                        tally.error(
+                            "the server closed a storm connection before echoing its probe".into(),
+                        );
+                        false
+                    }
+                    Ok(n) => match v.feed(&buf[..n]) {
+                        Ok(()) => !v.settled(),
+                        Err(m) => {
+                            tally.unanswered += 1;
+                            tally.error(format!("a probe came back wrong: {m}"));
+                            false
+                        }
+                    },
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        true
+                    }
+                    Err(e) => {
+                        tally.unanswered += 1;
+                        tally.error(format!("read: {e}"));
+                        false
+                    }
+                },
+                (_, false) => true,
+            };
+            if !keep {
+                let _ = c.socket.set_linger(Some(Duration::ZERO));
+                continue;
+            }
+            if now.duration_since(c.since) >= timeout {
+                if c.verifier.is_some() {
+                    tally.unanswered += 1;
+                    tally.error(format!(
+                        "a probe was not echoed within {} ms of its connect",
+                        timeout.as_millis()
+                    ));
+                } else {
+                    tally.timed_out += 1;
+                    tally.error(format!(
+                        "a connect was still pending after {} ms",
+                        timeout.as_millis()
+                    ));
+                }
+                let _ = c.socket.set_linger(Some(Duration::ZERO));
+                continue;
+            }
+            still.push(c);
+        }
+        live = still;
+    }
+}
+
+/// Opens `n` connections to `addr`, `burst` at a time; each connect has `timeout`, and no
+/// burst starts after `deadline`. The established connections are returned (non-blocking,
+/// TCP_NODELAY) for the caller to hold.
+pub fn open_many(
+    addr: SocketAddr,
+    n: u32,
+    burst: u32,
+    timeout: Duration,
+    deadline: Instant,
+) -> (Crowd, Tally) {
+    let start = Instant::now();
+    let mut crowd = Crowd::default();
+    let mut tally = Tally::default();
+    let burst = burst.max(1);
+    let mut started = 0u32;
+    while started < n {
+        if Instant::now() >= deadline {
+            tally.not_attempted = n - started;
+            tally.error("the step's deadline passed before every connect was attempted".into());
+            break;
+        }
+        let this = burst.min(n - started);
+        started += this;
+        let mut pending = Vec::with_capacity(this as usize);
+        for _ in 0..this {
+            match begin_connect(addr) {
+                Ok(Some(socket)) => pending.push(Pending {
+                    socket,
+                    since: Instant::now(),
+                }),
+                Ok(None) => {}
+                Err((refused, e)) => {
+                    if refused {
+                        tally.refused += 1;
+                    } else {
+                        tally.failed += 1;
+                    }
+                    tally.error(e);
+                }
+            }
+        }
+        settle(pending, timeout, &mut tally, &mut crowd);
+    }
+    tally.elapsed = start.elapsed();
+    (crowd, tally)
+}
+
+/// Starts one non-blocking connect: `Ok(Some)` in progress, `Err((refused, why))` failed at once.
+fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|e| (false, format!("socket(): {e}")))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| (false, format!("O_NONBLOCK: {e}")))?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(Some(socket)),
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock =>
+        {
+            Ok(Some(socket))
+        }
+        Err(e) => Err((
+            e.kind() == io::ErrorKind::ConnectionRefused,
+            format!("connect to {addr}: {e}"),
+        )),
+    }
+}
+
+/// Waits for every pending connect of a burst to finish or time out.
+fn settle(mut pending: Vec<Pending>, timeout: Duration, tally: &mut Tally, crowd: &mut Crowd) {
+    while !pending.is_empty() {
+        let now = Instant::now();
+        let oldest = pending.iter().map(|p| p.since).min().unwrap_or(now);
+        let wait = (oldest + timeout).saturating_duration_since(now);
+        let ms = wait.as_millis().clamp(1, 100) as u16;
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = pending
+                .iter()
+                .map(|p| PollFd::new(p.socket.as_fd(), PollFlags::POLLOUT))
+                .collect();
+            if let Err(e) = poll(&mut fds, PollTimeout::from(ms)) {
+                if e != nix::errno::Errno::EINTR {
+                    tally.failed += pending.len() as u32;
+                    tally.error(format!("poll: {e}"));
+                    return;
+                }
+            }
+            fds.iter()
+                .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let now = Instant::now();
+        let mut still = Vec::with_capacity(pending.len());
+        for (p, ready) in pending.into_iter().zip(ready) {
+            if ready {
+                finish(p.socket, tally, crowd);
+            } else if now.duration_since(p.since) >= timeout {
+                tally.timed_out += 1;
+                tally.error(format!(
+                    "a connect was still pending after {} ms",
+                    timeout.as_millis()
+                ));
+            } else {
+                still.push(p);
+            }
+        }
+        pending = still;
+    }
+}
+
+fn finish(socket: Socket, tally: &mut Tally, crowd: &mut Crowd) {
+    match socket.take_error() {
+        Ok(None) => {
+            tally.opened += 1;
+            let _ = socket.set_tcp_nodelay(true);
+            crowd.streams.push(socket.into());
+        }
+        Ok(Some(e)) | Err(e) => {
+            if e.kind() == io::ErrorKind::ConnectionRefused {
+                tally.refused += 1;
+            } else {
+                tally.failed += 1;
+            }
+            tally.error(format!("connect: {e}"));
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The resource steps of `process` cases, on a launched [`Server`]: a baseline (`mark`), leaks
+//! (`expect_resources`), memory (`expect_rss`), CPU (`expect_cpu`), signals and an empty group.
+
+use crate::observe::resources::{self, Usage};
+use crate::os::procs;
+use crate::server::{indent, Server};
+use echo_clients::{Failure, FailureKind};
+use echo_spec::SignalName;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::time::{Duration, Instant};
+
+/// At most this many descriptors are quoted in evidence.
+const MAX_QUOTED: usize = 12;
+
+fn now_usage(server: &Server) -> Result<Usage, Failure> {
+    resources::sample(&procs::group_members(server.pgid()))
+        .map_err(|e| Failure::new(FailureKind::Process, e))
+}
+
+fn baseline(server: &Server) -> Result<&Usage, Failure> {
+    server.baseline.as_ref().ok_or_else(|| {
+        Failure::new(
+            FailureKind::Process,
+            "no `mark` step recorded a baseline before this step",
+        )
+    })
+}
+
+/// Records the baseline.
+pub fn mark(server: &mut Server) -> Result<String, Failure> {
+    let usage = now_usage(server)?;
+    let note = format!("baseline: {}", usage.summary());
+    server.baseline = Some(usage);
+    Ok(note)
+}
+
+/// What is wrong with `now` against `base`, one line each.
+fn leaks(
+    server: &Server,
+    base: &Usage,
+    now: &Usage,
+    fd_delta: u32,
+    threads_delta: u32,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if now.fds.len() > base.fds.len() + fd_delta as usize {
+        let new: Vec<&String> = now.fds.difference(&base.fds).collect();
+        let mut line = format!(
+            "{} descriptors open, {} at the baseline (+{fd_delta} allowed); new since the baseline:",
+            now.fds.len(),
+            base.fds.len()
+        );
+        for fd in new.iter().take(MAX_QUOTED) {
+            line.push_str(&format!("\n  {fd}"));
+        }
+        if new.len() > MAX_QUOTED {
+            line.push_str(&format!("\n  … and {} more", new.len() - MAX_QUOTED));
+        }
+        problems.push(line);
+    }
+    if now.threads > base.threads + u64::from(threads_delta) {
+        problems.push(format!(
+            "{} threads, {} at the baseline (+{threads_delta} allowed)",
+            now.threads, base.threads
+        ));
+    }
+    let close_wait = resources::close_wait(&now.pids, server.addr.port());
+    if !close_wait.is_empty() {
+        problems.push(format!(
+            "{} sockets in CLOSE_WAIT (the client closed, the server never did):\n  {}",
+            close_wait.len(),
+            close_wait
+                .iter()
+                .take(MAX_QUOTED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ));
+    }
+    let zombies = resources::zombies(server.pgid());
+    if !zombies.is_empty() {
+        problems.push(format!(
+            "{} zombie children never reaped:\n  {}",
+            zombies.len(),
+            zombies
+                .iter()
+                .take(MAX_QUOTED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ));
+    }
+    problems
+}
+
+/// Waits up to `settle` for the resources to come back to the baseline.
+pub fn expect_resources(
+    server: &mut Server,
+    fd_delta: u32,
+    threads_delta: u32,
+    settle: Duration,
+) -> Result<String, Failure> {
+    let base = baseline(server)?.clone();
+    let deadline = Instant::now() + settle;
+    loop {
+        let now = now_usage(server)?;
+        let problems = leaks(server, &base, &now, fd_delta, threads_delta);
+        if problems.is_empty() {
+            return Ok(format!(
+                "resources back: {} fds (baseline {}), {} threads (baseline {}), no CLOSE_WAIT, no zombies",
+                now.fds.len(),
+                base.fds.len(),
+                now.threads,
+                base.threads
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::new(
+                FailureKind::Leak,
+                format!(
+                    "{} ms after the traffic the server still holds more than at the baseline:\n{}",
+                    settle.as_millis(),
+                    indent(&problems.join("\n"))
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Checks peak memory against the baseline and a total.
+pub fn expect_rss(
+    server: &mut Server,
+    max_growth_kib: Option<u64>,
+    max_kib: Option<u64>,
+) -> Result<String, Failure> {
+    let now = now_usage(server)?;
+    let growth = match max_growth_kib {
+        Some(_) => Some(now.peak_kib.saturating_sub(baseline(server)?.rss_kib)),
+        None => None,
+    };
+    let mut problems = Vec::new();
+    if let (Some(limit), Some(g)) = (max_growth_kib, growth) {
+        if g > limit {
+            problems.push(format!(
+                "peak resident memory grew by {g} KiB since the baseline (limit {limit} KiB)"
+            ));
+        }
+    }
+    if let Some(limit) = max_kib {
+        if now.peak_kib > limit {
+            problems.push(format!(
+                "peak resident memory is {} KiB (limit {limit} KiB)",
+                now.peak_kib
+            ));
+        }
+    }
+    let measured = format!(
+        "memory: RSS {} KiB, peak {} KiB{} over {} process(es)",
+        now.rss_kib,
+        now.peak_kib,
+        growth.map_or(String::new(), |g| format!(", growth {g} KiB")),
+        now.pids.len()
+    );
+    if problems.is_empty() {
+        Ok(measured)
+    } else {
+        Err(Failure::new(
+            FailureKind::Memory,
+            format!("{}; {measured}", problems.join("; ")),
+        ))
+    }
+}
+
+/// Checks the CPU time used since the baseline.
+pub fn expect_cpu(server: &mut Server, max: Duration) -> Result<String, Failure> {
+    let base_ms = baseline(server)?.cpu_ms;
+    let now = now_usage(server)?;
+    let used = now.cpu_ms.saturating_sub(base_ms);
+    let measured = format!(
+        "CPU: {used} ms used since the baseline (budget {} ms)",
+        max.as_millis()
+    );
+    if u128::from(used) <= max.as_millis() {
+        Ok(measured)
+    } else {
+        Err(Failure::new(
+            FailureKind::Cpu,
+            format!(
+                "{measured}: the server spins instead of waiting\n{}",
+                indent(&resources::cpu_lines(&now.pids).join("\n"))
+            ),
+        ))
+    }
+}
+
+/// Sends `signal` to the server's main process.
+pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
+    let sig = Signal::try_from(signal.number())
+        .map_err(|e| Failure::new(FailureKind::Process, format!("signal {signal:?}: {e}")))?;
+    kill(Pid::from_raw(server.pgid()), sig).map_err(|e| {
+        Failure::new(
+            FailureKind::Process,
+            format!(
+                "cannot send SIG{} to pid {}: {e}",
+                signal.as_str(),
+                server.pgid()
+            ),
+        )
+    })
+}
+
+/// Waits up to `within` until no process of the group is left.
+pub fn expect_group_empty(server: &mut Server, within: Duration) -> Result<(), Failure> {
+    let deadline = Instant::now() + within;
+    loop {
+        server.try_exit();
+        let members = procs::group_members(server.pgid());
+        if members.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let lines: Vec<String> = members
+                .iter()
+                .map(|pid| {
+                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                        .unwrap_or_default();
+                    format!("pid {pid}: {}", cmd.trim())
+                })
+                .collect();
+            return Err(Failure::new(
+                FailureKind::Process,
+                format!(
+                    "{} process(es) of the server were still running after {} ms:\n{}",
+                    members.len(),
+                    within.as_millis(),
+                    indent(&lines.join("\n"))
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

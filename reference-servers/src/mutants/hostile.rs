@@ -1,0 +1,217 @@
+//! Mutants that echo correctly but break under hostile clients or over time: they buffer without
+//! limit, die of SIGPIPE, accept too slowly, starve behind idle clients, spin on EMFILE, leak
+//! descriptors or children, or abandon their connections on SIGTERM.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::poll::PollFlags;
+use nix::sys::signal::{self, SigHandler, Signal};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::{announce, bind, serve_threaded, stream_echo, Flags, Mutant};
+use crate::os::{self, wait_ready, TICK};
+use crate::session::read_some;
+use crate::shutdown;
+
+/// The hostile-client and resource mutants.
+pub fn mutants() -> Vec<Mutant> {
+    vec![
+        Mutant { name: "unbounded-buffer", case: "hostile.slow-reader.bounded-memory", defect: "a reader thread queues everything it reads for a writer thread without limit, so a client that does not read grows the server's memory", run: unbounded_buffer },
+        Mutant { name: "sigpipe-dies", case: "hostile.reset-during-echo", defect: "restores the default SIGPIPE action and ignores write(2) errors, so writing on after a client's reset kills the process", run: sigpipe_dies },
+        Mutant { name: "slow-accept", case: "hostile.storm.2000", defect: "a listen backlog of 8 and a 20 ms pause after every accept: a burst of connects overflows the queue and times out", run: slow_accept },
+        Mutant { name: "pool-of-8", case: "hostile.idle-holders.100", defect: "eight threads each serve one connection at a time, so eight idle clients starve everyone else", run: pool_of_8 },
+        Mutant { name: "emfile-spin", case: "hostile.emfile.recovers", defect: "retries accept at once on EMFILE, spinning a core while the descriptor limit is reached", run: emfile_spin },
+        Mutant { name: "fd-leak", case: "resources.no-leaks", defect: "shuts down its side at the end of a connection but never closes the descriptor", run: fd_leak },
+        Mutant { name: "zombie-children", case: "resources.no-leaks", defect: "forks a child per connection and never reaps it", run: zombie_children },
+        Mutant { name: "term-abandons", case: "resources.sigterm.graceful", defect: "on SIGTERM exits 0 at once, cutting the connections in flight", run: term_abandons },
+        Mutant { name: "term-orphans", case: "resources.sigterm.graceful", defect: "pre-forks two workers; on SIGTERM the parent exits 0 and leaves them running", run: term_orphans },
+    ]
+}
+
+/// The most a connection of `unbounded-buffer` queues before it gives up, so that a client
+/// cannot make the mutant exhaust the machine's memory.
+const QUEUE_LIMIT: usize = 512 * 1024 * 1024;
+
+fn unbounded_buffer(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "unbounded-buffer", |mut stream| {
+        let Ok(mut writer) = stream.try_clone() else {
+            return;
+        };
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        let pump = std::thread::spawn(move || {
+            for chunk in rx {
+                if writer.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+        });
+        let mut queued = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
+            if n == 0 || queued > QUEUE_LIMIT || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+            queued += n;
+        }
+        drop(tx);
+        let _ = pump.join();
+    })
+}
+
+fn sigpipe_dies(flags: &Flags) -> anyhow::Result<()> {
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }.context("restoring SIGPIPE")?;
+    serve_threaded(flags, "sigpipe-dies", |mut stream| {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
+            if n == 0 {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                return;
+            }
+            // The defect, as in C code that never checks write(2): an error is ignored and the
+            // loop reads on. Unlike std's send(MSG_NOSIGNAL), write(2) raises SIGPIPE once the
+            // connection is broken.
+            // SAFETY: the pointer and length describe initialised bytes of `buf`.
+            let _ = unsafe { libc::write(stream.as_raw_fd(), buf.as_ptr().cast(), n) };
+        }
+    })
+}
+
+fn slow_accept(flags: &Flags) -> anyhow::Result<()> {
+    let port = flags
+        .port
+        .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
+    let addr = SocketAddr::new(flags.bind, port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(8)?;
+    let listener: TcpListener = socket.into();
+    announce("slow-accept", &listener)?;
+    crate::accept::accept_loop(
+        &listener,
+        || true,
+        |stream, _| {
+            std::thread::spawn(move || stream_echo(stream));
+            // The defect: the accept loop itself pauses, so the short queue overflows.
+            std::thread::sleep(Duration::from_millis(20));
+            std::ops::ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
+}
+
+fn pool_of_8(flags: &Flags) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    announce("pool-of-8", &listener)?;
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                while !shutdown::requested() {
+                    if let Ok(Some((stream, _))) = crate::accept::accept_one(&listener) {
+                        stream_echo(stream);
+                    }
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+fn emfile_spin(flags: &Flags) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    announce("emfile-spin", &listener)?;
+    listener.set_nonblocking(true)?;
+    while !shutdown::requested() {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if os::prepare_blocking(&stream).is_ok() {
+                    std::thread::spawn(move || stream_echo(stream));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                wait_ready(listener.as_fd(), PollFlags::POLLIN, TICK)?;
+            }
+            // The defect: EMFILE leaves the connection queued, the listener stays readable,
+            // and the loop comes straight back here.
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn fd_leak(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "fd-leak", |mut stream| {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
+            if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        std::mem::forget(stream);
+    })
+}
+
+fn zombie_children(flags: &Flags) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    announce("zombie-children", &listener)?;
+    crate::accept::accept_loop(
+        &listener,
+        || true,
+        |stream, _| {
+            // SAFETY: the process is single-threaded here (no thread was started), and the child
+            // only echoes and calls _exit.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    stream_echo(stream);
+                    // SAFETY: _exit ends the child without running the parent's destructors.
+                    unsafe { libc::_exit(0) }
+                }
+                Ok(nix::unistd::ForkResult::Parent { .. }) | Err(_) => drop(stream),
+            }
+            std::ops::ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
+}
+
+fn term_abandons(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "term-abandons", stream_echo)?;
+    // The accept loop ended on SIGTERM: leaving main now ends every connection thread with it.
+    std::process::exit(0);
+}
+
+fn term_orphans(flags: &Flags) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        // SAFETY: the process is single-threaded here; the child only serves and exits.
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                // The workers ignore SIGTERM, as a worker waiting for its master's word would.
+                // SAFETY: ignoring a signal has no preconditions.
+                let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigIgn) };
+                loop {
+                    if let Ok((stream, _)) = listener.accept() {
+                        stream_echo(stream);
+                    }
+                }
+            }
+            nix::unistd::ForkResult::Parent { child } => workers.push(child),
+        }
+    }
+    announce("term-orphans", &listener)?;
+    shutdown::wait_for_stop();
+    eprintln!(
+        "{}: term-orphans: leaving workers {workers:?} behind",
+        crate::program()
+    );
+    std::process::exit(0);
+}
