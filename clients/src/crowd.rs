@@ -470,7 +470,20 @@ pub fn open_many(
 /// Starts one non-blocking connect: `Ok(Some)` in progress, `Err((refused, why))` failed at once.
 fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .map_err(|e| (false, format!("socket(): {e}")))?;
+        .map_err(|e| {
+            let why = if e.raw_os_error() == Some(libc::EMFILE) {
+                let limit =
+                    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                        .map_or_else(
+                            |_| "?".to_string(),
+                            |(soft, hard)| format!("{soft} (hard {hard})"),
+                        );
+                format!("socket(): {e}: the client's own RLIMIT_NOFILE of {limit} is reached")
+            } else {
+                format!("socket(): {e}")
+            };
+            (false, why)
+        })?;
     socket
         .set_nonblocking(true)
         .map_err(|e| (false, format!("O_NONBLOCK: {e}")))?;

@@ -276,11 +276,24 @@ fn run_alone(
             let expects_exit = steps
                 .iter()
                 .any(|s| matches!(s, Step::ExpectExit { .. } | Step::Signal { .. }));
-            if is_process && !expects_exit && verdict.grade == Grade::Fail {
+            if is_process && verdict.grade == Grade::Fail {
                 // A process case observes the server itself, so an exit may be what it expects;
-                // but when the case failed, a death is the evidence that matters most.
-                if let Some(status) = server.exit_within(Duration::ZERO) {
-                    verdict = died(verdict, &server, status, None, &p.case.id);
+                // but when the case failed, a death is the evidence that matters most, and
+                // otherwise what the server said (a limit it hit, say) often explains the failure.
+                match server.exit_within(Duration::ZERO) {
+                    Some(status) if !expects_exit => {
+                        verdict = died(verdict, &server, status, None, &p.case.id);
+                    }
+                    _ => {
+                        let tail = server.output_tail();
+                        if !tail.trim().is_empty() {
+                            let said = format!("the server's last output:\n{}", indent(&tail));
+                            verdict.evidence = Some(match verdict.evidence.take() {
+                                Some(e) => format!("{e}\n{said}"),
+                                None => said,
+                            });
+                        }
+                    }
                 }
             }
             if !is_process {

@@ -30,6 +30,7 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let mut gate = ListenerGate::new(listener)?;
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut warned = false;
+    let mut full_said = false;
     loop {
         if shutdown::requested() {
             gate.close();
@@ -42,6 +43,16 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
         let listen_fd = gate
             .watch(conns.len(), config.max_conns)
             .map(AsRawFd::as_raw_fd);
+        if conns.len() >= config.max_conns && !full_said {
+            eprintln!(
+                "{}: {} connections open, the most an fd_set (FD_SETSIZE {}) allows here; \
+                 not accepting more until one closes",
+                crate::program(),
+                conns.len(),
+                libc::FD_SETSIZE
+            );
+            full_said = true;
+        }
         if let Some(fd) = listen_fd {
             reads.insert(fd);
         }
