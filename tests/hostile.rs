@@ -1,13 +1,14 @@
 //! The hostile-client and resource cases: each FAILs against the mutant written for it, with the
 //! failure class and evidence it should give, and PASSes against the tokio reference (which runs
-//! the whole spec with `--heavy --strict`). SHOULD cases gate here through `--strict`.
+//! the whole spec with `--heavy --strict`; for the scale cases, claiming `c10k`). SHOULD cases gate
+//! here through `--strict`.
 
 use crate::mutants::listed_case;
-use crate::util::{check_run, exit, mutant_cmd, tokio_reference};
+use crate::util::{check_run, exit, mutant_cmd, server_cmd, tokio_reference};
 use rstest::rstest;
 
 /// The mutants tested here, for the coverage check in `mutants`.
-pub const MUTANTS: [&str; 9] = [
+pub const MUTANTS: [&str; 12] = [
     "unbounded-buffer",
     "sigpipe-dies",
     "slow-accept",
@@ -17,18 +18,24 @@ pub const MUTANTS: [&str; 9] = [
     "zombie-children",
     "term-abandons",
     "term-orphans",
+    "fat-connections",
+    "no-reuseaddr",
+    "stale-pidfile",
 ];
 
 #[rstest]
 #[case::unbounded_buffer("unbounded-buffer", "hostile.slow-reader.bounded-memory", "MEMORY", &["grew by", "since the baseline (limit 16384 KiB)"])]
 #[case::sigpipe_dies("sigpipe-dies", "hostile.reset-during-echo", "RESET|REFUSED|EARLY-EOF", &["was killed by signal 13 (SIGPIPE)"])]
 #[case::slow_accept("slow-accept", "hostile.storm.2000", "CONNECTS", &["connected but not echoed"])]
-#[case::pool_of_8("pool-of-8", "hostile.idle-holders.100", "HANG", &["`expect_echo` on `main`"])]
+#[case::pool_of_8("pool-of-8", "hostile.idle-holders.100", "HANG", &["`expect_echo_prefix` on `main`"])]
 #[case::emfile_spin("emfile-spin", "hostile.emfile.recovers", "CPU", &["spins instead of waiting", "/stat: comm echo-mutant"])]
 #[case::fd_leak("fd-leak", "resources.no-leaks", "LEAK", &["descriptors open", "-> socket:["])]
 #[case::zombie_children("zombie-children", "resources.no-leaks", "LEAK", &["zombie children never reaped", "state Z"])]
 #[case::term_abandons("term-abandons", "resources.sigterm.graceful", "RESET|EARLY-EOF", &["step signal"])]
 #[case::term_orphans("term-orphans", "resources.sigterm.graceful", "PROCESS", &["`expect_group_empty`", "--mutant term-orphans"])]
+#[case::no_reuseaddr("no-reuseaddr", "lifecycle.restart.same-port", "PROCESS", &["could not start again", "Address already in use"])]
+#[case::stale_pidfile("stale-pidfile", "lifecycle.restart.after-kill", "PROCESS", &["could not start again", "pid file"])]
+#[case::fat_connections("fat-connections", "scale.c10k", "MEMORY", &["(limit 102400 KiB)"])]
 fn hostile_mutant_fails_its_case(
     #[case] mutant: &str,
     #[case] case: &str,
@@ -40,11 +47,26 @@ fn hostile_mutant_fails_its_case(
         case,
         "`echo-mutant --list` names another case"
     );
+    // The scale cases apply to servers that claim `c10k`.
+    let claims = if case.starts_with("scale.") {
+        "c10k"
+    } else {
+        ""
+    };
     let report = check_run(
         &mutant_cmd(mutant),
-        &["--case", case, "--strict"],
+        &["--case", case, "--strict", "--claims", claims],
         exit::CASE_FAILED,
     );
     report.assert_failed(case, class, needles);
-    tokio_reference().assert_grade(case, "PASS");
+    if claims.is_empty() {
+        tokio_reference().assert_grade(case, "PASS");
+    } else {
+        check_run(
+            &server_cmd("tokio", &[]),
+            &["--case", case, "--claims", claims],
+            exit::OK,
+        )
+        .assert_grade(case, "PASS");
+    }
 }

@@ -24,6 +24,7 @@ const PRIVILEGE_PREFIX: &str = "priv.";
 #[case::sequential_stream("sequential-stream", "concurrency.idle-does-not-block", "HANG", &["on `busy`"])]
 #[case::cross_talk("cross-talk", "concurrency.clients.50", "MISMATCH", &["of 50 clients failed", " at offset "])]
 #[case::reset_breaks("reset-breaks", "lifecycle.reset.next-served", "HANG", &["on `next`"])]
+#[case::telnet_iac("telnet-iac", "property.stream.one-connection", "MISMATCH|EARLY-EOF|HANG", &["shrunk steps:", "ffff"])]
 fn mutant_fails_its_case(
     #[case] mutant: &str,
     #[case] case: &str,
@@ -103,6 +104,7 @@ fn every_non_privilege_mutant_is_covered() {
         "sequential-stream",
         "cross-talk",
         "reset-breaks",
+        "telnet-iac",
         "single-keeps-listening",
         "die-after-first",
         // Tested in bad_input: the runner must exit 3.

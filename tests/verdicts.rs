@@ -13,6 +13,7 @@ const STREAM_OR_CONCURRENCY: &[&str] = &[
     "concurrency.",
     "hostile.slow-reader.",
     "hostile.idle-holders.",
+    "property.stream.",
 ];
 
 #[test]

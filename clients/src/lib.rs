@@ -4,7 +4,8 @@
 //! - [`EchoVerifier`]: checks arriving bytes against what is owed, reporting the first differing offset;
 //! - [`Connection`]: a socket driven by `poll(2)` that writes and reads at once, with deadlines that
 //!   tell HANG, STALL and SLOW apart;
-//! - [`run_script`]: executes spec [`Step`](echo_spec::Step)s, keeping a timestamped [`Transcript`].
+//! - [`run_script`]: executes spec [`Step`](echo_spec::Step)s, keeping a timestamped [`Transcript`];
+//! - [`property`]: proptest state-machine clients whose failures shrink into spec steps.
 //!
 //! ```no_run
 //! use echo_clients::{run_script, ScriptConfig};
@@ -28,6 +29,7 @@ pub mod crowd;
 mod failure;
 pub mod load;
 pub mod payload;
+pub mod property;
 mod script;
 mod transcript;
 mod verify;

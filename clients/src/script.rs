@@ -137,6 +137,13 @@ pub trait ProcessHooks {
         let _ = within;
         Err(unobservable("expect_group_empty"))
     }
+
+    /// Stops the server with `signal`, starts it again on the same port and waits until it
+    /// listens; returns what happened (how long it took).
+    fn restart(&mut self, signal: SignalName) -> Result<String, Failure> {
+        let _ = signal;
+        Err(unobservable("restart"))
+    }
 }
 
 fn unobservable(step: &str) -> Failure {
@@ -587,7 +594,8 @@ impl Executor<'_, '_> {
             | Step::ExpectRss { .. }
             | Step::ExpectCpu { .. }
             | Step::Signal { .. }
-            | Step::ExpectGroupEmpty => {
+            | Step::ExpectGroupEmpty
+            | Step::Restart { .. } => {
                 let within = limits.deadline.saturating_duration_since(Instant::now());
                 let Some(h) = self.hooks.as_deref_mut() else {
                     return Err(Failure::new(
@@ -621,6 +629,7 @@ impl Executor<'_, '_> {
                         .map(Some),
                     Step::Signal { signal } => h.signal(*signal).map(|()| None),
                     Step::ExpectGroupEmpty => h.expect_group_empty(within).map(|()| None),
+                    Step::Restart { signal } => h.restart(*signal).map(Some),
                     other => Err(Failure::new(
                         FailureKind::Process,
                         format!("`{}` is not a process step", other.name()),

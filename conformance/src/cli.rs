@@ -276,6 +276,14 @@ pub fn describe_case(case: &Case) -> String {
             "  clients:  {clients} at once, each with its own seed\n"
         ));
     }
+    if let Some(p) = case.kind.property() {
+        let ops: Vec<_> = p.ops.iter().map(|o| o.as_str()).collect();
+        text.push_str(&format!(
+            "  property: {} sequences from seed {}, up to {} operations on up to {} connections, payloads up to {} B, {} ms of waiting; operations: open, {}\n",
+            p.cases, p.seed, p.max_ops, p.connections, p.max_payload, p.max_wait_ms, ops.join(", ")
+        ));
+        return text;
+    }
     text.push_str("  steps:\n");
     steps_text(case.kind.steps(), 2, &mut text);
     text

@@ -115,7 +115,9 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         ),
         _ => return Err(usage("give exactly one of --cmd or --addr")),
     };
-    let cases = select(spec, &args.cases, &args.levels, args.heavy, &claims)?;
+    let mut cases = select(spec, &args.cases, &args.levels, args.heavy, &claims)?;
+    crate::property::check_overrides(args.seed, args.prop_cases).map_err(usage)?;
+    crate::property::apply_overrides(&mut cases, args.seed, args.prop_cases);
     Ok(RunConfig {
         plan: Plan {
             target,
@@ -126,6 +128,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             time_scale: args.time_scale,
             jobs: args.jobs,
             privilege_skip,
+            regressions: args.emit_regressions.clone(),
         },
         privilege,
         require_root: args.require_root,

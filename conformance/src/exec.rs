@@ -60,12 +60,26 @@ pub fn script_config(
 
 /// Runs `case` against `addr`; `hooks` observes the launched server for process steps.
 pub fn execute(case: &Case, cfg: &ScriptConfig, hooks: Option<&mut dyn ProcessHooks>) -> Verdict {
+    execute_with(case, cfg, hooks, None)
+}
+
+/// Like [`execute`]; a failing `property` case also writes its shrunk steps into `regressions`.
+pub fn execute_with(
+    case: &Case,
+    cfg: &ScriptConfig,
+    hooks: Option<&mut dyn ProcessHooks>,
+    regressions: Option<&std::path::Path>,
+) -> Verdict {
     let (failure, notes) = match &case.kind {
         CaseKind::Script { steps } | CaseKind::Process { steps } => {
             let outcome = run_script(steps, cfg, None, hooks);
             (failure_of(&outcome, None), outcome.notes)
         }
         CaseKind::Concurrent { clients, steps } => (concurrent(*clients, steps, cfg), Vec::new()),
+        CaseKind::Property { params } => (
+            crate::property::execute(case, params, cfg, regressions),
+            Vec::new(),
+        ),
     };
     let grade = match (&failure, case.level) {
         (_, Level::Info) => Grade::Info,

@@ -141,6 +141,16 @@ pub struct RunArgs {
     /// FLAKY MUST case gates like a failure.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
+    /// The seed of every property case, instead of the seed its spec entry gives.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How many sequences every property case runs, instead of its spec entry's count.
+    #[arg(long, value_name = "N")]
+    pub prop_cases: Option<u32>,
+    /// Write each failing property case's shrunk steps to DIR/<case-id>.seed-<seed>.toml, a spec
+    /// file with one `script` case (run it with --spec DIR).
+    #[arg(long, value_name = "DIR")]
+    pub emit_regressions: Option<PathBuf>,
 }
 
 /// Flags of `list`.

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod observe;
 pub mod os;
 pub mod privilege;
+pub mod property;
 pub mod report;
 pub mod runner;
 pub mod server;

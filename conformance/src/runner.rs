@@ -1,7 +1,7 @@
 //! Schedules the cases against the target: in parallel on one shared server where the claims
 //! allow, alone on a fresh server where a case needs one, and relaunching a server that died.
 
-use crate::exec::{execute, script_config, Verdict};
+use crate::exec::{execute, execute_with, script_config, Verdict};
 use crate::report::{CaseResult, Event, Grade};
 use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
 use echo_clients::{ProcessHooks, Transform};
@@ -49,6 +49,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Why privilege cases cannot run here (not root, no target user), or `None` when they can.
     pub privilege_skip: Option<String>,
+    /// Where failing property cases write their shrunk steps (`--emit-regressions`).
+    pub regressions: Option<std::path::PathBuf>,
 }
 
 /// What the scheduler produced.
@@ -128,7 +130,24 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
             .unwrap_or_else(|e| e.into_inner())
             .server,
     );
-    for i in alone_idx {
+    // Fresh servers on ports of their own do not disturb each other, so those cases run `--jobs`
+    // at a time; a fixed port (the privileged one), a heavy case (whose figures need a quiet
+    // machine) or a server reached by address makes a case wait for its turn alone.
+    let (parallel, serial): (Vec<usize>, Vec<usize>) = alone_idx
+        .into_iter()
+        .partition(|&i| can_run_beside_others(plan, &plan.cases[i]));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..plan.jobs.max(1).min(parallel.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = parallel.get(k) else { break };
+                let r = run_alone(plan, &plan.cases[i], &problems, sink);
+                record(i, r);
+            });
+        }
+    });
+    for i in serial {
         let p = &plan.cases[i];
         let r = run_alone(plan, p, &problems, sink);
         record(i, r);
@@ -143,6 +162,16 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
         results,
         server_problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()),
     })
+}
+
+/// True when a case that needs a fresh server may run while others run on theirs.
+fn can_run_beside_others(plan: &Plan, p: &Planned) -> bool {
+    let Target::Launch(spec) = &plan.target else {
+        return false;
+    };
+    spec.port.is_none()
+        && !p.case.kind.steps().iter().any(Step::is_privilege_step)
+        && !p.case.tags.iter().any(|t| t == crate::config::HEAVY_TAG)
 }
 
 struct Shared {
@@ -161,6 +190,8 @@ fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         failure: v.failure,
         evidence: v.evidence,
         notes: v.notes,
+        seed: p.case.kind.property().map(|params| params.seed),
+        prop_cases: p.case.kind.property().map(|params| params.cases),
     }
 }
 
@@ -200,7 +231,7 @@ fn run_shared(
         }
     };
     let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
-    let mut verdict = execute(&p.case, &cfg, None);
+    let mut verdict = execute_with(&p.case, &cfg, None, plan.regressions.as_deref());
     let settle = death_settle(&verdict);
     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
     if sh.generation == generation {
@@ -233,7 +264,12 @@ fn run_alone(
                 );
             }
             let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
-            result(p, execute(&p.case, &cfg, None), start.elapsed())
+            let regressions = plan.regressions.as_deref();
+            result(
+                p,
+                execute_with(&p.case, &cfg, None, regressions),
+                start.elapsed(),
+            )
         }
         Target::Launch(spec) => {
             let steps = p.case.kind.steps();
@@ -264,7 +300,7 @@ fn run_alone(
             });
             let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
             let is_process = matches!(p.case.kind, CaseKind::Process { .. });
-            let mut verdict = execute(
+            let mut verdict = execute_with(
                 &p.case,
                 &cfg,
                 if is_process {
@@ -272,10 +308,14 @@ fn run_alone(
                 } else {
                     None
                 },
+                plan.regressions.as_deref(),
             );
-            let expects_exit = steps
-                .iter()
-                .any(|s| matches!(s, Step::ExpectExit { .. } | Step::Signal { .. }));
+            let expects_exit = steps.iter().any(|s| {
+                matches!(
+                    s,
+                    Step::ExpectExit { .. } | Step::Signal { .. } | Step::Restart { .. }
+                )
+            });
             if is_process && verdict.grade == Grade::Fail {
                 // A process case observes the server itself, so an exit may be what it expects;
                 // but when the case failed, a death is the evidence that matters most, and

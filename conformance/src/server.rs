@@ -98,6 +98,8 @@ pub struct Server {
     started_as: Option<(u32, u32)>,
     /// The resources recorded by a `mark` step.
     pub(crate) baseline: Option<crate::observe::resources::Usage>,
+    /// How it was launched, for `restart`.
+    pub(crate) spec: LaunchSpec,
 }
 
 #[derive(Debug, Default)]
@@ -214,6 +216,7 @@ impl Server {
             privilege: spec.privilege.clone(),
             started_as: as_user,
             baseline: None,
+            spec: spec.clone(),
         })
     }
 
@@ -377,6 +380,10 @@ impl ProcessHooks for Server {
 
     fn expect_group_empty(&mut self, within: Duration) -> Result<(), Failure> {
         crate::watch::expect_group_empty(self, within)
+    }
+
+    fn restart(&mut self, signal: echo_spec::SignalName) -> Result<String, Failure> {
+        crate::watch::restart(self, signal)
     }
 
     fn expect_exit(&mut self, status: i32, within: Duration) -> Result<(), Failure> {

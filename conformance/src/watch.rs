@@ -6,6 +6,7 @@ use crate::os::procs;
 use crate::server::{indent, Server};
 use echo_clients::{Failure, FailureKind};
 use echo_spec::SignalName;
+use nix::sys::signal::killpg;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -241,5 +242,42 @@ pub fn expect_group_empty(server: &mut Server, within: Duration) -> Result<(), F
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the server with `signal`, then launches it again on the same port.
+pub fn restart(server: &mut Server, signal: SignalName) -> Result<String, Failure> {
+    let start = Instant::now();
+    let grace = server.spec.grace;
+    if signal == SignalName::Term {
+        server.stop(grace);
+    } else {
+        let sig = Signal::try_from(signal.number())
+            .map_err(|e| Failure::new(FailureKind::Process, format!("{signal:?}: {e}")))?;
+        let _ = killpg(Pid::from_raw(server.pgid()), sig);
+        server.stop(grace);
+    }
+    let stopped = start.elapsed();
+    let mut spec = server.spec.clone();
+    spec.port = Some(server.addr.port());
+    match Server::launch(&spec) {
+        Ok(fresh) => {
+            *server = fresh;
+            Ok(format!(
+                "restart: stopped with SIG{} in {} ms, listening again on port {} after {} ms",
+                signal.as_str(),
+                stopped.as_millis(),
+                spec.port.unwrap_or(0),
+                (start.elapsed() - stopped).as_millis()
+            ))
+        }
+        Err(e) => Err(Failure::new(
+            FailureKind::Process,
+            format!(
+                "stopped with SIG{}, the server could not start again on port {}: {e}",
+                signal.as_str(),
+                spec.port.unwrap_or(0)
+            ),
+        )),
     }
 }

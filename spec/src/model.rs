@@ -1,6 +1,7 @@
 //! The typed case model: what a spec file means once parsed and validated.
 
 use crate::claims::Claim;
+use crate::property::PropertyParams;
 use serde::{Deserialize, Serialize};
 
 /// How strongly a case is required (RFC 2119), or `info` for measurements that never fail.
@@ -110,6 +111,11 @@ pub enum CaseKind {
         /// The steps each client runs; `barrier` waits for all clients.
         steps: Vec<Step>,
     },
+    /// Generated client sequences whose failures shrink into `script` cases; it has no steps.
+    Property {
+        /// What to generate and how much.
+        params: PropertyParams,
+    },
 }
 
 impl CaseKind {
@@ -119,15 +125,25 @@ impl CaseKind {
             CaseKind::Script { .. } => "script",
             CaseKind::Process { .. } => "process",
             CaseKind::Concurrent { .. } => "concurrent",
+            CaseKind::Property { .. } => "property",
         }
     }
 
-    /// The steps of the case.
+    /// The steps of the case (none for a `property` case, whose steps are generated).
     pub fn steps(&self) -> &[Step] {
         match self {
             CaseKind::Script { steps }
             | CaseKind::Process { steps }
             | CaseKind::Concurrent { steps, .. } => steps,
+            CaseKind::Property { .. } => &[],
+        }
+    }
+
+    /// The parameters of a `property` case.
+    pub fn property(&self) -> Option<&PropertyParams> {
+        match self {
+            CaseKind::Property { params } => Some(params),
+            _ => None,
         }
     }
 }
@@ -319,6 +335,14 @@ pub enum Step {
     },
     /// `process` only: within the step deadline, no process of the server's process group is left.
     ExpectGroupEmpty,
+    /// `process` only: stop the server with `signal` (TERM: then the usual grace and SIGKILL;
+    /// KILL: at once), start it again on the same port, and wait until it listens. Connections
+    /// it held are left in FIN_WAIT/TIME_WAIT, so a server without SO_REUSEADDR cannot bind,
+    /// and one that leaves a stale pid or socket file behind cannot start.
+    Restart {
+        /// How the server is stopped.
+        signal: SignalName,
+    },
     /// `process` only, and only as the first step: the runner launches the server as the
     /// target user (not root), and it must refuse to start: a non-zero exit whose output names
     /// the permission problem (EACCES), with no listening socket left.
@@ -479,6 +503,7 @@ impl Step {
             Step::ExpectCpu { .. } => "expect_cpu",
             Step::Signal { .. } => "signal",
             Step::ExpectGroupEmpty => "expect_group_empty",
+            Step::Restart { .. } => "restart",
         }
     }
 
@@ -495,6 +520,7 @@ impl Step {
                 | Step::ExpectCpu { .. }
                 | Step::Signal { .. }
                 | Step::ExpectGroupEmpty
+                | Step::Restart { .. }
         )
     }
 

@@ -24,7 +24,7 @@ pub const MAX_CROWD: u32 = 100_000;
 pub const MAX_BURST: u32 = 4_096;
 
 /// Reserved kinds: part of the closed set in the design, not implemented by this version.
-const RESERVED_KINDS: [&str; 3] = ["property", "hostile", "load"];
+const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
 
 /// Parses one spec file. `file` is the name used in messages.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
@@ -108,6 +108,17 @@ impl Ctx<'_> {
             }
             None => Timeouts::default(),
         };
+        if raw.kind.get_ref() == "property" {
+            return self.property_case(raw, id, timeouts);
+        }
+        if let Some(p) = &raw.property {
+            return Err(self.err(
+                p.span(),
+                &id,
+                "property",
+                "only `property` cases take `property`",
+            ));
+        }
         let kind_name = raw.kind.get_ref().as_str();
         let steps_span = raw.steps.as_ref().map_or(raw.kind.span(), |s| s.span());
         let raw_steps = match raw.steps {
@@ -151,7 +162,9 @@ impl Ctx<'_> {
                     raw.kind.span(),
                     &id,
                     "kind",
-                    format!("unknown kind `{other}` (known: script, process, concurrent)"),
+                    format!(
+                        "unknown kind `{other}` (known: script, process, concurrent, property)"
+                    ),
                 ))
             }
         };
@@ -384,22 +397,29 @@ impl Ctx<'_> {
             RawStep::ExpectCpu(c) => Step::ExpectCpu {
                 max_ms: ms(c.max_ms, "max_ms")?,
             },
-            RawStep::Signal(name) => {
-                match SignalName::ALL.into_iter().find(|s| s.as_str() == name) {
-                    Some(signal) => Step::Signal { signal },
-                    None => {
-                        let known: Vec<_> = SignalName::ALL.iter().map(|s| s.as_str()).collect();
-                        return Err(self.err(
-                            span,
-                            id,
-                            &format!("{field}.signal"),
-                            format!("unknown signal `{name}` (known: {})", known.join(", ")),
-                        ));
-                    }
-                }
-            }
+            RawStep::Signal(name) => Step::Signal {
+                signal: self.signal(id, &format!("{field}.signal"), span, &name)?,
+            },
+            RawStep::Restart(name) => Step::Restart {
+                signal: self.signal(id, &format!("{field}.restart"), span, &name)?,
+            },
             RawStep::ExpectGroupEmpty => Step::ExpectGroupEmpty,
         })
+    }
+
+    fn signal(&self, id: &str, field: &str, span: Range<usize>, name: &str) -> Res<SignalName> {
+        SignalName::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = SignalName::ALL.iter().map(|s| s.as_str()).collect();
+                self.err(
+                    span,
+                    id,
+                    field,
+                    format!("unknown signal `{name}` (known: {})", known.join(", ")),
+                )
+            })
     }
 
     fn send(&self, id: &str, field: &str, span: Range<usize>, s: RawSend) -> Res<Step> {
@@ -616,5 +636,6 @@ fn decode_hex(h: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+mod property;
 #[cfg(test)]
 mod tests;

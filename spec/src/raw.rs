@@ -43,6 +43,9 @@ pub(crate) struct RawCase {
     #[serde(default)]
     #[schemars(with = "Option<Vec<RawStep>>")]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    #[serde(default)]
+    #[schemars(with = "Option<RawProperty>")]
+    pub property: Option<Spanned<RawProperty>>,
 }
 
 /// A step as written: a bare string for steps without parameters, a one-key table otherwise.
@@ -81,6 +84,7 @@ pub(crate) enum RawStep {
     ExpectCpu(RawCpu),
     Signal(String),
     ExpectGroupEmpty,
+    Restart(String),
 }
 
 /// Parameters of `write_until_blocked`.
@@ -201,4 +205,17 @@ pub(crate) struct RawRepeat {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExit {
     pub status: i32,
+}
+
+/// Parameters of a `property` case; absent ones take the defaults in `parse/property.rs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProperty {
+    pub cases: u32,
+    pub seed: u64,
+    pub connections: Option<u32>,
+    pub max_ops: Option<u32>,
+    pub max_payload: Option<u64>,
+    pub max_wait_ms: Option<u64>,
+    pub ops: Option<Vec<String>>,
 }

@@ -15,6 +15,8 @@ pub enum Cmd {
         reps: usize,
         /// Measured seconds per repetition.
         seconds: f64,
+        /// A third-party server command with `{port}`, benchmarked beside the models.
+        server: Option<String>,
     },
     /// Open the conform matrix page in headless Chromium and check what it rendered.
     HtmlCheck,
@@ -44,8 +46,9 @@ usage: cargo xtask <task>
           run every reference model (and the server, as the last column) against the
           spec, check the matrix, write target/conform/index.html and check it in chromium
   mutants  run every mutant server and check the case it names catches it
-  bench [--reps N] [--seconds S]
-           every model under the same loads, pinned; medians and ratios
+  bench [--reps N] [--seconds S] [--server 'CMD {port}']
+           every model (and a server of yours) under the same loads, pinned; medians and
+           ratios to the fastest model and to the loopback ceilings; ab beside echo-load
   html-check
            open target/conform/index.html in headless chromium, screenshot it, check the DOM
   schema   write spec/schema/echo-spec.schema.json from the parser's types
@@ -77,7 +80,7 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
         }
         "mutants" if rest.is_empty() => Ok(Cmd::Mutants),
         "bench" => {
-            let (mut reps, mut seconds) = (3usize, 1.0f64);
+            let (mut reps, mut seconds, mut server) = (3usize, 1.0f64, None);
             let mut it = rest.iter();
             while let Some(a) = it.next() {
                 let v = it
@@ -86,12 +89,14 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
                 match a.as_str() {
                     "--reps" => reps = v.parse()?,
                     "--seconds" => seconds = v.parse()?,
+                    "--server" => server = Some(v.clone()),
                     other => bail!("bench: unknown flag `{other}`\n{HELP}"),
                 }
             }
             Ok(Cmd::Bench {
                 reps: reps.clamp(1, 20),
                 seconds: seconds.clamp(0.2, 60.0),
+                server,
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),

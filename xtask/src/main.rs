@@ -30,7 +30,11 @@ fn run() -> anyhow::Result<()> {
     match cmd {
         flags::Cmd::Conform(c) => conform::run(&sh, &c),
         flags::Cmd::Mutants => mutants::run(&sh),
-        flags::Cmd::Bench { reps, seconds } => bench::run(&sh, reps, seconds),
+        flags::Cmd::Bench {
+            reps,
+            seconds,
+            server,
+        } => bench::run(&sh, reps, seconds, server.as_deref()),
         flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),
         flags::Cmd::Schema => {
             let path = root().join(SCHEMA_PATH);

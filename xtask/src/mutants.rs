@@ -44,6 +44,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         }
         let claims = match case {
             "lifecycle.single.exits" => "single,sequential",
+            c if c.starts_with("scale.") => "c10k",
             c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
             _ => "",
         };

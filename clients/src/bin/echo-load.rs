@@ -4,7 +4,12 @@
 //! echo-load --addr 127.0.0.1:7007 --mode ping-pong --connections 10 --payload 64 --seconds 2
 //! echo-load --addr 127.0.0.1:7007 --mode conn-per-request --connections 50 --payload 64
 //! echo-load --addr 127.0.0.1:7007 --mode throughput --connections 1 --payload 65536
+//! echo-load --addr 127.0.0.1:7007 --mode connect-only --connections 50
+//! echo-load --addr 127.0.0.1:7007 --mode hold-idle --connections 10000 --server-pgid 4242
 //! ```
+//!
+//! With `--server-pgid`, the server's CPU use (cores) and resident memory (KiB, sampled just
+//! before the window closes) are reported too, and `bottleneck` says which side was busy.
 
 use echo_clients::load::{run_load, LoadConfig, LoadMode};
 use std::time::Duration;
@@ -51,9 +56,13 @@ fn run() -> Result<(), String> {
             connections,
             chunk: payload,
         },
+        "connect-only" => LoadMode::ConnectOnly {
+            concurrency: connections,
+        },
+        "hold-idle" => LoadMode::HoldIdle { connections },
         other => {
             return Err(format!(
-                "--mode: unknown mode `{other}` (ping-pong, conn-per-request, throughput)"
+                "--mode: unknown mode `{other}` (ping-pong, conn-per-request, throughput, connect-only, hold-idle)"
             ))
         }
     };
@@ -65,6 +74,10 @@ fn run() -> Result<(), String> {
     if args.iter().any(|a| a == "--one-source") {
         cfg.sources.clear();
     }
+    cfg.server_pgid = match get("--server-pgid") {
+        Some(v) => Some(v.parse().map_err(|e| format!("--server-pgid {v}: {e}"))?),
+        None => None,
+    };
     let r = run_load(&cfg).map_err(|e| format!("cannot start the runtime: {e}"))?;
     let errors: Vec<String> = r
         .errors
@@ -72,7 +85,7 @@ fn run() -> Result<(), String> {
         .map(|(k, v)| format!("\"{k}\": {v}"))
         .collect();
     println!(
-        "{{\"ops\": {}, \"bytes\": {}, \"seconds\": {:.3}, \"rate\": {:.1}, \"throughput\": {:.1}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"client_cpu\": {:.3}, \"errors\": {{{}}}}}",
+        "{{\"ops\": {}, \"bytes\": {}, \"seconds\": {:.3}, \"rate\": {:.1}, \"throughput\": {:.1}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"client_cpu\": {:.3}, \"server_cpu\": {}, \"server_rss_kib\": {}, \"bottleneck\": \"{}\", \"errors\": {{{}}}}}",
         r.ops,
         r.bytes,
         r.seconds,
@@ -82,6 +95,11 @@ fn run() -> Result<(), String> {
         r.latency_us[1],
         r.latency_us[2],
         r.client_cpu,
+        r.server_cpu
+            .map_or_else(|| "null".to_string(), |c| format!("{c:.3}")),
+        r.server_rss_kib
+            .map_or_else(|| "null".to_string(), |k| k.to_string()),
+        r.bottleneck(),
         errors.join(", ")
     );
     Ok(())

@@ -167,6 +167,8 @@ mod tests {
             failure: None,
             evidence: None,
             notes: Vec::new(),
+            seed: None,
+            prop_cases: None,
         };
         let mut results = vec![
             mk("echo.text.short", Grade::Fail),

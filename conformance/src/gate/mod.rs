@@ -245,6 +245,8 @@ mod tests {
             failure: None,
             evidence: None,
             notes: Vec::new(),
+            seed: None,
+            prop_cases: None,
         }
     }
 

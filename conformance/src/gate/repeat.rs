@@ -73,6 +73,8 @@ mod tests {
             failure: (grade == Grade::Fail).then(|| "HANG".into()),
             evidence: Some(ev.into()),
             notes: Vec::new(),
+            seed: None,
+            prop_cases: None,
         }
     }
 

@@ -52,6 +52,8 @@ pub(crate) fn sample() -> RunReport {
         failure: matches!(grade, Grade::Fail | Grade::Flaky).then(|| "HANG".into()),
         evidence: evidence.map(String::from),
         notes: Vec::new(),
+        seed: None,
+        prop_cases: None,
     };
     let cases = vec![
         case("echo.pass", Grade::Pass, true, None),

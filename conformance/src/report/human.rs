@@ -93,8 +93,13 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
         .as_deref()
         .map(|k| format!(" [{k}]"))
         .unwrap_or_default();
+    let seed = match (r.seed, r.prop_cases) {
+        (Some(seed), Some(n)) => format!(" (seed {seed}, {n} cases)"),
+        (Some(seed), None) => format!(" (seed {seed})"),
+        _ => String::new(),
+    };
     let mut line = format!(
-        "{} {:<40} {:>6} ms  {}{unclaimed}{kind}\n",
+        "{} {:<40} {:>6} ms  {}{seed}{unclaimed}{kind}\n",
         paint(&format!("{label:<5}"), code, colour),
         r.id,
         r.duration_ms,

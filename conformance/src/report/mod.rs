@@ -74,6 +74,12 @@ pub struct CaseResult {
     /// Measurements reported whatever the grade (connect counts, memory, CPU).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// For a `property` case: the seed its sequences came from (`--seed` repeats the run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// For a `property` case: how many sequences it was to run (`--prop-cases`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prop_cases: Option<u32>,
 }
 
 /// How the server was reached.

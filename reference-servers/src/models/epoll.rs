@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nix::errno::Errno;
@@ -39,6 +39,8 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let mut conns: HashMap<RawFd, Entry> = HashMap::new();
     let mut events = vec![EpollEvent::empty(); 1024];
     let mut listening = false;
+    let mut touched: Vec<RawFd> = Vec::new();
+    let mut next_sweep = Instant::now();
     loop {
         if shutdown::requested() {
             gate.close(); // Closing the descriptor also removes it from the interest list.
@@ -68,12 +70,14 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("epoll_wait"),
         };
         let mut accept_now = false;
+        touched.clear();
         for event in &events[..ready] {
             if event.data() == LISTENER {
                 accept_now = true;
                 continue;
             }
-            let Some(entry) = conns.get_mut(&(event.data() as RawFd)) else {
+            let fd = event.data() as RawFd;
+            let Some(entry) = conns.get_mut(&fd) else {
                 continue;
             };
             let flags = event.events();
@@ -84,6 +88,7 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
             if flags.contains(EpollFlags::EPOLLOUT) || broken {
                 entry.conn.on_writable();
             }
+            touched.push(fd);
         }
         if accept_now {
             let room = config.max_conns - conns.len();
@@ -98,16 +103,29 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
             }
         }
         let now = Instant::now();
-        for (&fd, entry) in conns.iter_mut() {
+        // Only the connections this wake-up touched can have changed, so only they are looked at;
+        // once per tick every connection is, for the timers (a oneshot drain that expires).
+        if now >= next_sweep {
+            touched.clear();
+            touched.extend(conns.keys().copied());
+            next_sweep = now + Duration::from_millis(u64::from(TICK_MS));
+        }
+        for &fd in &touched {
+            let Some(entry) = conns.get_mut(&fd) else {
+                continue;
+            };
             entry.conn.advance(now);
+            if entry.conn.is_done() {
+                // Dropping a connection closes its descriptor, which takes it off the interest list.
+                conns.remove(&fd);
+                continue;
+            }
             let wanted = interest(&entry.conn);
-            if !entry.conn.is_done() && wanted != entry.registered {
+            if wanted != entry.registered {
                 epoll.modify(&entry.conn.stream, &mut EpollEvent::new(wanted, fd as u64))?;
                 entry.registered = wanted;
             }
         }
-        // Dropping a connection closes its descriptor, which takes it off the interest list.
-        conns.retain(|_, entry| !entry.conn.is_done());
     }
 }
 

@@ -29,6 +29,9 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "fd-leak", case: "resources.no-leaks", defect: "shuts down its side at the end of a connection but never closes the descriptor", run: fd_leak },
         Mutant { name: "zombie-children", case: "resources.no-leaks", defect: "forks a child per connection and never reaps it", run: zombie_children },
         Mutant { name: "term-abandons", case: "resources.sigterm.graceful", defect: "on SIGTERM exits 0 at once, cutting the connections in flight", run: term_abandons },
+        Mutant { name: "fat-connections", case: "scale.c10k", defect: "an async server that gives every connection its own 32 KiB buffer, filled, from the start: 10 000 idle clients cost 320 MB", run: fat_connections },
+        Mutant { name: "no-reuseaddr", case: "lifecycle.restart.same-port", defect: "binds without SO_REUSEADDR, so it cannot start again while its old connections linger in FIN_WAIT or TIME_WAIT", run: no_reuseaddr },
+        Mutant { name: "stale-pidfile", case: "lifecycle.restart.after-kill", defect: "refuses to start while its pid file exists, and only a clean exit removes it", run: stale_pidfile },
         Mutant { name: "term-orphans", case: "resources.sigterm.graceful", defect: "pre-forks two workers; on SIGTERM the parent exits 0 and leaves them running", run: term_orphans },
     ]
 }
@@ -214,4 +217,78 @@ fn term_orphans(flags: &Flags) -> anyhow::Result<()> {
         crate::program()
     );
     std::process::exit(0);
+}
+
+/// The buffer `fat-connections` gives every connection from its start.
+const FAT_BUFFER: usize = 32 * 1024;
+
+fn fat_connections(flags: &Flags) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = bind(flags, None)?;
+    announce("fat-connections", &listener)?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        while !shutdown::requested() {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((mut stream, _)) = accepted else { continue };
+                    tokio::spawn(async move {
+                        // The defect: a filled buffer per connection, idle or not.
+                        let mut buf = vec![0xA5u8; FAT_BUFFER];
+                        loop {
+                            let n = match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                () = tokio::time::sleep(TICK) => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+fn no_reuseaddr(flags: &Flags) -> anyhow::Result<()> {
+    let port = flags
+        .port
+        .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
+    let addr = SocketAddr::new(flags.bind, port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // The defect: no set_reuse_address(true) before bind.
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("cannot bind {addr}"))?;
+    socket.listen(128)?;
+    let listener: TcpListener = socket.into();
+    announce("no-reuseaddr", &listener)?;
+    super::thread_per_connection(&listener, stream_echo)
+}
+
+fn stale_pidfile(flags: &Flags) -> anyhow::Result<()> {
+    let port = flags.port.unwrap_or(0);
+    let path = std::env::temp_dir().join(format!("echo-mutant-stale-pidfile.{port}.pid"));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "pid file {} exists: is another instance running?",
+                path.display()
+            )
+        })?;
+    writeln!(file, "{}", std::process::id())?;
+    let served = serve_threaded(flags, "stale-pidfile", stream_echo);
+    // Only a clean exit (SIGTERM) gets here; SIGKILL leaves the file behind.
+    let _ = std::fs::remove_file(&path);
+    served
 }

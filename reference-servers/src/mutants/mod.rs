@@ -19,6 +19,7 @@ pub mod echo;
 pub mod hostile;
 pub mod lifecycle;
 pub mod privilege;
+pub mod telnet;
 
 /// One mutant: its name, the case that must catch it, its defect, and how to run it.
 pub struct Mutant {
@@ -60,6 +61,7 @@ pub fn all() -> Vec<Mutant> {
     let mut all = echo::mutants();
     all.extend(lifecycle::mutants());
     all.extend(hostile::mutants());
+    all.extend(telnet::mutants());
     all.extend(privilege::mutants());
     all
 }

@@ -407,3 +407,20 @@ fn resource_steps_need_a_process_case() {
         "`mark` observes the server process and needs `kind = \"process\"`",
     );
 }
+
+#[test]
+fn restart_takes_a_known_signal() {
+    let text = format!("{HEAD}kind = \"process\"\nsteps = [{{ restart = \"KILL\" }}]\n");
+    let cases = parse_file("t.toml", &text).unwrap();
+    assert_eq!(
+        cases[0].kind.steps()[0],
+        crate::Step::Restart {
+            signal: crate::SignalName::Kill
+        }
+    );
+    check(
+        "kind = \"process\"\nsteps = [{ restart = \"STOP\" }]\n",
+        "t.toml:7:",
+        "steps[0].restart: unknown signal `STOP`",
+    );
+}

@@ -6,14 +6,14 @@
 //! several source addresses (127.0.0.x) so the run measures the server and not TIME_WAIT, and a
 //! connect that fails for want of a local port is counted as `port-exhaustion`, never hidden.
 
-use crate::payload::fill_seeded;
+mod modes;
+mod server;
+
 use hdrhistogram::Histogram;
+use modes::{conn_per_request, connect_only, hold_idle, ping_pong, throughput};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::time::timeout;
 
 /// What the load looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,18 @@ pub enum LoadMode {
         /// Bytes per write.
         chunk: usize,
     },
+    /// `concurrency` workers each connect and wait for the server to close, again: the connect
+    /// ceiling, against a server that accepts and closes at once.
+    ConnectOnly {
+        /// Workers in flight.
+        concurrency: usize,
+    },
+    /// `connections` connections are opened and held idle until the end; the rate is opens per
+    /// second and the latency that of a connect.
+    HoldIdle {
+        /// Connections held at once.
+        connections: usize,
+    },
 }
 
 /// A load run.
@@ -56,6 +68,8 @@ pub struct LoadConfig {
     pub sources: Vec<IpAddr>,
     /// Deadline of any single network operation.
     pub op_timeout: Duration,
+    /// The server's process group, to report its CPU use and memory (from `/proc`).
+    pub server_pgid: Option<i32>,
 }
 
 impl LoadConfig {
@@ -75,6 +89,7 @@ impl LoadConfig {
             warmup: Duration::from_millis(300),
             sources,
             op_timeout: Duration::from_secs(2),
+            server_pgid: None,
         }
     }
 }
@@ -94,6 +109,10 @@ pub struct LoadReport {
     pub errors: BTreeMap<String, u64>,
     /// The client's own CPU use over the run, in cores (1.0 = one core busy).
     pub client_cpu: f64,
+    /// The server's CPU use over the run, in cores, when its process group was given.
+    pub server_cpu: Option<f64>,
+    /// The server's resident memory at the end of the measured window, KiB, when known.
+    pub server_rss_kib: Option<u64>,
 }
 
 impl LoadReport {
@@ -106,30 +125,49 @@ impl LoadReport {
     pub fn throughput(&self) -> f64 {
         self.bytes as f64 / self.seconds.max(1e-9)
     }
+
+    /// Which side limited the run: `client` or `server` when one used nearly a whole core
+    /// (and more than the other), else `neither` (latency or the kernel).
+    pub fn bottleneck(&self) -> &'static str {
+        let server = self.server_cpu.unwrap_or(0.0);
+        if self.client_cpu >= BUSY && self.client_cpu >= server {
+            "client"
+        } else if server >= BUSY {
+            "server"
+        } else {
+            "neither"
+        }
+    }
 }
 
-struct Worker {
+/// A side using this share of a core or more counts as the bottleneck.
+const BUSY: f64 = 0.9;
+
+pub(crate) struct Worker {
     hist: Histogram<u64>,
     ops: u64,
-    bytes: u64,
+    pub(crate) bytes: u64,
     errors: BTreeMap<String, u64>,
+    /// When this worker's last operation finished (hold-idle: when its connection was open).
+    pub(crate) last_done: Option<Instant>,
 }
 
 impl Worker {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Worker {
             hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
             ops: 0,
             bytes: 0,
             errors: BTreeMap::new(),
+            last_done: None,
         }
     }
-    fn error(&mut self, kind: &str) {
+    pub(crate) fn error(&mut self, kind: &str) {
         *self.errors.entry(kind.to_string()).or_insert(0) += 1;
     }
 
     /// Counts an operation that started at `t`, unless it started during the warm-up.
-    fn completed(&mut self, t: Instant, from: Instant, bytes: usize) {
+    pub(crate) fn completed(&mut self, t: Instant, from: Instant, bytes: usize) {
         if t >= from {
             self.ops += 1;
             self.bytes += bytes as u64;
@@ -138,7 +176,7 @@ impl Worker {
     }
 }
 
-fn kind_of(e: &std::io::Error) -> &'static str {
+pub(crate) fn kind_of(e: &std::io::Error) -> &'static str {
     match e.kind() {
         std::io::ErrorKind::AddrNotAvailable => "port-exhaustion",
         std::io::ErrorKind::ConnectionRefused => "refused",
@@ -158,13 +196,25 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
     let start = Instant::now();
     let measure_from = start + cfg.warmup;
     let end = measure_from + cfg.duration;
-    let workers: Vec<Worker> = rt.block_on(async {
+    let server0 = cfg.server_pgid.map(|p| server::usage(p).0);
+    let (workers, server_rss_kib): (Vec<Worker>, Option<u64>) = rt.block_on(async {
         let n = match cfg.mode {
-            LoadMode::ConnPerRequest { concurrency, .. } => concurrency,
-            LoadMode::PingPong { connections, .. } | LoadMode::Throughput { connections, .. } => {
-                connections
-            }
+            LoadMode::ConnPerRequest { concurrency, .. }
+            | LoadMode::ConnectOnly { concurrency } => concurrency,
+            LoadMode::PingPong { connections, .. }
+            | LoadMode::Throughput { connections, .. }
+            | LoadMode::HoldIdle { connections } => connections,
         };
+        let rss_probe = cfg.server_pgid.map(|pgid| {
+            tokio::spawn(async move {
+                // Just before the window closes, while every held connection is still open.
+                tokio::time::sleep_until(
+                    (end.checked_sub(Duration::from_millis(50)).unwrap_or(end)).into(),
+                )
+                .await;
+                server::usage(pgid).1
+            })
+        });
         let mut handles = Vec::new();
         for i in 0..n {
             let cfg = cfg.clone();
@@ -179,10 +229,16 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
                     LoadMode::Throughput { chunk, .. } => {
                         throughput(&cfg, i, chunk, measure_from, end).await
                     }
+                    LoadMode::ConnectOnly { .. } => connect_only(&cfg, i, measure_from, end).await,
+                    LoadMode::HoldIdle { .. } => hold_idle(&cfg, i, measure_from, end).await,
                 }
             }));
         }
         let mut out = Vec::new();
+        let rss = match rss_probe {
+            Some(p) => p.await.ok().flatten(),
+            None => None,
+        };
         for h in handles {
             out.push(h.await.unwrap_or_else(|_| {
                 let mut w = Worker::new();
@@ -190,14 +246,26 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
                 w
             }));
         }
-        out
+        (out, rss)
     });
     let wall = start.elapsed().as_secs_f64();
+    let server_cpu = match (cfg.server_pgid, server0) {
+        (Some(p), Some(c0)) => Some((server::usage(p).0 - c0) / wall.max(1e-9)),
+        _ => None,
+    };
     let mut report = LoadReport {
         seconds: cfg.duration.as_secs_f64(),
         client_cpu: (cpu_seconds() - cpu0) / wall.max(1e-9),
+        server_cpu,
+        server_rss_kib,
         ..Default::default()
     };
+    if let LoadMode::HoldIdle { .. } = cfg.mode {
+        // The rate of a hold is opens per second while opening, not over the whole window.
+        if let Some(last) = workers.iter().filter_map(|w| w.last_done).max() {
+            report.seconds = (last - start).as_secs_f64().max(1e-6);
+        }
+    }
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
     for w in workers {
@@ -216,181 +284,6 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
         ];
     }
     Ok(report)
-}
-
-async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let socket = if cfg.addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(src) = source {
-        socket.bind(SocketAddr::new(src, 0))?;
-    }
-    let stream = timeout(cfg.op_timeout, socket.connect(cfg.addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// Connects from the `k`-th source address (in turn), counting a failure in `w`.
-async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
-    let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
-    match connect(cfg, source).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            w.error(kind_of(&e));
-            None
-        }
-    }
-}
-
-async fn exchange(
-    stream: &mut TcpStream,
-    out: &[u8],
-    back: &mut [u8],
-    limit: Duration,
-) -> Result<(), &'static str> {
-    let io = async {
-        stream.write_all(out).await?;
-        stream.read_exact(back).await?;
-        Ok::<_, std::io::Error>(())
-    };
-    match timeout(limit, io).await {
-        Err(_) => Err("timeout"),
-        Ok(Err(e)) => Err(kind_of(&e)),
-        Ok(Ok(())) if back != out => Err("mismatch"),
-        Ok(Ok(())) => Ok(()),
-    }
-}
-
-async fn conn_per_request(
-    cfg: &LoadConfig,
-    index: usize,
-    payload: usize,
-    from: Instant,
-    end: Instant,
-) -> Worker {
-    let mut w = Worker::new();
-    let mut out = vec![0u8; payload];
-    let mut back = vec![0u8; payload];
-    let mut n: u64 = 0;
-    while Instant::now() < end {
-        n += 1;
-        fill_seeded(index as u64, n * payload as u64, &mut out);
-        let t = Instant::now();
-        let Some(mut stream) = open(cfg, index + n as usize, &mut w).await else {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
-        };
-        match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
-            Ok(()) => w.completed(t, from, payload),
-            Err(kind) => w.error(kind),
-        }
-    }
-    w
-}
-
-async fn ping_pong(
-    cfg: &LoadConfig,
-    index: usize,
-    payload: usize,
-    from: Instant,
-    end: Instant,
-) -> Worker {
-    let mut w = Worker::new();
-    let Some(mut stream) = open(cfg, index, &mut w).await else {
-        return w;
-    };
-    let mut out = vec![0u8; payload];
-    let mut back = vec![0u8; payload];
-    let mut n: u64 = 0;
-    while Instant::now() < end {
-        n += 1;
-        fill_seeded(index as u64, n * payload as u64, &mut out);
-        let t = Instant::now();
-        match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
-            Ok(()) => w.completed(t, from, payload),
-            Err(kind) => {
-                w.error(kind);
-                return w;
-            }
-        }
-    }
-    w
-}
-
-async fn throughput(
-    cfg: &LoadConfig,
-    index: usize,
-    chunk: usize,
-    from: Instant,
-    end: Instant,
-) -> Worker {
-    let mut w = Worker::new();
-    let Some(stream) = open(cfg, index, &mut w).await else {
-        return w;
-    };
-    // One random block, repeated: the reader checks each byte against block[offset % len] at memcmp speed.
-    let mut block = vec![0u8; 64 * 1024];
-    fill_seeded(index as u64 ^ 0x5eed, 0, &mut block);
-    let (mut rd, mut wr) = stream.into_split();
-    let writer_block = block.clone();
-    let op_timeout = cfg.op_timeout;
-    let writer = tokio::spawn(async move {
-        let mut off = 0usize;
-        while Instant::now() < end {
-            let start = off % writer_block.len();
-            let n = chunk.min(writer_block.len() - start);
-            match timeout(op_timeout, wr.write_all(&writer_block[start..start + n])).await {
-                Ok(Ok(())) => off += n,
-                _ => return Err("write"),
-            }
-        }
-        let _ = wr.shutdown().await;
-        Ok(off as u64)
-    });
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut off: u64 = 0;
-    let mut counted: u64 = 0;
-    loop {
-        match timeout(op_timeout, rd.read(&mut buf)).await {
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => {
-                let mut i = 0;
-                while i < n {
-                    let pos = ((off + i as u64) % block.len() as u64) as usize;
-                    let take = (n - i).min(block.len() - pos);
-                    if buf[i..i + take] != block[pos..pos + take] {
-                        w.error("mismatch");
-                        return w;
-                    }
-                    i += take;
-                }
-                off += n as u64;
-                let now = Instant::now();
-                if now >= from && now < end {
-                    counted += n as u64;
-                }
-            }
-            Ok(Err(e)) => {
-                w.error(kind_of(&e));
-                break;
-            }
-            Err(_) => {
-                w.error("timeout");
-                break;
-            }
-        }
-    }
-    match writer.await {
-        Ok(Ok(sent)) if sent != off => w.error("short-echo"),
-        Ok(Err(kind)) => w.error(kind),
-        _ => {}
-    }
-    w.bytes = counted;
-    w
 }
 
 fn cpu_seconds() -> f64 {

@@ -1,0 +1,235 @@
+//! The workers of each load mode. Each returns its own tally; `run_load` merges them.
+
+use super::{kind_of, LoadConfig, Worker};
+use crate::payload::fill_seeded;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::timeout;
+
+async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let socket = if cfg.addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(src) = source {
+        socket.bind(SocketAddr::new(src, 0))?;
+    }
+    let stream = timeout(cfg.op_timeout, socket.connect(cfg.addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Connects from the `k`-th source address (in turn), counting a failure in `w`.
+async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
+    let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
+    match connect(cfg, source).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            w.error(kind_of(&e));
+            None
+        }
+    }
+}
+
+async fn exchange(
+    stream: &mut TcpStream,
+    out: &[u8],
+    back: &mut [u8],
+    limit: Duration,
+) -> Result<(), &'static str> {
+    let io = async {
+        stream.write_all(out).await?;
+        stream.read_exact(back).await?;
+        Ok::<_, std::io::Error>(())
+    };
+    match timeout(limit, io).await {
+        Err(_) => Err("timeout"),
+        Ok(Err(e)) => Err(kind_of(&e)),
+        Ok(Ok(())) if back != out => Err("mismatch"),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+pub(super) async fn conn_per_request(
+    cfg: &LoadConfig,
+    index: usize,
+    payload: usize,
+    from: Instant,
+    end: Instant,
+) -> Worker {
+    let mut w = Worker::new();
+    let mut out = vec![0u8; payload];
+    let mut back = vec![0u8; payload];
+    let mut n: u64 = 0;
+    while Instant::now() < end {
+        n += 1;
+        fill_seeded(index as u64, n * payload as u64, &mut out);
+        let t = Instant::now();
+        let Some(mut stream) = open(cfg, index + n as usize, &mut w).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
+            Ok(()) => w.completed(t, from, payload),
+            Err(kind) => w.error(kind),
+        }
+    }
+    w
+}
+
+pub(super) async fn ping_pong(
+    cfg: &LoadConfig,
+    index: usize,
+    payload: usize,
+    from: Instant,
+    end: Instant,
+) -> Worker {
+    let mut w = Worker::new();
+    let Some(mut stream) = open(cfg, index, &mut w).await else {
+        return w;
+    };
+    let mut out = vec![0u8; payload];
+    let mut back = vec![0u8; payload];
+    let mut n: u64 = 0;
+    while Instant::now() < end {
+        n += 1;
+        fill_seeded(index as u64, n * payload as u64, &mut out);
+        let t = Instant::now();
+        match exchange(&mut stream, &out, &mut back, cfg.op_timeout).await {
+            Ok(()) => w.completed(t, from, payload),
+            Err(kind) => {
+                w.error(kind);
+                return w;
+            }
+        }
+    }
+    w
+}
+
+pub(super) async fn throughput(
+    cfg: &LoadConfig,
+    index: usize,
+    chunk: usize,
+    from: Instant,
+    end: Instant,
+) -> Worker {
+    let mut w = Worker::new();
+    let Some(stream) = open(cfg, index, &mut w).await else {
+        return w;
+    };
+    // One random block, repeated: the reader checks each byte against block[offset % len] at memcmp speed.
+    let mut block = vec![0u8; 64 * 1024];
+    fill_seeded(index as u64 ^ 0x5eed, 0, &mut block);
+    let (mut rd, mut wr) = stream.into_split();
+    let writer_block = block.clone();
+    let op_timeout = cfg.op_timeout;
+    let writer = tokio::spawn(async move {
+        let mut off = 0usize;
+        while Instant::now() < end {
+            let start = off % writer_block.len();
+            let n = chunk.min(writer_block.len() - start);
+            match timeout(op_timeout, wr.write_all(&writer_block[start..start + n])).await {
+                Ok(Ok(())) => off += n,
+                _ => return Err("write"),
+            }
+        }
+        let _ = wr.shutdown().await;
+        Ok(off as u64)
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut off: u64 = 0;
+    let mut counted: u64 = 0;
+    loop {
+        match timeout(op_timeout, rd.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                let mut i = 0;
+                while i < n {
+                    let pos = ((off + i as u64) % block.len() as u64) as usize;
+                    let take = (n - i).min(block.len() - pos);
+                    if buf[i..i + take] != block[pos..pos + take] {
+                        w.error("mismatch");
+                        return w;
+                    }
+                    i += take;
+                }
+                off += n as u64;
+                let now = Instant::now();
+                if now >= from && now < end {
+                    counted += n as u64;
+                }
+            }
+            Ok(Err(e)) => {
+                w.error(kind_of(&e));
+                break;
+            }
+            Err(_) => {
+                w.error("timeout");
+                break;
+            }
+        }
+    }
+    match writer.await {
+        Ok(Ok(sent)) if sent != off => w.error("short-echo"),
+        Ok(Err(kind)) => w.error(kind),
+        _ => {}
+    }
+    w.bytes = counted;
+    w
+}
+
+/// Connects and waits for the server's close (an accept-and-close server closes at once), again.
+pub(super) async fn connect_only(
+    cfg: &LoadConfig,
+    index: usize,
+    from: Instant,
+    end: Instant,
+) -> Worker {
+    let mut w = Worker::new();
+    let mut n: usize = 0;
+    let mut byte = [0u8; 1];
+    while Instant::now() < end {
+        n += 1;
+        let t = Instant::now();
+        let Some(mut stream) = open(cfg, index + n, &mut w).await else {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        match timeout(cfg.op_timeout, stream.read(&mut byte)).await {
+            Ok(Ok(0)) => w.completed(t, from, 0),
+            Ok(Ok(_)) => w.error("unexpected-data"),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                w.completed(t, from, 0)
+            }
+            Ok(Err(e)) => w.error(kind_of(&e)),
+            Err(_) => w.error("timeout"),
+        }
+    }
+    w
+}
+
+/// Opens one connection and holds it idle until the end of the window (and a little past it, so
+/// the server's memory is sampled with every connection open).
+pub(super) async fn hold_idle(
+    cfg: &LoadConfig,
+    index: usize,
+    from: Instant,
+    end: Instant,
+) -> Worker {
+    let mut w = Worker::new();
+    let t = Instant::now();
+    let Some(stream) = open(cfg, index, &mut w).await else {
+        return w;
+    };
+    // Opens are what this mode measures, so they count from the start, warm-up or not.
+    w.completed(t, t.min(from), 0);
+    w.last_done = Some(Instant::now());
+    tokio::time::sleep_until((end + Duration::from_millis(100)).into()).await;
+    drop(stream);
+    w
+}

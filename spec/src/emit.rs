@@ -1,0 +1,252 @@
+//! Renders cases back into the TOML the parser reads, so generated cases (such as a shrunk property
+//! counterexample) become ordinary spec files: `parse_file(emit_file(cases))` gives the cases back.
+//!
+//! ```
+//! use echo_spec::{emit_file, parse_file, Case, CaseKind, Level, Origin, Payload, Chunking, Step, Timeouts};
+//!
+//! let case = Case {
+//!     id: "regression.example".into(),
+//!     title: "a short exchange".into(),
+//!     source: "written by hand".into(),
+//!     level: Level::Must,
+//!     requires: vec![],
+//!     tags: vec![],
+//!     timeouts: Timeouts::default(),
+//!     rlimit_nofile: None,
+//!     kind: CaseKind::Script {
+//!         steps: vec![
+//!             Step::Connect { name: "main".into() },
+//!             Step::Send { payload: Payload::Bytes(b"hi".to_vec()), chunking: Chunking::default() },
+//!             Step::ExpectEcho,
+//!         ],
+//!     },
+//!     origin: Origin { file: "example.toml".into(), line: 2 },
+//! };
+//! let text = emit_file("an example", std::slice::from_ref(&case));
+//! let parsed = parse_file("example.toml", &text).unwrap();
+//! assert_eq!(parsed[0].kind, case.kind);
+//! ```
+
+use crate::model::{Case, CaseKind, Chunking, Payload, Step, Timeouts};
+use crate::property::PropertyParams;
+use std::fmt::Write as _;
+
+/// A whole spec file: a comment (each line prefixed with `# `), then one `[[case]]` table per case.
+pub fn emit_file(comment: &str, cases: &[Case]) -> String {
+    let mut out = String::new();
+    for line in comment.lines() {
+        let _ = writeln!(out, "# {line}");
+    }
+    for case in cases {
+        out.push('\n');
+        out.push_str(&emit_case(case));
+    }
+    out
+}
+
+/// One `[[case]]` table, its steps one to a line.
+pub fn emit_case(case: &Case) -> String {
+    let mut out = String::from("[[case]]\n");
+    let _ = writeln!(out, "id = {}", quote(&case.id));
+    let _ = writeln!(out, "title = {}", quote(&case.title));
+    let _ = writeln!(out, "source = {}", quote(&case.source));
+    let _ = writeln!(out, "level = {}", quote(case.level.as_str()));
+    if !case.requires.is_empty() {
+        let claims: Vec<_> = case.requires.iter().map(|c| quote(c.as_str())).collect();
+        let _ = writeln!(out, "requires = [{}]", claims.join(", "));
+    }
+    if !case.tags.is_empty() {
+        let tags: Vec<_> = case.tags.iter().map(|t| quote(t)).collect();
+        let _ = writeln!(out, "tags = [{}]", tags.join(", "));
+    }
+    if case.timeouts != Timeouts::default() {
+        let _ = writeln!(out, "timeouts = {}", timeouts(&case.timeouts));
+    }
+    if let Some(n) = case.rlimit_nofile {
+        let _ = writeln!(out, "rlimit_nofile = {n}");
+    }
+    let _ = writeln!(out, "kind = {}", quote(case.kind.name()));
+    match &case.kind {
+        CaseKind::Concurrent { clients, .. } => {
+            let _ = writeln!(out, "clients = {clients}");
+        }
+        CaseKind::Property { params } => {
+            let _ = writeln!(out, "property = {}", property(params));
+        }
+        CaseKind::Script { .. } | CaseKind::Process { .. } => {}
+    }
+    let steps = case.kind.steps();
+    if !steps.is_empty() {
+        out.push_str("steps = [\n");
+        for s in steps {
+            let _ = writeln!(out, "    {},", emit_step(s));
+        }
+        out.push_str("]\n");
+    }
+    out
+}
+
+/// One step as the parser reads it: a bare string, or a one-key inline table.
+pub fn emit_step(s: &Step) -> String {
+    let table = |key: &str, value: String| format!("{{ {key} = {value} }}");
+    match s {
+        Step::Connect { name } if name == "main" => quote("connect"),
+        Step::Connect { name } => table("connect_as", quote(name)),
+        Step::On { name } => table("on", quote(name)),
+        Step::Send { payload, chunking } => {
+            let mut fields = vec![payload_field(payload)];
+            fields.extend(chunking_fields(chunking));
+            table("send", format!("{{ {} }}", fields.join(", ")))
+        }
+        Step::Expect { bytes } => table("expect", format!("{{ {} }}", bytes_field(bytes))),
+        Step::ExpectSilence { ms } => table("expect_silence", format!("{{ ms = {ms} }}")),
+        Step::Sleep { ms } => table("sleep", format!("{{ ms = {ms} }}")),
+        Step::PauseReading { ms } => table("pause_reading", format!("{{ ms = {ms} }}")),
+        Step::SetRcvbuf { bytes } => table("set_rcvbuf", format!("{{ bytes = {bytes} }}")),
+        Step::Repeat { times, steps } => {
+            let inner: Vec<_> = steps.iter().map(emit_step).collect();
+            table(
+                "repeat",
+                format!("{{ times = {times}, steps = [{}] }}", inner.join(", ")),
+            )
+        }
+        Step::ExpectExit { status } => table("expect_exit", format!("{{ status = {status} }}")),
+        Step::ExpectPriv { check } => table("expect_priv", quote(check.as_str())),
+        Step::WriteUntilBlocked {
+            max_bytes,
+            stall_ms,
+        } => table(
+            "write_until_blocked",
+            format!("{{ max_bytes = {max_bytes}, stall_ms = {stall_ms} }}"),
+        ),
+        Step::Storm {
+            connects,
+            burst,
+            max_failed,
+        } => table(
+            "storm",
+            format!("{{ connects = {connects}, burst = {burst}, max_failed = {max_failed} }}"),
+        ),
+        Step::Hold { count } => table("hold", format!("{{ count = {count} }}")),
+        Step::ExpectResources {
+            fd_delta,
+            threads_delta,
+            settle_ms,
+        } => table(
+            "expect_resources",
+            format!(
+                "{{ fd_delta = {fd_delta}, threads_delta = {threads_delta}, settle_ms = {settle_ms} }}"
+            ),
+        ),
+        Step::ExpectRss {
+            max_growth_kib,
+            max_kib,
+        } => {
+            let fields: Vec<String> = [("max_growth_kib", max_growth_kib), ("max_kib", max_kib)]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| format!("{k} = {v}")))
+                .collect();
+            table("expect_rss", format!("{{ {} }}", fields.join(", ")))
+        }
+        Step::ExpectCpu { max_ms } => table("expect_cpu", format!("{{ max_ms = {max_ms} }}")),
+        Step::Signal { signal } => table("signal", quote(signal.as_str())),
+        Step::Restart { signal } => table("restart", quote(signal.as_str())),
+        Step::ExpectEcho
+        | Step::ExpectEchoPrefix
+        | Step::ShutdownWrite
+        | Step::ExpectEof
+        | Step::Reset
+        | Step::Close
+        | Step::Barrier
+        | Step::ExpectRefused
+        | Step::ExpectBindDenied
+        | Step::PingHeld
+        | Step::Release
+        | Step::Mark
+        | Step::ExpectGroupEmpty => quote(s.name()),
+    }
+}
+
+fn payload_field(p: &Payload) -> String {
+    match p {
+        Payload::Bytes(b) => bytes_field(b),
+        Payload::Seeded { seed, len } => format!("seeded = {{ seed = {seed}, len = {len} }}"),
+        Payload::AllBytes => "all_bytes = true".into(),
+    }
+}
+
+/// Printable ASCII is written as `text`, anything else as `hex`.
+fn bytes_field(b: &[u8]) -> String {
+    if !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)) {
+        format!("text = {}", quote(&String::from_utf8_lossy(b)))
+    } else {
+        let hex: String = b.iter().map(|c| format!("{c:02x}")).collect();
+        format!("hex = {}", quote(&hex))
+    }
+}
+
+fn chunking_fields(c: &Chunking) -> Vec<String> {
+    let mut fields = Vec::new();
+    match c.sizes.as_slice() {
+        [] => {}
+        [one] => fields.push(format!("chunk = {one}")),
+        many => {
+            let sizes: Vec<_> = many.iter().map(u32::to_string).collect();
+            fields.push(format!("chunks = [{}]", sizes.join(", ")));
+        }
+    }
+    if c.pause_ms > 0 {
+        fields.push(format!("pause_ms = {}", c.pause_ms));
+    }
+    fields
+}
+
+fn timeouts(t: &Timeouts) -> String {
+    let fields: Vec<_> = [
+        ("no_progress_ms", t.no_progress_ms),
+        ("step_ms", t.step_ms),
+        ("case_ms", t.case_ms),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|v| format!("{name} = {v}")))
+    .collect();
+    format!("{{ {} }}", fields.join(", "))
+}
+
+fn property(p: &PropertyParams) -> String {
+    let ops: Vec<_> = p.ops.iter().map(|o| quote(o.as_str())).collect();
+    format!(
+        "{{ cases = {}, seed = {}, connections = {}, max_ops = {}, max_payload = {}, max_wait_ms = {}, ops = [{}] }}",
+        p.cases,
+        p.seed,
+        p.connections,
+        p.max_ops,
+        p.max_payload,
+        p.max_wait_ms,
+        ops.join(", ")
+    )
+}
+
+/// A TOML basic string, with quotes, backslashes and control characters escaped.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! The load client and the crowd client as library users would call them, against servers written
+//! here on `127.0.0.1:0`: every echo is verified (a corrupting server is reported, not counted),
+//! holds and connect-only loads count what they did, and a storm tells echoed from unanswered.
+
+use echo_clients::crowd::{open_many, storm};
+use echo_clients::load::{run_load, LoadConfig, LoadMode};
+use echo_clients::Transform;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+/// A thread-per-connection echo server that applies `corrupt` to every byte; it runs until the
+/// test process ends (its threads block in accept or read, holding nothing of the test's).
+fn echo_server(corrupt: fn(u8) -> u8) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    for b in &mut buf[..n] {
+                        *b = corrupt(*b);
+                    }
+                    if stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Accepts and closes every connection at once.
+fn accept_close_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    addr
+}
+
+fn short(addr: SocketAddr, mode: LoadMode) -> LoadConfig {
+    let mut cfg = LoadConfig::new(addr, mode);
+    cfg.duration = Duration::from_millis(300);
+    cfg.warmup = Duration::from_millis(50);
+    cfg
+}
+
+#[test]
+fn ping_pong_counts_verified_echoes_and_reports_corruption() {
+    let mode = LoadMode::PingPong {
+        connections: 4,
+        payload: 64,
+    };
+    let good = run_load(&short(echo_server(|b| b), mode)).expect("runtime");
+    assert!(good.ops > 0 && good.errors.is_empty(), "{good:?}");
+    let bad = run_load(&short(echo_server(|b| b ^ 1), mode)).expect("runtime");
+    assert_eq!(bad.ops, 0, "a corrupted echo must never count: {bad:?}");
+    assert!(bad.errors.contains_key("mismatch"), "{bad:?}");
+}
+
+#[test]
+fn hold_idle_opens_every_connection() {
+    let r = run_load(&short(
+        echo_server(|b| b),
+        LoadMode::HoldIdle { connections: 200 },
+    ))
+    .expect("runtime");
+    assert_eq!(r.ops, 200, "{r:?}");
+    assert!(r.errors.is_empty(), "{r:?}");
+}
+
+#[test]
+fn connect_only_counts_closes_by_the_server() {
+    let r = run_load(&short(
+        accept_close_server(),
+        LoadMode::ConnectOnly { concurrency: 4 },
+    ))
+    .expect("runtime");
+    assert!(r.ops > 0 && r.errors.is_empty(), "{r:?}");
+    // Against an echo server nothing closes: every connect-only worker times out instead.
+    let mut cfg = short(echo_server(|b| b), LoadMode::ConnectOnly { concurrency: 2 });
+    cfg.op_timeout = Duration::from_millis(100);
+    let r = run_load(&cfg).expect("runtime");
+    assert_eq!(r.ops, 0, "{r:?}");
+    assert!(r.errors.contains_key("timeout"), "{r:?}");
+}
+
+#[test]
+fn storm_tells_echoed_from_unanswered() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ok = storm(
+        echo_server(|b| b),
+        300,
+        100,
+        Duration::from_secs(2),
+        deadline,
+        &Transform::Identity,
+    );
+    assert_eq!((ok.opened, ok.unsuccessful()), (300, 0), "{ok}");
+    let bad = storm(
+        accept_close_server(),
+        50,
+        50,
+        Duration::from_secs(2),
+        deadline,
+        &Transform::Identity,
+    );
+    assert_eq!(bad.opened, 50, "{bad}");
+    assert_eq!(bad.unanswered, 50, "{bad}");
+}
+
+#[test]
+fn a_held_crowd_echoes_its_probes() {
+    let addr = echo_server(|b| b);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut crowd, tally) = open_many(addr, 300, 64, Duration::from_secs(2), deadline);
+    assert_eq!((crowd.len(), tally.unsuccessful()), (300, 0), "{tally}");
+    crowd
+        .ping_all(&Transform::Identity, 100, deadline)
+        .expect("every probe echoed");
+    let bad = echo_server(|b| b.to_ascii_uppercase());
+    let (mut crowd, _) = open_many(bad, 5, 5, Duration::from_secs(2), deadline);
+    let err = crowd
+        .ping_all(&Transform::Identity, 100, deadline)
+        .expect_err("an upper-cased probe is a mismatch");
+    assert_eq!(err.kind, echo_clients::FailureKind::Mismatch, "{err}");
+    crowd.reset_all();
+}
