@@ -131,6 +131,8 @@ fn reference_for(claims: &str) -> &'static str {
     match claims {
         "single,sequential" => "basic",
         c if c.starts_with("privileged") => "privdrop",
+        // The models that claim c10k: tokio (and epoll); threaded does not.
+        c if c.contains("c10k") => "tokio",
         _ => "threaded",
     }
 }
