@@ -41,6 +41,15 @@ fn main() {
         .expect("write to string");
     }
     code.push_str("];\n");
+    // The requirements registry sits next to `cases/`, not in it.
+    let requirements = root.with_file_name("requirements.toml");
+    println!("cargo:rerun-if-changed={}", requirements.display());
+    writeln!(
+        code,
+        "/// The requirements registry compiled into this crate (`spec/requirements.toml`).\npub const EMBEDDED_REQUIREMENTS: &str = include_str!({:?});",
+        requirements.display().to_string()
+    )
+    .expect("write to string");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(out, code).expect("write embedded.rs");

@@ -15,5 +15,6 @@ mod mutants;
 mod privilege;
 mod processes;
 mod property;
+mod reports;
 mod util;
 mod verdicts;

@@ -21,7 +21,18 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The server did not start, did not become ready, or crashed.
     pub const SERVER: i32 = 3;
+    /// A case that passed in the baseline fails now.
+    pub const REGRESSION: i32 = 5;
 }
+
+/// The files `--report-dir` writes.
+pub const REPORT_FILES: &[&str] = &[
+    "report.txt",
+    "report.json",
+    "junit.xml",
+    "report.tap",
+    "index.html",
+];
 
 /// The directory holding `echo-conform`, `echo-server` and `echo-mutant`, built on first use.
 ///

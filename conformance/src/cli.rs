@@ -4,9 +4,9 @@ use crate::config::{self, RunConfig, UsageError};
 use crate::environment::Environment;
 use crate::exit;
 use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, ValidateArgs};
-use crate::report::{human, json, Grade, RunReport, TargetInfo};
+use crate::report::{human, json, RunReport, TargetInfo};
 use crate::runner;
-use echo_spec::{Case, Claim, Level, Spec, Step};
+use echo_spec::{Case, Claim, Spec, Step};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -18,6 +18,10 @@ pub fn run(command: Command) -> i32 {
         Command::List(args) => list(&args),
         Command::Explain(args) => explain(&args),
         Command::Validate(args) => validate(&args),
+        Command::Schema => {
+            print!("{}", echo_spec::json_schema());
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => code,
@@ -39,6 +43,7 @@ fn load(dir: Option<&Path>) -> Result<Spec, UsageError> {
 fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
     let spec = load(args.spec.as_deref())?;
     let cfg = config::run_config(args, &spec)?;
+    let gating = crate::gate::Options::from_args(args, &spec)?;
     if cfg.require_root {
         if let Some(reason) = &cfg.plan.privilege_skip {
             eprintln!("echo-conform: --require-root: the privilege cases cannot run: {reason}");
@@ -48,7 +53,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
     crate::os::groups::install_cleanup_hooks();
     let started = Instant::now();
     let colour = cfg.output.is_none() && std::io::stdout().is_terminal();
-    let live = (cfg.format == Format::Human).then(|| {
+    let live = (cfg.format == Format::Human && gating.repeat == 1).then(|| {
         let out: Box<dyn Write + Send> = match cfg.output {
             Some(_) => Box::new(std::io::sink()),
             None => Box::new(std::io::stdout()),
@@ -60,23 +65,40 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
             l.event(e);
         }
     };
-    let outcome = runner::run(&cfg.plan, &sink);
+    let mut runs = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for _ in 0..gating.repeat {
+        let outcome = runner::run(&cfg.plan, &sink);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                if let Some(l) = &live {
+                    l.finish();
+                }
+                eprintln!("echo-conform: {e}");
+                return Ok(exit::SERVER);
+            }
+        };
+        problems.extend(outcome.server_problems);
+        runs.push(outcome.results);
+    }
     if let Some(l) = &live {
         l.finish();
     }
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("echo-conform: {e}");
-            return Ok(exit::SERVER);
-        }
+    let mut results = crate::gate::repeat::fold(runs);
+    let gate = gating.judge(&cfg.plan.claims.to_string(), &mut results);
+    let outcome = runner::Outcome {
+        results,
+        server_problems: problems,
     };
-    let report = build_report(&cfg, &spec, outcome, started);
+    let report = build_report(&cfg, &spec, outcome, started, gate);
     let text = match cfg.format {
         Format::Json => json::render(&report),
+        Format::Junit => crate::report::junit::render(&report),
+        Format::Tap => crate::report::tap::render(&report),
         Format::Human => {
             let mut t = String::new();
-            if cfg.output.is_some() {
+            if cfg.output.is_some() || gating.repeat > 1 {
                 for c in &report.cases {
                     t.push_str(&human::case_line(c, false));
                 }
@@ -98,6 +120,20 @@ fn run_cmd(args: &RunArgs) -> Result<i32, UsageError> {
             let _ = std::io::stdout().write_all(text.as_bytes());
         }
     }
+    if let Some(dir) = &args.report_dir {
+        crate::report::dir::write(dir, &report).map_err(|e| {
+            UsageError(format!("--report-dir: cannot write {}: {e}", dir.display()))
+        })?;
+    }
+    if let Some(path) = &gating.write_baseline {
+        let base = crate::gate::baseline::Baseline::of(&report.claims, &report.cases);
+        std::fs::write(path, base.to_text()).map_err(|e| {
+            UsageError(format!(
+                "--write-baseline: cannot write {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
     Ok(report.exit_code)
 }
 
@@ -106,19 +142,15 @@ fn build_report(
     spec: &Spec,
     outcome: runner::Outcome,
     started: Instant,
+    gate: Option<crate::gate::GateReport>,
 ) -> RunReport {
     let results = outcome.results;
-    let gating = |level: Level| level == Level::Must || (cfg.strict && level == Level::Should);
-    let failed = results
-        .iter()
-        .any(|r| r.claimed && r.grade == Grade::Fail && gating(r.level));
-    let exit_code = if !outcome.server_problems.is_empty() {
-        exit::SERVER
-    } else if failed {
-        exit::CASE_FAILED
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::gate::exit_code(
+        &results,
+        &outcome.server_problems,
+        cfg.strict,
+        gate.as_ref(),
+    );
     let privilege = if cfg.plan.claims.contains(Claim::Privileged) {
         Claim::Privileged
     } else {
@@ -154,12 +186,21 @@ fn build_report(
         server_problems: outcome.server_problems,
         duration_ms: started.elapsed().as_millis() as u64,
         exit_code,
+        gate,
     }
 }
 
 fn list(args: &ListArgs) -> Result<i32, UsageError> {
     let spec = load(args.spec.as_deref())?;
     let claims = config::claims(&args.claims, None)?;
+    if matches!(args.format, Format::Junit | Format::Tap) {
+        return Err(UsageError(
+            "--format: `list` prints human or json only".into(),
+        ));
+    }
+    if args.trace {
+        return crate::trace::list(&spec, args.spec.as_deref(), args.format);
+    }
     if args.format == Format::Json {
         let rows: Vec<_> = spec
             .cases
@@ -294,6 +335,7 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
 
 fn validate(args: &ValidateArgs) -> Result<i32, UsageError> {
     let spec = load(args.dir.as_deref())?;
+    crate::trace::registry(args.dir.as_deref(), &spec)?;
     let files: std::collections::BTreeSet<_> =
         spec.cases.iter().map(|c| c.origin.file.as_str()).collect();
     println!("ok: {} cases in {} files", spec.cases.len(), files.len());

@@ -1,4 +1,7 @@
 //! Exit codes: a contract with CI pipelines, documented in `--help` and the README.
+//!
+//! Precedence, when several apply: 2 usage > 4 environment > 3 server > 5 regression > 1 case failed
+//! > 0. Usage and environment problems stop a run before it starts; `gate::exit_code` orders the rest.
 
 /// Every claimed MUST case passed (and every SHOULD under `--strict`).
 pub const OK: i32 = 0;
@@ -15,10 +18,10 @@ pub const REGRESSION: i32 = 5;
 
 /// The table printed at the end of `--help`.
 pub const HELP: &str = "\
-Exit codes:
-  0  every claimed MUST case passed
-  1  a claimed MUST case failed (or SHOULD, under --strict)
-  2  usage error or invalid spec
+Exit codes (when several apply, the first in this order wins: 2, 4, 3, 5, 1, 0):
+  0  every claimed MUST case passed (XFAIL and known baseline failures do not gate)
+  1  a claimed MUST case failed or was FLAKY (or SHOULD, under --strict; XPASS too, under --strict)
+  2  usage error or invalid spec, baseline or expect-fail file
   3  the server did not start, did not become ready, or crashed
   4  the environment cannot run a required case
-  5  a regression against --baseline";
+  5  a regression against --baseline: a case that passed there fails or is FLAKY now";

@@ -25,6 +25,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check spec files without running anything.
     Validate(ValidateArgs),
+    /// Print the JSON Schema of spec files (for editors: Taplo, Even Better TOML).
+    Schema,
 }
 
 /// Output formats.
@@ -34,6 +36,10 @@ pub enum Format {
     Human,
     /// One JSON object.
     Json,
+    /// JUnit XML, one testcase per case (`run` only).
+    Junit,
+    /// TAP version 14 (`run` only).
+    Tap,
 }
 
 /// Flags of `run`.
@@ -118,6 +124,24 @@ pub struct RunArgs {
     /// Do not give launched servers a private network namespace (root only; the default when root).
     #[arg(long)]
     pub no_netns: bool,
+    /// Also write every format (report.txt, report.json, junit.xml, report.tap, index.html) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Judge the run against a baseline: a case that passed there and fails now exits 5; cases
+    /// failing in both do not gate.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write this run's grades as a baseline (JSON, sorted by case id).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Known failures: a TOML file of `[[expect_fail]]` tables with `id` and `reason`. A listed case
+    /// that fails is XFAIL and does not gate; one that passes is XPASS (gates under --strict).
+    #[arg(long, value_name = "FILE")]
+    pub expect_fail: Option<PathBuf>,
+    /// Run each selected case N times (1..=100); a case that passes only some runs is FLAKY, and a
+    /// FLAKY MUST case gates like a failure.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
     /// The seed of every property case, instead of the seed its spec entry gives.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -142,6 +166,10 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print each requirement (RFC 862, privilege rules, seed models, design rules) with the cases
+    /// that check it; flag requirements without a case and cases covered by no requirement.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// Flags of `explain`.

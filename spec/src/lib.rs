@@ -18,6 +18,8 @@ mod model;
 mod parse;
 mod property;
 mod raw;
+mod requirements;
+mod schema;
 
 pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS};
 pub use emit::{emit_case, emit_file, emit_step};
@@ -31,6 +33,8 @@ pub use property::{
     PropertyOp, PropertyParams, ALL_PROPERTY_OPS, MAX_PROP_CASES, MAX_PROP_CONNECTIONS,
     MAX_PROP_OPS, MAX_PROP_PAYLOAD, MAX_PROP_WAIT_MS,
 };
+pub use requirements::{glob_match, Requirement, Requirements, REQUIREMENTS_FILE};
+pub use schema::json_schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -118,7 +122,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpecError> {
             .path();
         if path.is_dir() {
             collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
+        } else if path.extension().is_some_and(|e| e == "toml")
+            && !path.ends_with(REQUIREMENTS_FILE)
+        {
             out.push(path);
         }
     }

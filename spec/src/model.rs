@@ -5,7 +5,19 @@ use crate::property::PropertyParams;
 use serde::{Deserialize, Serialize};
 
 /// How strongly a case is required (RFC 2119), or `info` for measurements that never fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// An absolute requirement: a failure gates.
@@ -40,7 +52,9 @@ pub struct Origin {
 }
 
 /// Per-case deadline overrides, in milliseconds before `--time-scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// A wait fails when no byte moved for this long.

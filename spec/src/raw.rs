@@ -2,11 +2,12 @@
 
 use crate::claims::Claim;
 use crate::model::{Level, Timeouts};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 /// One spec file: an array of `[[case]]` tables.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFile {
     #[serde(default)]
@@ -14,11 +15,14 @@ pub(crate) struct RawFile {
 }
 
 /// A case as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCase {
+    #[schemars(with = "String")]
     pub id: Spanned<String>,
+    #[schemars(with = "String")]
     pub title: Spanned<String>,
+    #[schemars(with = "String")]
     pub source: Spanned<String>,
     pub level: Level,
     #[serde(default)]
@@ -26,20 +30,26 @@ pub(crate) struct RawCase {
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
+    #[schemars(with = "Option<Timeouts>")]
     pub timeouts: Option<Spanned<Timeouts>>,
+    #[schemars(with = "String")]
     pub kind: Spanned<String>,
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub clients: Option<Spanned<u32>>,
     #[serde(default)]
+    #[schemars(with = "Option<u64>")]
     pub rlimit_nofile: Option<Spanned<u64>>,
     #[serde(default)]
+    #[schemars(with = "Option<Vec<RawStep>>")]
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
     #[serde(default)]
+    #[schemars(with = "Option<RawProperty>")]
     pub property: Option<Spanned<RawProperty>>,
 }
 
 /// A step as written: a bare string for steps without parameters, a one-key table otherwise.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum RawStep {
     Connect,
@@ -78,7 +88,7 @@ pub(crate) enum RawStep {
 }
 
 /// Parameters of `write_until_blocked`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWriteUntilBlocked {
     pub max_bytes: u64,
@@ -91,7 +101,7 @@ fn default_stall_ms() -> u64 {
 }
 
 /// Parameters of `storm`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStorm {
     pub connects: u32,
@@ -101,14 +111,14 @@ pub(crate) struct RawStorm {
 }
 
 /// Parameters of `hold`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHold {
     pub count: u32,
 }
 
 /// Parameters of `expect_resources`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawResources {
     #[serde(default)]
@@ -124,7 +134,7 @@ fn default_settle_ms() -> u64 {
 }
 
 /// Parameters of `expect_rss`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRss {
     pub max_growth_kib: Option<u64>,
@@ -132,14 +142,14 @@ pub(crate) struct RawRss {
 }
 
 /// Parameters of `expect_cpu`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCpu {
     pub max_ms: u64,
 }
 
 /// Parameters of `send`: one payload source, optional chunking.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSend {
     pub text: Option<String>,
@@ -152,7 +162,7 @@ pub(crate) struct RawSend {
 }
 
 /// A seeded payload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSeeded {
     pub seed: u64,
@@ -160,7 +170,7 @@ pub(crate) struct RawSeeded {
 }
 
 /// Literal bytes for `expect`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBytes {
     pub text: Option<String>,
@@ -168,36 +178,37 @@ pub(crate) struct RawBytes {
 }
 
 /// A duration parameter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMs {
     pub ms: u64,
 }
 
 /// Parameters of `set_rcvbuf`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRcvbuf {
     pub bytes: u32,
 }
 
 /// Parameters of `repeat`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRepeat {
     pub times: u32,
+    #[schemars(with = "Vec<RawStep>")]
     pub steps: Vec<Spanned<RawStep>>,
 }
 
 /// Parameters of `expect_exit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExit {
     pub status: i32,
 }
 
 /// Parameters of a `property` case; absent ones take the defaults in `parse/property.rs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawProperty {
     pub cases: u32,

@@ -47,13 +47,15 @@ pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
     let out_dir = crate::root().join("target/conform");
     std::fs::create_dir_all(&out_dir)?;
     let conform = bin.join("echo-conform");
+    // The server under test (with `--server`) runs first and becomes the matrix's last column.
+    let mut under_test = None;
     if let Some(server) = &flags.server {
         let claims = flags.claims.clone().unwrap_or_default();
         let report = out_dir.join("server.json");
         let status = cmd!(sh, "{conform} run --cmd {server} --claims {claims} --detect --heavy --format json --output {report}").quiet().ignore_status().output()?;
         let json = load(&report)?;
         print_human(&json);
-        std::process::exit(status.status.code().unwrap_or(1));
+        under_test = Some((claims, json, status.status.code().unwrap_or(1)));
     }
     let server_bin = bin.join("echo-server");
     let spec = spec_requires(&cmd!(sh, "{conform} list --format json").read()?)?;
@@ -97,6 +99,36 @@ pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
     let matrix = matrix(&rows);
     println!("{matrix}");
     std::fs::write(out_dir.join("matrix.txt"), &matrix)?;
+    let mut columns: Vec<crate::html::Column> = rows
+        .iter()
+        .map(|(name, claims, json)| crate::html::Column {
+            name,
+            claims,
+            under_test: false,
+            report: json,
+        })
+        .collect();
+    if let Some((claims, json, _)) = &under_test {
+        columns.push(crate::html::Column {
+            name: "server",
+            claims,
+            under_test: true,
+            report: json,
+        });
+    }
+    let data = crate::html::data(&columns);
+    std::fs::write(
+        out_dir.join("matrix.json"),
+        serde_json::to_string_pretty(&data)?,
+    )?;
+    std::fs::write(out_dir.join("index.html"), crate::html::render(&data))?;
+    println!("matrix page: {}", out_dir.join("index.html").display());
+    crate::html::check(sh, &out_dir)?;
+    if let Some((_, _, code)) = under_test.filter(|(_, _, code)| *code != 0 && problems.is_empty())
+    {
+        eprintln!("the server under test: echo-conform exited {code}");
+        std::process::exit(code);
+    }
     if problems.is_empty() {
         println!("every model passes what it claims, and every claim it does not make is caught by a failing case");
         println!("reports: {}", out_dir.display());

@@ -18,6 +18,10 @@ pub enum Cmd {
         /// A third-party server command with `{port}`, benchmarked beside the models.
         server: Option<String>,
     },
+    /// Open the conform matrix page in headless Chromium and check what it rendered.
+    HtmlCheck,
+    /// Write the spec files' JSON Schema to `spec/schema/echo-spec.schema.json`.
+    Schema,
     /// Everything CI runs.
     Ci,
     /// Print usage.
@@ -39,11 +43,15 @@ pub struct Conform {
 pub const HELP: &str = "\
 usage: cargo xtask <task>
   conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
-          run every reference model against the spec and check the matrix
+          run every reference model (and the server, as the last column) against the
+          spec, check the matrix, write target/conform/index.html and check it in chromium
   mutants  run every mutant server and check the case it names catches it
   bench [--reps N] [--seconds S] [--server 'CMD {port}']
            every model (and a server of yours) under the same loads, pinned; medians and
            ratios to the fastest model and to the loopback ceilings; ab beside echo-load
+  html-check
+           open target/conform/index.html in headless chromium, screenshot it, check the DOM
+  schema   write spec/schema/echo-spec.schema.json from the parser's types
   ci       fmt, clippy, tests, conform and mutants";
 
 /// Parses the arguments after `cargo xtask`.
@@ -92,6 +100,8 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),
+        "html-check" if rest.is_empty() => Ok(Cmd::HtmlCheck),
+        "schema" if rest.is_empty() => Ok(Cmd::Schema),
         "help" | "--help" | "-h" => Ok(Cmd::Help),
         other => bail!("unknown task `{other}`\n{HELP}"),
     }

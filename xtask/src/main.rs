@@ -3,11 +3,14 @@
 //! - `cargo xtask conform`: every reference model against the spec, with the discrimination check;
 //! - `cargo xtask mutants`: every mutant server must fail the case it names;
 //! - `cargo xtask bench`: every model under the same loads, medians and ratios;
+//! - `cargo xtask html-check`: the conform matrix page in headless Chromium;
+//! - `cargo xtask schema`: regenerate the spec files' JSON Schema;
 //! - `cargo xtask ci`: fmt, clippy, tests, conform and mutants, as CI runs them.
 
 mod bench;
 mod conform;
 mod flags;
+mod html;
 mod mutants;
 
 use std::path::PathBuf;
@@ -32,6 +35,14 @@ fn run() -> anyhow::Result<()> {
             seconds,
             server,
         } => bench::run(&sh, reps, seconds, server.as_deref()),
+        flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),
+        flags::Cmd::Schema => {
+            let path = root().join(SCHEMA_PATH);
+            std::fs::create_dir_all(path.parent().expect("a parent"))?;
+            std::fs::write(&path, echo_spec::json_schema())?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
         flags::Cmd::Ci => {
             xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
             xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
@@ -45,6 +56,9 @@ fn run() -> anyhow::Result<()> {
         }
     }
 }
+
+/// Where `cargo xtask schema` writes the spec files' JSON Schema.
+const SCHEMA_PATH: &str = "spec/schema/echo-spec.schema.json";
 
 /// The workspace root.
 fn root() -> PathBuf {

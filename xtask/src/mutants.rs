@@ -11,6 +11,8 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let list = cmd!(sh, "{mutant} --list").read()?;
     let root = nix::unistd::geteuid().is_root();
     let (mut caught, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    // Each (case, claims) a mutant is judged by, so the references can be shown to pass it.
+    let mut judged: Vec<(String, &'static str)> = Vec::new();
     for line in list.lines() {
         let mut parts = line.splitn(3, '\t');
         let (Some(name), Some(case), Some(defect)) = (parts.next(), parts.next(), parts.next())
@@ -46,6 +48,9 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
             _ => "",
         };
+        if !judged.iter().any(|(c, _)| c == case) {
+            judged.push((case.to_string(), claims));
+        }
         let command = format!("{} --mutant {name} --port {{port}}", mutant.display());
         let out = cmd!(
             sh,
@@ -60,15 +65,76 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             .is_some_and(|a| a.iter().any(|c| c["id"] == case && c["grade"] == "FAIL"));
         record(failed, name, case, defect, &mut caught, &mut missed);
     }
+    // A case that fails every server would catch every mutant: each naming case must pass against
+    // a reference model that makes the same claims.
+    let server = bin.join("echo-server");
+    let mut unsound = Vec::new();
+    for (case, claims) in &judged {
+        let model = reference_for(claims);
+        let command = format!("{} --model {model} --port {{port}}", server.display());
+        let out = cmd!(
+            sh,
+            "{conform} run --cmd {command} --claims {claims} --case {case} --format json"
+        )
+        .quiet()
+        .ignore_status()
+        .output()?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let passed = json["cases"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|c| c["id"] == case.as_str() && c["grade"] == "PASS")
+        });
+        println!(
+            "{} reference {model:<10} {case}",
+            if passed { "passes" } else { "FAILS " }
+        );
+        if !passed {
+            unsound.push(format!("{case}: the reference `{model}` does not pass it"));
+        }
+    }
+    let list = cmd!(sh, "{conform} list --format json").read()?;
+    let all: serde_json::Value = serde_json::from_str(&list)?;
+    let unexercised: Vec<&str> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|id| !judged.iter().any(|(c, _)| c == id))
+        .collect();
     let total = caught.len() + missed.len();
     println!("mutation score: {}/{total} caught", caught.len());
+    println!(
+        "cases no mutant exercises ({} of {}): {}",
+        unexercised.len(),
+        all.as_array().map_or(0, Vec::len),
+        unexercised.join(", ")
+    );
     for s in &skipped {
         println!("skipped: {s}");
     }
-    if !missed.is_empty() {
-        bail!("mutants not caught:\n  {}", missed.join("\n  "));
+    if !missed.is_empty() || !unsound.is_empty() {
+        bail!(
+            "the self-test failed:\n  {}",
+            missed
+                .iter()
+                .chain(&unsound)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
     }
     Ok(())
+}
+
+/// The reference model run with the same claims as a mutant, to show its naming case can pass.
+fn reference_for(claims: &str) -> &'static str {
+    match claims {
+        "single,sequential" => "basic",
+        c if c.starts_with("privileged") => "privdrop",
+        // The models that claim c10k: tokio (and epoll); threaded does not.
+        c if c.contains("c10k") => "tokio",
+        _ => "threaded",
+    }
 }
 
 fn record(

@@ -84,6 +84,8 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
         Grade::NotClaimed => ("N/C", "2"),
         Grade::Info => ("INFO", "36"),
         Grade::Flaky => ("FLAKY", "35"),
+        Grade::XFail => ("XFAIL", "33"),
+        Grade::XPass => ("XPASS", "33;1"),
     };
     let unclaimed = if r.claimed { "" } else { " (not claimed)" };
     let kind = r
@@ -147,6 +149,9 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     if let Some(d) = &report.detected {
         text.push_str(&format!("detected profile: {d}\n"));
     }
+    if let Some(g) = &report.gate {
+        text.push_str(&crate::gate::summary_text(g));
+    }
     let verdict = match report.exit_code {
         0 => paint("conformant to the claimed profile", "32;1", colour),
         1 => paint("NOT conformant: a claimed case failed", "31;1", colour),
@@ -156,6 +161,11 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
             colour,
         ),
         4 => paint("the environment cannot run a required case", "31;1", colour),
+        5 => paint(
+            "REGRESSION: a case that passed in the baseline now fails",
+            "31;1",
+            colour,
+        ),
         c => format!("exit {c}"),
     };
     text.push_str(&format!("verdict: {verdict} (exit {})\n", report.exit_code));

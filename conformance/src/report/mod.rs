@@ -1,15 +1,19 @@
 //! The results of a run, as data; the printers for people and machines live in the submodules.
 
+pub mod dir;
+pub mod html;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod tap;
 
 use crate::environment::Environment;
 use echo_spec::Level;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The verdict on one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum Grade {
     /// The server did what the case requires.
@@ -24,6 +28,12 @@ pub enum Grade {
     Info,
     /// Passed only some of the repeated runs.
     Flaky,
+    /// Failed, as `--expect-fail` says it will; does not gate.
+    #[serde(rename = "XFAIL")]
+    XFail,
+    /// Listed by `--expect-fail` but passed: remove it from the list (gates under `--strict`).
+    #[serde(rename = "XPASS")]
+    XPass,
 }
 
 impl Grade {
@@ -36,6 +46,8 @@ impl Grade {
             Grade::NotClaimed => "NOT-CLAIMED",
             Grade::Info => "INFO",
             Grade::Flaky => "FLAKY",
+            Grade::XFail => "XFAIL",
+            Grade::XPass => "XPASS",
         }
     }
 }
@@ -100,6 +112,9 @@ pub struct RunReport {
     pub duration_ms: u64,
     /// The exit code the run maps to.
     pub exit_code: i32,
+    /// What `--baseline`, `--expect-fail` and `--repeat` made of the results, when any was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateReport>,
 }
 
 impl RunReport {

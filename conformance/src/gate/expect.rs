@@ -1,0 +1,183 @@
+//! `--expect-fail FILE`: known failures, each with a reason, reported apart.
+//!
+//! ```toml
+//! [[expect_fail]]
+//! id = "echo.no-banner"
+//! reason = "our server greets its clients; see ticket 12"
+//! ```
+//!
+//! A listed case that fails is XFAIL and does not gate; one that passes is XPASS ("remove it from
+//! the list"), which gates only under `--strict`. An id that names no case is a usage error.
+
+use super::{failing, Expected, GateReport};
+use crate::config::UsageError;
+use crate::report::{CaseResult, Grade};
+use echo_spec::Spec;
+use serde::Deserialize;
+use std::path::Path;
+use toml::Spanned;
+
+/// One entry of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectFail {
+    /// The case id.
+    pub id: String,
+    /// Why it fails.
+    pub reason: String,
+    /// The line of its `id` in the file.
+    pub line: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    #[serde(default)]
+    expect_fail: Vec<RawEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: Spanned<String>,
+    reason: Spanned<String>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads and checks the list against `spec`; every error names the file and line.
+pub fn read(path: &Path, spec: &Spec) -> Result<Vec<ExpectFail>, UsageError> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("--expect-fail: cannot read {name}: {e}")))?;
+    parse(&name.to_string(), &text, spec)
+}
+
+/// Parses the text of a list named `name`.
+pub fn parse(name: &str, text: &str, spec: &Spec) -> Result<Vec<ExpectFail>, UsageError> {
+    let raw: RawList = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        let msg = e.message().lines().next().unwrap_or("").to_string();
+        UsageError(format!("--expect-fail: {name}:{line}: {msg}"))
+    })?;
+    let mut out: Vec<ExpectFail> = Vec::new();
+    for entry in raw.expect_fail {
+        let line = line_of(text, entry.id.span().start);
+        let id = entry.id.into_inner();
+        let reason = entry.reason.get_ref().trim().to_string();
+        if reason.is_empty() {
+            return Err(UsageError(format!(
+                "--expect-fail: {name}:{}: `{id}` has an empty reason; say why it fails",
+                line_of(text, entry.reason.span().start)
+            )));
+        }
+        if spec.get(&id).is_none() {
+            return Err(UsageError(format!(
+                "--expect-fail: {name}:{line}: `{id}` names no case (see `echo-conform list`)"
+            )));
+        }
+        if let Some(first) = out.iter().find(|e| e.id == id) {
+            return Err(UsageError(format!(
+                "--expect-fail: {name}:{line}: `{id}` is listed twice (first on line {})",
+                first.line
+            )));
+        }
+        out.push(ExpectFail { id, reason, line });
+    }
+    Ok(out)
+}
+
+/// Regrades the listed cases that ran: a failure becomes XFAIL, a pass becomes XPASS.
+pub fn apply(list: &[ExpectFail], results: &mut [CaseResult], gate: &mut GateReport) {
+    for e in list {
+        let Some(r) = results.iter_mut().find(|r| r.id == e.id && r.claimed) else {
+            continue;
+        };
+        let grade = if failing(r.grade) {
+            Grade::XFail
+        } else if r.grade == Grade::Pass {
+            Grade::XPass
+        } else {
+            continue;
+        };
+        r.grade = grade;
+        let note = match grade {
+            Grade::XFail => format!("expected failure: {}", e.reason),
+            _ => format!(
+                "listed in --expect-fail ({}) but passed; remove it from the list",
+                e.reason
+            ),
+        };
+        r.evidence = Some(match r.evidence.take() {
+            Some(ev) => format!("{note}\n{ev}"),
+            None => note,
+        });
+        gate.expected.push(Expected {
+            id: e.id.clone(),
+            reason: e.reason.clone(),
+            grade,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec::embedded().expect("embedded spec")
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let s = spec();
+        let unknown_field = "[[expect_fail]]\nid = \"echo.text.short\"\nreason = \"x\"\nwhy = 1\n";
+        let e = parse("xf.toml", unknown_field, &s).unwrap_err().0;
+        assert!(
+            e.starts_with("--expect-fail: xf.toml:4: unknown field `why`"),
+            "{e}"
+        );
+        let missing_reason = "[[expect_fail]]\nid = \"echo.text.short\"\n";
+        let e = parse("xf.toml", missing_reason, &s).unwrap_err().0;
+        assert!(e.contains("xf.toml:1:") && e.contains("reason"), "{e}");
+        let no_case = "\n[[expect_fail]]\nid = \"echo.nope\"\nreason = \"x\"\n";
+        let e = parse("xf.toml", no_case, &s).unwrap_err().0;
+        assert_eq!(
+            e,
+            "--expect-fail: xf.toml:3: `echo.nope` names no case (see `echo-conform list`)"
+        );
+    }
+
+    #[test]
+    fn xfail_and_xpass() {
+        let list = parse(
+            "xf.toml",
+            "[[expect_fail]]\nid = \"echo.text.short\"\nreason = \"r1\"\n[[expect_fail]]\nid = \"echo.no-banner\"\nreason = \"r2\"\n",
+            &spec(),
+        )
+        .expect("valid");
+        let mk = |id: &str, grade| CaseResult {
+            id: id.into(),
+            title: String::new(),
+            level: echo_spec::Level::Must,
+            claimed: true,
+            grade,
+            duration_ms: 0,
+            failure: None,
+            evidence: None,
+            notes: Vec::new(),
+            seed: None,
+            prop_cases: None,
+        };
+        let mut results = vec![
+            mk("echo.text.short", Grade::Fail),
+            mk("echo.no-banner", Grade::Pass),
+        ];
+        let mut gate = GateReport::default();
+        apply(&list, &mut results, &mut gate);
+        assert_eq!(results[0].grade, Grade::XFail);
+        assert_eq!(results[1].grade, Grade::XPass);
+        assert_eq!(gate.expected.len(), 2);
+    }
+}

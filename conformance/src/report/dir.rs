@@ -1,0 +1,153 @@
+//! `--report-dir DIR`: every format of one run side by side, for CI artifacts.
+
+use super::{html, human, json, junit, tap, RunReport};
+use std::path::Path;
+
+/// The files written, in order.
+pub const FILES: &[&str] = &[
+    "report.txt",
+    "report.json",
+    "junit.xml",
+    "report.tap",
+    "index.html",
+];
+
+/// The human report without colour: every case line, then the summary.
+pub fn human_text(report: &RunReport) -> String {
+    let mut text = String::new();
+    for c in &report.cases {
+        text.push_str(&human::case_line(c, false));
+    }
+    text.push_str(&human::summary(report, false));
+    text
+}
+
+/// Writes every format into `dir`, creating it.
+pub fn write(dir: &Path, report: &RunReport) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let texts = [
+        human_text(report),
+        json::render(report),
+        junit::render(report),
+        tap::render(report),
+        html::render(report),
+    ];
+    for (name, text) in FILES.iter().zip(texts) {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// A report with one case of every grade, for the renderers' tests.
+#[cfg(test)]
+pub(crate) fn sample() -> RunReport {
+    use super::{CaseResult, Grade, TargetInfo};
+    let case = |id: &str, grade: Grade, claimed: bool, evidence: Option<&str>| CaseResult {
+        id: id.into(),
+        title: format!("title of {id}"),
+        level: echo_spec::Level::Must,
+        claimed,
+        grade,
+        duration_ms: 7,
+        failure: matches!(grade, Grade::Fail | Grade::Flaky).then(|| "HANG".into()),
+        evidence: evidence.map(String::from),
+        notes: Vec::new(),
+        seed: None,
+        prop_cases: None,
+    };
+    let cases = vec![
+        case("echo.pass", Grade::Pass, true, None),
+        case(
+            "echo.fail",
+            Grade::Fail,
+            true,
+            Some("steps[1] <hang>\nline two"),
+        ),
+        case(
+            "echo.flaky",
+            Grade::Flaky,
+            true,
+            Some("passed 1 of 2 runs; one failure:\nx"),
+        ),
+        case("priv.skip", Grade::Skip, true, Some("not root")),
+        case("oneshot.nc", Grade::NotClaimed, false, None),
+        case(
+            "oneshot.detect",
+            Grade::Fail,
+            false,
+            Some("unclaimed failure"),
+        ),
+        case(
+            "stream.xfail",
+            Grade::XFail,
+            true,
+            Some("expected failure: known"),
+        ),
+        case(
+            "stream.xpass",
+            Grade::XPass,
+            true,
+            Some("listed but passed"),
+        ),
+        case("lifecycle.info", Grade::Info, true, Some("42 per second")),
+    ];
+    RunReport {
+        target: TargetInfo {
+            mode: "cmd",
+            value: "server {port}".into(),
+        },
+        environment: crate::environment::Environment::probe(1.0),
+        claims: "stream".into(),
+        detected: None,
+        summary: RunReport::summarise(&cases),
+        cases,
+        server_problems: vec![],
+        duration_ms: 100,
+        exit_code: 1,
+        gate: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_grade_in_junit_tap_and_html() {
+        let r = super::sample();
+        let xml = super::junit::render(&r);
+        assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+        assert!(xml.contains("type=\"FLAKY HANG\""), "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 4, "{xml}");
+        assert!(xml.contains("not claimed; run by --detect: FAIL"), "{xml}");
+        assert!(
+            xml.contains("<system-out>42 per second</system-out>"),
+            "{xml}"
+        );
+        assert!(xml.contains("classname=\"lifecycle\""), "{xml}");
+        let tap = super::tap::render(&r);
+        assert!(tap.starts_with("TAP version 14\n1..9\n"), "{tap}");
+        assert!(
+            tap.contains("not ok 2 - echo.fail - title of echo.fail\n  ---\n"),
+            "{tap}"
+        );
+        assert!(
+            tap.contains("ok 4 - priv.skip - title of priv.skip # SKIP not root\n"),
+            "{tap}"
+        );
+        assert!(
+            tap.contains(
+                "not ok 7 - stream.xfail - title of stream.xfail # TODO expected failure: known\n"
+            ),
+            "{tap}"
+        );
+        assert!(
+            tap.contains("ok 6 - oneshot.detect - title of oneshot.detect # SKIP not claimed"),
+            "{tap}"
+        );
+        let html = super::html::render(&r);
+        assert!(
+            html.contains("steps[1] &lt;hang&gt;"),
+            "evidence is escaped"
+        );
+        assert_eq!(html.matches("<details>").count(), 7, "{html}");
+    }
+}
