@@ -164,7 +164,12 @@ fn check(
         match c["grade"].as_str() {
             Some("XFAIL") => println!(
                 "{name}: known failure of {id}: {}",
-                c["evidence"].as_str().unwrap_or("").lines().next().unwrap_or("")
+                c["evidence"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             ),
             Some("XPASS") => problems.push(format!(
                 "{name}: {id} is listed in xtask/expected/{name}.toml but passed; remove it there"
