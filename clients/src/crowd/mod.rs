@@ -26,6 +26,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+mod storm;
+pub use storm::storm;
+
 /// How a batch of connects went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -56,7 +59,7 @@ impl Tally {
         self.refused + self.timed_out + self.failed + self.not_attempted + self.unanswered
     }
 
-    fn error(&mut self, what: String) {
+    pub(super) fn error(&mut self, what: String) {
         self.first_error.get_or_insert(what);
     }
 }
@@ -237,11 +240,11 @@ fn await_echoes(
 }
 
 /// Names the client's own descriptor limit in an error, which also marks the tally.
-const CLIENT_LIMIT_HINT: &str = "the client's own RLIMIT_NOFILE";
+pub(super) const CLIENT_LIMIT_HINT: &str = "the client's own RLIMIT_NOFILE";
 
 /// One `poll(2)` over `fds` for at most `ms`: which of them have any event. An interrupted call
 /// counts as none ready.
-fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix::errno::Errno> {
+pub(super) fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix::errno::Errno> {
     match poll(fds, PollTimeout::from(ms)) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(fds
             .iter()
@@ -254,189 +257,6 @@ fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix::errno::Err
 struct Pending {
     socket: Socket,
     since: Instant,
-}
-
-/// One connection of a storm: connecting, then waiting for its probe's echo.
-struct Stormer {
-    socket: Socket,
-    since: Instant,
-    verifier: Option<EchoVerifier>,
-}
-
-/// A connect storm: `n` connections, `burst` at a time. Each writes a short probe as soon as it is
-/// established and is reset as soon as the probe's echo (after `transform`) is back, so even a
-/// sequential server can serve the whole burst; a connection that is not established, or not
-/// echoed, within `timeout` of its connect counts against the tally. No burst starts after
-/// `deadline`.
-pub fn storm(
-    addr: SocketAddr,
-    n: u32,
-    burst: u32,
-    timeout: Duration,
-    deadline: Instant,
-    transform: &Transform,
-) -> Tally {
-    let start = Instant::now();
-    let mut tally = Tally::default();
-    let burst = burst.max(1);
-    let mut started = 0u32;
-    while started < n {
-        if Instant::now() >= deadline {
-            tally.not_attempted = n - started;
-            tally.error("the step's deadline passed before every connect was attempted".into());
-            break;
-        }
-        let this = burst.min(n - started);
-        let mut live = Vec::with_capacity(this as usize);
-        for _ in 0..this {
-            match begin_connect(addr) {
-                Ok(Some(socket)) => live.push(Stormer {
-                    socket,
-                    since: Instant::now(),
-                    verifier: None,
-                }),
-                Ok(None) => {}
-                Err((refused, e)) => {
-                    if refused {
-                        tally.refused += 1;
-                    } else {
-                        tally.failed += 1;
-                    }
-                    tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
-                    tally.error(e);
-                }
-            }
-        }
-        let probe_base = started;
-        started += this;
-        storm_burst(live, probe_base, timeout, transform, &mut tally);
-    }
-    tally.elapsed = start.elapsed();
-    tally
-}
-
-fn storm_burst(
-    mut live: Vec<Stormer>,
-    probe_base: u32,
-    timeout: Duration,
-    transform: &Transform,
-    tally: &mut Tally,
-) {
-    let mut buf = [0u8; 256];
-    let mut next_probe = probe_base;
-    while !live.is_empty() {
-        let revents: Vec<bool> = {
-            let mut fds: Vec<PollFd> = live
-                .iter()
-                .map(|c| {
-                    let ev = if c.verifier.is_some() {
-                        PollFlags::POLLIN
-                    } else {
-                        PollFlags::POLLOUT
-                    };
-                    PollFd::new(c.socket.as_fd(), ev)
-                })
-                .collect();
-            match ready_flags(&mut fds, 50) {
-                Ok(r) => r,
-                Err(e) => {
-                    // Connections already counted as opened are unanswered, the rest failed.
-                    let probing = live.iter().filter(|c| c.verifier.is_some()).count() as u32;
-                    tally.unanswered += probing;
-                    tally.failed += live.len() as u32 - probing;
-                    tally.error(format!("poll: {e}"));
-                    return;
-                }
-            }
-        };
-        let now = Instant::now();
-        let mut still = Vec::with_capacity(live.len());
-        for (mut c, ready) in live.into_iter().zip(revents) {
-            let keep = match (&mut c.verifier, ready) {
-                (None, true) => match c.socket.take_error() {
-                    Ok(None) => {
-                        tally.opened += 1;
-                        let probe = format!("storm {next_probe:06}\n").into_bytes();
-                        next_probe += 1;
-                        let mut v = EchoVerifier::new(transform.clone());
-                        v.owe_echo(Payload::Bytes(probe.clone()));
-                        c.verifier = Some(v);
-                        match c.socket.send(&probe) {
-                            Ok(n) if n == probe.len() => true,
-                            Ok(_) | Err(_) => {
-                                tally.unanswered += 1;
-                                tally.error("the probe could not be written".into());
-                                false
-                            }
-                        }
-                    }
-                    Ok(Some(e)) | Err(e) => {
-                        if e.kind() == io::ErrorKind::ConnectionRefused {
-                            tally.refused += 1;
-                        } else {
-                            tally.failed += 1;
-                        }
-                        tally.error(format!("connect: {e}"));
-                        false
-                    }
-                },
-                (Some(v), true) => match (&c.socket).read(&mut buf) {
-                    Ok(0) => {
-                        tally.unanswered += 1;
-                        tally.error(
-                            "the server closed a storm connection before echoing its probe".into(),
-                        );
-                        false
-                    }
-                    Ok(n) => match v.feed(&buf[..n]) {
-                        Ok(()) => !v.settled(),
-                        Err(m) => {
-                            tally.unanswered += 1;
-                            tally.error(format!("a probe came back wrong: {m}"));
-                            false
-                        }
-                    },
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        true
-                    }
-                    Err(e) => {
-                        tally.unanswered += 1;
-                        tally.error(format!("read: {e}"));
-                        false
-                    }
-                },
-                (_, false) => true,
-            };
-            if !keep {
-                let _ = c.socket.set_linger(Some(Duration::ZERO));
-                continue;
-            }
-            if now.duration_since(c.since) >= timeout {
-                if c.verifier.is_some() {
-                    tally.unanswered += 1;
-                    tally.error(format!(
-                        "a probe was not echoed within {} ms of its connect",
-                        timeout.as_millis()
-                    ));
-                } else {
-                    tally.timed_out += 1;
-                    tally.error(format!(
-                        "a connect was still pending after {} ms",
-                        timeout.as_millis()
-                    ));
-                }
-                let _ = c.socket.set_linger(Some(Duration::ZERO));
-                continue;
-            }
-            still.push(c);
-        }
-        live = still;
-    }
 }
 
 /// Opens `n` connections to `addr`, `burst` at a time; each connect has `timeout`, and no
@@ -493,7 +313,7 @@ pub fn open_many(
 }
 
 /// Starts one non-blocking connect: `Ok(Some)` in progress, `Err((refused, why))` failed at once.
-fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
+pub(super) fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(|e| {
             let why = if e.raw_os_error() == Some(libc::EMFILE) {
