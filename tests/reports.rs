@@ -443,3 +443,35 @@ fn the_schema_accepts_every_shipped_case_file_and_rejects_bad_ones() {
         );
     }
 }
+
+#[test]
+fn measurements_reach_junit_tap_and_html() {
+    let cmd = server_cmd("tokio", &[]);
+    let case = ["--case", "hostile.storm.2000"];
+    for (format, needle) in [
+        (
+            "junit",
+            "<system-out>measured: storm: 2000 of 2000 connected",
+        ),
+        ("tap", "\n# measured: storm: 2000 of 2000 connected"),
+    ] {
+        let mut args = case.to_vec();
+        args.extend(["--format", format]);
+        let run = check_gated(&cmd, &args, exit::OK);
+        let out = String::from_utf8_lossy(&run.out.stdout);
+        assert!(
+            out.contains(needle),
+            "{format} lacks the measurement\n{run}"
+        );
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let dir_arg = dir.path().display().to_string();
+    let mut args = case.to_vec();
+    args.extend(["--report-dir", &dir_arg]);
+    check_gated(&cmd, &args, exit::OK);
+    let html = read(dir.path(), "index.html");
+    assert!(
+        html.contains("<summary>measured</summary><pre>storm: 2000 of 2000 connected"),
+        "index.html lacks the measurement"
+    );
+}

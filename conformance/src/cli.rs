@@ -271,6 +271,12 @@ pub fn describe_case(case: &Case) -> String {
         case.origin.file,
         case.origin.line
     );
+    if let Some(n) = case.rlimit_nofile {
+        text.push_str(&format!("  launch:   RLIMIT_NOFILE {n} for the server\n"));
+    }
+    if case.tags.iter().any(|t| t == crate::config::HEAVY_TAG) {
+        text.push_str("  heavy:    runs only with --heavy or a --case glob naming it\n");
+    }
     if let echo_spec::CaseKind::Concurrent { clients, .. } = &case.kind {
         text.push_str(&format!(
             "  clients:  {clients} at once, each with its own seed\n"
@@ -324,6 +330,38 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
             Step::ExpectExit { status } => format!(" status {status}"),
             Step::ExpectPriv { check } => format!(" {check}"),
             Step::Repeat { times, .. } => format!(" {times} times:"),
+            Step::WriteUntilBlocked {
+                max_bytes,
+                stall_ms,
+            } => format!(" up to {max_bytes} B, blocked after {stall_ms} ms without progress"),
+            Step::Storm {
+                connects,
+                burst,
+                max_failed,
+            } => format!(" {connects} connects, {burst} at a time, at most {max_failed} may fail"),
+            Step::Hold { count } => format!(" {count} idle connections"),
+            Step::ExpectResources {
+                fd_delta,
+                threads_delta,
+                settle_ms,
+            } => format!(
+                " fds ≤ baseline + {fd_delta}, threads ≤ baseline + {threads_delta}, within {settle_ms} ms"
+            ),
+            Step::ExpectRss {
+                max_growth_kib,
+                max_kib,
+            } => {
+                let mut parts = Vec::new();
+                if let Some(g) = max_growth_kib {
+                    parts.push(format!("peak growth ≤ {g} KiB"));
+                }
+                if let Some(m) = max_kib {
+                    parts.push(format!("peak ≤ {m} KiB"));
+                }
+                format!(" {}", parts.join(", "))
+            }
+            Step::ExpectCpu { max_ms } => format!(" ≤ {max_ms} ms since the baseline"),
+            Step::Signal { signal } | Step::Restart { signal } => format!(" SIG{}", signal.as_str()),
             _ => String::new(),
         };
         out.push_str(&format!("{pad}{i:>2}. {}{detail}\n", s.name()));

@@ -40,13 +40,23 @@ pub fn render(report: &RunReport) -> String {
         } else {
             format!("{} (not claimed)", c.grade.label())
         };
-        let evidence = match &c.evidence {
+        let mut evidence = match &c.evidence {
             Some(e) => format!(
                 "<details><summary>evidence</summary><pre>{}</pre></details>",
                 escape(e)
             ),
             None => String::new(),
         };
+        let mut measured: Vec<String> = c.notes.clone();
+        if let Some(seed) = c.seed {
+            measured.insert(0, format!("seed {seed} (repeat with --seed {seed})"));
+        }
+        if !measured.is_empty() {
+            evidence.push_str(&format!(
+                "<details><summary>measured</summary><pre>{}</pre></details>",
+                escape(&measured.join("\n"))
+            ));
+        }
         rows.push_str(&format!(
             "<tr class=\"{cls}\"><td><code>{id}</code></td><td>{level}</td><td>{grade}</td><td>{failure}</td><td>{ms}&nbsp;ms</td><td>{title}{evidence}</td></tr>\n",
             cls = grade_class(c.grade),

@@ -76,10 +76,23 @@ pub fn render(report: &RunReport) -> String {
         let mut case = TestCase::new(c.id.clone(), status(c));
         case.set_classname(group(&c.id));
         case.set_time(Duration::from_millis(c.duration_ms));
+        // What a reviewer wants beside the verdict: measurements, the seed that repeats a
+        // property run, and (for INFO and XPASS) the note the case left.
+        let mut out = Vec::new();
+        if let Some(seed) = c.seed {
+            out.push(format!(
+                "seed {seed}, {} sequences (repeat with --seed {seed})",
+                c.prop_cases.unwrap_or(0)
+            ));
+        }
+        out.extend(c.notes.iter().map(|n| format!("measured: {n}")));
         if matches!(c.grade, Grade::Info | Grade::XPass) && c.claimed {
             if let Some(e) = &c.evidence {
-                case.set_system_out(e.clone());
+                out.push(e.clone());
             }
+        }
+        if !out.is_empty() {
+            case.set_system_out(out.join("\n"));
         }
         suite.add_test_case(case);
     }

@@ -12,6 +12,12 @@ pub fn render(report: &RunReport) -> String {
     );
     for (i, c) in report.cases.iter().enumerate() {
         text.push_str(&line(i + 1, c));
+        if let Some(seed) = c.seed {
+            text.push_str(&format!("# seed {seed} (repeat with --seed {seed})\n"));
+        }
+        for note in &c.notes {
+            text.push_str(&format!("# measured: {}\n", one_line(note)));
+        }
     }
     for p in &report.server_problems {
         text.push_str(&format!("# server: {}\n", one_line(p)));
