@@ -24,18 +24,9 @@ fn main() {
     }
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit, so that a hold of thousands of connections fits.
-fn raise_nofile_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
-    }
-}
-
 fn run() -> Result<(), String> {
-    raise_nofile_limit();
+    // A hold of thousands of connections needs more descriptors than the usual soft limit.
+    let _ = echo_clients::crowd::raise_nofile_limit();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |name: &str| {
         args.iter()

@@ -240,7 +240,7 @@ fn await_echoes(
 }
 
 /// Names the client's own descriptor limit in an error, which also marks the tally.
-pub(super) const CLIENT_LIMIT_HINT: &str = "the client's own RLIMIT_NOFILE";
+const CLIENT_LIMIT_HINT: &str = "the client's own RLIMIT_NOFILE";
 
 /// One `poll(2)` over `fds` for at most `ms`: which of them have any event. An interrupted call
 /// counts as none ready.
@@ -254,9 +254,45 @@ pub(super) fn ready_flags(fds: &mut [PollFd], ms: u16) -> Result<Vec<bool>, nix:
     }
 }
 
-struct Pending {
-    socket: Socket,
-    since: Instant,
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit, so that a crowd of thousands of
+/// connections fits. Returns the soft limit before and after, or `None` when it cannot be read.
+pub fn raise_nofile_limit() -> Option<(u64, u64)> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        Some((soft, hard))
+    } else {
+        Some((soft, soft))
+    }
+}
+
+/// A connect in progress, and when it started.
+pub(super) struct Pending {
+    pub(super) socket: Socket,
+    pub(super) since: Instant,
+}
+
+/// Starts `count` non-blocking connects; those that fail at once are counted in `tally`.
+pub(super) fn start_burst(addr: SocketAddr, count: u32, tally: &mut Tally) -> Vec<Pending> {
+    let mut pending = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        match begin_connect(addr) {
+            Ok(socket) => pending.push(Pending {
+                socket,
+                since: Instant::now(),
+            }),
+            Err((refused, e)) => {
+                if refused {
+                    tally.refused += 1;
+                } else {
+                    tally.failed += 1;
+                }
+                tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
+                tally.error(e);
+            }
+        }
+    }
+    pending
 }
 
 /// Opens `n` connections to `addr`, `burst` at a time; each connect has `timeout`, and no
@@ -269,8 +305,26 @@ pub fn open_many(
     timeout: Duration,
     deadline: Instant,
 ) -> (Crowd, Tally) {
-    let start = Instant::now();
     let mut crowd = Crowd::default();
+    let tally = in_bursts(n, burst, deadline, |_, this, tally| {
+        let pending = start_burst(addr, this, tally);
+        settle(pending, timeout, tally, &mut crowd);
+        // With no descriptor left for another socket, the rest would fail the same way.
+        !tally.client_limit
+    });
+    (crowd, tally)
+}
+
+/// Runs `burst_of(first, count, tally)` for successive bursts of at most `burst` of `n`
+/// connections, and returns the tally with its elapsed time. It stops early when `deadline` has
+/// passed before a burst or `burst_of` returns false; the rest are counted as not attempted.
+pub(super) fn in_bursts(
+    n: u32,
+    burst: u32,
+    deadline: Instant,
+    mut burst_of: impl FnMut(u32, u32, &mut Tally) -> bool,
+) -> Tally {
+    let start = Instant::now();
     let mut tally = Tally::default();
     let burst = burst.max(1);
     let mut started = 0u32;
@@ -281,39 +335,19 @@ pub fn open_many(
             break;
         }
         let this = burst.min(n - started);
+        let go_on = burst_of(started, this, &mut tally);
         started += this;
-        let mut pending = Vec::with_capacity(this as usize);
-        for _ in 0..this {
-            match begin_connect(addr) {
-                Ok(Some(socket)) => pending.push(Pending {
-                    socket,
-                    since: Instant::now(),
-                }),
-                Ok(None) => {}
-                Err((refused, e)) => {
-                    if refused {
-                        tally.refused += 1;
-                    } else {
-                        tally.failed += 1;
-                    }
-                    tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
-                    tally.error(e);
-                }
-            }
-        }
-        settle(pending, timeout, &mut tally, &mut crowd);
-        if tally.client_limit {
-            // No descriptor is left for another socket: the rest would fail the same way.
+        if !go_on {
             tally.not_attempted = n - started;
             break;
         }
     }
     tally.elapsed = start.elapsed();
-    (crowd, tally)
+    tally
 }
 
-/// Starts one non-blocking connect: `Ok(Some)` in progress, `Err((refused, why))` failed at once.
-pub(super) fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, String)> {
+/// Starts one non-blocking connect: `Ok` in progress (or done), `Err((refused, why))` failed at once.
+fn begin_connect(addr: SocketAddr) -> Result<Socket, (bool, String)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(|e| {
             let why = if e.raw_os_error() == Some(libc::EMFILE) {
@@ -333,12 +367,12 @@ pub(super) fn begin_connect(addr: SocketAddr) -> Result<Option<Socket>, (bool, S
         .set_nonblocking(true)
         .map_err(|e| (false, format!("O_NONBLOCK: {e}")))?;
     match socket.connect(&addr.into()) {
-        Ok(()) => Ok(Some(socket)),
+        Ok(()) => Ok(socket),
         Err(e)
             if e.raw_os_error() == Some(libc::EINPROGRESS)
                 || e.kind() == io::ErrorKind::WouldBlock =>
         {
-            Ok(Some(socket))
+            Ok(socket)
         }
         Err(e) => Err((
             e.kind() == io::ErrorKind::ConnectionRefused,

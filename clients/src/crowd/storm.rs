@@ -1,7 +1,7 @@
 //! Connect storms: bursts of connections, each probed as soon as it is established and reset as
 //! soon as its probe's echo is back.
 
-use super::{begin_connect, ready_flags, Tally, CLIENT_LIMIT_HINT};
+use super::{in_bursts, ready_flags, start_burst, Tally};
 use crate::verify::{EchoVerifier, Transform};
 use echo_spec::Payload;
 use nix::poll::{PollFd, PollFlags};
@@ -31,43 +31,18 @@ pub fn storm(
     deadline: Instant,
     transform: &Transform,
 ) -> Tally {
-    let start = Instant::now();
-    let mut tally = Tally::default();
-    let burst = burst.max(1);
-    let mut started = 0u32;
-    while started < n {
-        if Instant::now() >= deadline {
-            tally.not_attempted = n - started;
-            tally.error("the step's deadline passed before every connect was attempted".into());
-            break;
-        }
-        let this = burst.min(n - started);
-        let mut live = Vec::with_capacity(this as usize);
-        for _ in 0..this {
-            match begin_connect(addr) {
-                Ok(Some(socket)) => live.push(Stormer {
-                    socket,
-                    since: Instant::now(),
-                    verifier: None,
-                }),
-                Ok(None) => {}
-                Err((refused, e)) => {
-                    if refused {
-                        tally.refused += 1;
-                    } else {
-                        tally.failed += 1;
-                    }
-                    tally.client_limit |= e.contains(CLIENT_LIMIT_HINT);
-                    tally.error(e);
-                }
-            }
-        }
-        let probe_base = started;
-        started += this;
-        storm_burst(live, probe_base, timeout, transform, &mut tally);
-    }
-    tally.elapsed = start.elapsed();
-    tally
+    in_bursts(n, burst, deadline, |first, this, tally| {
+        let live = start_burst(addr, this, tally)
+            .into_iter()
+            .map(|p| Stormer {
+                socket: p.socket,
+                since: p.since,
+                verifier: None,
+            })
+            .collect();
+        storm_burst(live, first, timeout, transform, tally);
+        true
+    })
 }
 
 fn storm_burst(

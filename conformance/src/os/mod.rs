@@ -13,20 +13,10 @@ pub fn original_nofile_limit() -> Option<u64> {
 }
 
 /// Raises the runner's RLIMIT_NOFILE soft limit to its hard limit, so that crowds of client
-/// connections (`hold`, the C10k case) fit; launched servers get the original one back, except in
-/// heavy cases. Returns
-/// the soft limit now in force.
-pub fn raise_nofile_limit() -> u64 {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        let _ = ORIGINAL_NOFILE.set(soft);
-    }
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => hard,
-            Err(_) => soft,
-        },
-        Ok((soft, _)) => soft,
-        Err(_) => 0,
+/// connections (`hold`, the C10k case) fit, and remembers the original for launched servers, which
+/// get it back except in heavy cases.
+pub fn raise_nofile_limit() {
+    if let Some((before, _)) = echo_clients::crowd::raise_nofile_limit() {
+        let _ = ORIGINAL_NOFILE.set(before);
     }
 }
