@@ -61,6 +61,17 @@ pub enum SpecError {
     },
 }
 
+/// A TOML syntax or type error in `file` (whose text is `text`), at its line and column.
+pub(crate) fn syntax(file: &str, text: &str, e: &toml::de::Error) -> SpecError {
+    let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+    SpecError::Syntax {
+        file: file.to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
 /// Converts a byte offset into a 1-based (line, column) pair.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

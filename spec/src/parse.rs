@@ -28,15 +28,7 @@ const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
 
 /// Parses one spec file. `file` is the name used in messages.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-        SpecError::Syntax {
-            file: file.to_string(),
-            line,
-            column,
-            message: e.message().trim().to_string(),
-        }
-    })?;
+    let raw: RawFile = toml::from_str(text).map_err(|e| crate::error::syntax(file, text, &e))?;
     let ctx = Ctx { file, text };
     raw.case.into_iter().map(|c| ctx.case(c)).collect()
 }
@@ -67,7 +59,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn case(&self, raw: RawCase) -> Res<Case> {
+    fn case(&self, mut raw: RawCase) -> Res<Case> {
         let id = raw.id.get_ref().clone();
         if !valid_id(&id) {
             return Err(self.err(
@@ -121,7 +113,7 @@ impl Ctx<'_> {
         }
         let kind_name = raw.kind.get_ref().as_str();
         let steps_span = raw.steps.as_ref().map_or(raw.kind.span(), |s| s.span());
-        let raw_steps = match raw.steps {
+        let raw_steps = match raw.steps.take() {
             Some(s) if !s.get_ref().is_empty() => s.into_inner(),
             _ => return Err(self.err(steps_span, &id, "steps", "a case needs at least one step")),
         };
@@ -198,8 +190,20 @@ impl Ctx<'_> {
             Some(r) => Some(*r.get_ref()),
         };
         self.check_steps(&id, &kind, steps_span)?;
+        Ok(self.finish(id, raw, timeouts, rlimit_nofile, kind))
+    }
+
+    /// The checked case: the fields every kind shares, taken from `raw`, with its origin.
+    fn finish(
+        &self,
+        id: String,
+        raw: RawCase,
+        timeouts: Timeouts,
+        rlimit_nofile: Option<u64>,
+        kind: CaseKind,
+    ) -> Case {
         let (line, _) = line_col(self.text, raw.id.span().start);
-        Ok(Case {
+        Case {
             id,
             title: raw.title.into_inner(),
             source: raw.source.into_inner(),
@@ -213,7 +217,7 @@ impl Ctx<'_> {
                 file: self.file.to_string(),
                 line,
             },
-        })
+        }
     }
 
     fn steps(&self, id: &str, path: &str, raw: Vec<Spanned<RawStep>>) -> Res<Vec<Step>> {

@@ -88,15 +88,8 @@ impl Requirements {
 
     /// Parses a registry's text; errors name the file, line and column.
     pub fn parse(file: &str, text: &str) -> Result<Requirements, SpecError> {
-        let raw: RawRegistry = toml::from_str(text).map_err(|e| {
-            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-            SpecError::Syntax {
-                file: file.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let raw: RawRegistry =
+            toml::from_str(text).map_err(|e| crate::error::syntax(file, text, &e))?;
         let mut items: Vec<Requirement> = Vec::new();
         for r in raw.requirement {
             let (line, column) = line_col(text, r.id.span().start);

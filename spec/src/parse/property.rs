@@ -2,8 +2,7 @@
 //! every bound, and no `steps` (they are generated).
 
 use super::{Ctx, Res};
-use crate::error::line_col;
-use crate::model::{Case, CaseKind, Origin, Timeouts};
+use crate::model::{Case, CaseKind, Timeouts};
 use crate::property::{
     PropertyOp, PropertyParams, ALL_PROPERTY_OPS, MAX_PROP_CASES, MAX_PROP_CONNECTIONS,
     MAX_PROP_OPS, MAX_PROP_PAYLOAD, MAX_PROP_WAIT_MS,
@@ -21,7 +20,12 @@ const DEFAULT_MAX_WAIT_MS: u64 = 200;
 
 impl Ctx<'_> {
     /// Turns a raw `property` case into a [`Case`].
-    pub(super) fn property_case(&self, raw: RawCase, id: String, timeouts: Timeouts) -> Res<Case> {
+    pub(super) fn property_case(
+        &self,
+        mut raw: RawCase,
+        id: String,
+        timeouts: Timeouts,
+    ) -> Res<Case> {
         if let Some(steps) = &raw.steps {
             return Err(self.err(
                 steps.span(),
@@ -46,7 +50,7 @@ impl Ctx<'_> {
                 "only `concurrent` cases take `clients` (a `property` case has `property.connections`)",
             ));
         }
-        let Some(table) = raw.property else {
+        let Some(table) = raw.property.take() else {
             return Err(self.err(
                 raw.kind.span(),
                 &id,
@@ -122,32 +126,18 @@ impl Ctx<'_> {
                 ops
             }
         };
-        let (line, _) = line_col(self.text, raw.id.span().start);
-        Ok(Case {
-            id,
-            title: raw.title.into_inner(),
-            source: raw.source.into_inner(),
-            level: raw.level,
-            requires: raw.requires,
-            tags: raw.tags,
-            timeouts,
-            rlimit_nofile: None,
-            kind: CaseKind::Property {
-                params: PropertyParams {
-                    cases,
-                    seed: p.seed,
-                    connections,
-                    max_ops,
-                    max_payload,
-                    max_wait_ms,
-                    ops,
-                },
+        let kind = CaseKind::Property {
+            params: PropertyParams {
+                cases,
+                seed: p.seed,
+                connections,
+                max_ops,
+                max_payload,
+                max_wait_ms,
+                ops,
             },
-            origin: Origin {
-                file: self.file.to_string(),
-                line,
-            },
-        })
+        };
+        Ok(self.finish(id, raw, timeouts, None, kind))
     }
 }
 
@@ -162,15 +152,7 @@ mod tests {
 
     /// Parses `HEAD` + `tail` and checks that the error starts with `where_` and contains `what`.
     fn check(tail: &str, where_: &str, what: &str) {
-        let text = format!("{HEAD}{tail}");
-        let err = parse_file("t.toml", &text)
-            .expect_err("the input is invalid")
-            .to_string();
-        assert!(
-            err.starts_with(where_),
-            "expected location {where_:?} in {err:?}"
-        );
-        assert!(err.contains(what), "expected {what:?} in {err:?}");
+        crate::parse::tests::check_with(HEAD, tail, where_, what);
     }
 
     #[test]

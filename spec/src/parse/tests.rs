@@ -6,7 +6,12 @@ const HEAD: &str = "[[case]]\nid = \"t.case\"\ntitle = \"t\"\nsource = \"s\"\nle
 
 /// Parses `HEAD` + `tail` and checks that the error starts with `where_` and contains `what`.
 fn check(tail: &str, where_: &str, what: &str) {
-    let text = format!("{HEAD}{tail}");
+    check_with(HEAD, tail, where_, what);
+}
+
+/// Parses `head` + `tail` and checks that the error starts with `where_` and contains `what`.
+pub(super) fn check_with(head: &str, tail: &str, where_: &str, what: &str) {
+    let text = format!("{head}{tail}");
     let err = parse_file("t.toml", &text)
         .expect_err("the input is invalid")
         .to_string();
