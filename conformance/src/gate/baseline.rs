@@ -92,17 +92,8 @@ mod tests {
 
     fn case(id: &str, grade: Grade) -> CaseResult {
         CaseResult {
-            id: id.into(),
-            title: String::new(),
-            level: Level::Must,
-            claimed: true,
-            grade,
             duration_ms: 42,
-            failure: None,
-            evidence: None,
-            notes: Vec::new(),
-            seed: None,
-            prop_cases: None,
+            ..crate::gate::fixture(id, Level::Must, grade)
         }
     }
 

@@ -157,19 +157,7 @@ mod tests {
             &spec(),
         )
         .expect("valid");
-        let mk = |id: &str, grade| CaseResult {
-            id: id.into(),
-            title: String::new(),
-            level: echo_spec::Level::Must,
-            claimed: true,
-            grade,
-            duration_ms: 0,
-            failure: None,
-            evidence: None,
-            notes: Vec::new(),
-            seed: None,
-            prop_cases: None,
-        };
+        let mk = |id: &str, grade| crate::gate::fixture(id, echo_spec::Level::Must, grade);
         let mut results = vec![
             mk("echo.text.short", Grade::Fail),
             mk("echo.no-banner", Grade::Pass),

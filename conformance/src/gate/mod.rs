@@ -230,24 +230,30 @@ pub fn summary_text(g: &GateReport) -> String {
     text
 }
 
+/// A claimed case result with nothing but an id, a level and a grade, for the gate's tests.
+#[cfg(test)]
+pub(crate) fn fixture(id: &str, level: echo_spec::Level, grade: Grade) -> CaseResult {
+    CaseResult {
+        id: id.into(),
+        title: String::new(),
+        level,
+        claimed: true,
+        grade,
+        duration_ms: 0,
+        failure: None,
+        evidence: None,
+        notes: Vec::new(),
+        seed: None,
+        prop_cases: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn case(id: &str, level: Level, grade: Grade) -> CaseResult {
-        CaseResult {
-            id: id.into(),
-            title: String::new(),
-            level,
-            claimed: true,
-            grade,
-            duration_ms: 0,
-            failure: None,
-            evidence: None,
-            notes: Vec::new(),
-            seed: None,
-            prop_cases: None,
-        }
+        super::fixture(id, level, grade)
     }
 
     #[test]

@@ -64,17 +64,10 @@ mod tests {
 
     fn r(grade: Grade, ev: &str) -> CaseResult {
         CaseResult {
-            id: "a".into(),
-            title: String::new(),
-            level: echo_spec::Level::Must,
-            claimed: true,
-            grade,
             duration_ms: 10,
             failure: (grade == Grade::Fail).then(|| "HANG".into()),
             evidence: Some(ev.into()),
-            notes: Vec::new(),
-            seed: None,
-            prop_cases: None,
+            ..crate::gate::fixture("a", echo_spec::Level::Must, grade)
         }
     }
 
