@@ -3,8 +3,8 @@
 //! the whole spec with `--heavy --strict`; for the scale cases, claiming `c10k`). SHOULD cases gate
 //! here through `--strict`.
 
-use crate::mutants::listed_case;
-use crate::util::{check_run, exit, mutant_cmd, server_cmd, tokio_reference};
+use crate::mutants::assert_caught;
+use crate::util::{check_run, exit, server_cmd, tokio_reference};
 use rstest::rstest;
 
 /// The mutants tested here, for the coverage check in `mutants`.
@@ -42,23 +42,19 @@ fn hostile_mutant_fails_its_case(
     #[case] class: &str,
     #[case] needles: &[&str],
 ) {
-    assert_eq!(
-        listed_case(mutant),
-        case,
-        "`echo-mutant --list` names another case"
-    );
     // The scale cases apply to servers that claim `c10k`.
     let claims = if case.starts_with("scale.") {
         "c10k"
     } else {
         ""
     };
-    let report = check_run(
-        &mutant_cmd(mutant),
-        &["--case", case, "--strict", "--claims", claims],
-        exit::CASE_FAILED,
+    assert_caught(
+        mutant,
+        case,
+        class,
+        needles,
+        &["--strict", "--claims", claims],
     );
-    report.assert_failed(case, class, needles);
     if claims.is_empty() {
         tokio_reference().assert_grade(case, "PASS");
     } else {

@@ -3,7 +3,7 @@
 //! from a correct one proves nothing ("expected to fail but passed" is itself a failure).
 
 use crate::util::{
-    bin, check_run, describe, exit, model_claims, mutant_cmd, server_cmd, tokio_reference,
+    bin, check_run, describe, exit, model_claims, mutant_cmd, server_cmd, tokio_reference, Report,
 };
 use rstest::rstest;
 use std::process::Command;
@@ -31,15 +31,31 @@ fn mutant_fails_its_case(
     #[case] class: &str,
     #[case] needles: &[&str],
 ) {
+    let report = assert_caught(mutant, case, class, needles, &[]);
+    assert_eq!(report.cases().len(), 1, "--case selects exactly one case");
+    tokio_reference().assert_grade(case, "PASS");
+}
+
+/// Checks that `echo-mutant --list` names `case` for `mutant`, and that a run of `case` against
+/// the mutant (with `extra` flags) exits 1 with the case FAILed as `class`, its evidence holding
+/// every needle. Returns the report.
+pub fn assert_caught(
+    mutant: &str,
+    case: &str,
+    class: &str,
+    needles: &[&str],
+    extra: &[&str],
+) -> Report {
     assert_eq!(
         listed_case(mutant),
         case,
         "`echo-mutant --list` names another case"
     );
-    let report = check_run(&mutant_cmd(mutant), &["--case", case], exit::CASE_FAILED);
+    let mut args = vec!["--case", case];
+    args.extend_from_slice(extra);
+    let report = check_run(&mutant_cmd(mutant), &args, exit::CASE_FAILED);
     report.assert_failed(case, class, needles);
-    assert_eq!(report.cases().len(), 1, "--case selects exactly one case");
-    tokio_reference().assert_grade(case, "PASS");
+    report
 }
 
 #[test]

@@ -52,17 +52,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             judged.push((case.to_string(), claims));
         }
         let command = format!("{} --mutant {name} --port {{port}}", mutant.display());
-        let out = cmd!(
-            sh,
-            "{conform} run --cmd {command} --claims {claims} --case {case} --format json"
-        )
-        .quiet()
-        .ignore_status()
-        .output()?;
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let failed = json["cases"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|c| c["id"] == case && c["grade"] == "FAIL"));
+        let failed = grade(sh, &conform, &command, claims, case)?.as_deref() == Some("FAIL");
         record(failed, name, case, defect, &mut caught, &mut missed);
     }
     // A case that fails every server would catch every mutant: each naming case must pass against
@@ -72,18 +62,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     for (case, claims) in &judged {
         let model = reference_for(claims);
         let command = format!("{} --model {model} --port {{port}}", server.display());
-        let out = cmd!(
-            sh,
-            "{conform} run --cmd {command} --claims {claims} --case {case} --format json"
-        )
-        .quiet()
-        .ignore_status()
-        .output()?;
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let passed = json["cases"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|c| c["id"] == case.as_str() && c["grade"] == "PASS")
-        });
+        let passed = grade(sh, &conform, &command, claims, case)?.as_deref() == Some("PASS");
         println!(
             "{} reference {model:<10} {case}",
             if passed { "passes" } else { "FAILS " }
@@ -152,4 +131,29 @@ fn record(
     } else {
         missed.push(line);
     }
+}
+
+/// The grade `echo-conform` gives `case` against the server `command` launches with `claims`;
+/// `None` when the report has no such case (or none at all).
+fn grade(
+    sh: &Shell,
+    conform: &std::path::Path,
+    command: &str,
+    claims: &str,
+    case: &str,
+) -> anyhow::Result<Option<String>> {
+    let out = cmd!(
+        sh,
+        "{conform} run --cmd {command} --claims {claims} --case {case} --format json"
+    )
+    .quiet()
+    .ignore_status()
+    .output()?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    Ok(json["cases"].as_array().and_then(|cases| {
+        cases
+            .iter()
+            .find(|c| c["id"] == case)
+            .and_then(|c| c["grade"].as_str().map(String::from))
+    }))
 }
