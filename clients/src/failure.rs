@@ -33,6 +33,8 @@ pub enum FailureKind {
     Memory,
     /// The server used more CPU time than its budget (spinning).
     Cpu,
+    /// More datagrams went unanswered than the case tolerates.
+    Loss,
     /// The client's own environment cannot run the step (its descriptor limit, say): the case is
     /// skipped, not failed.
     Environment,
@@ -58,6 +60,7 @@ impl FailureKind {
             FailureKind::Leak => "LEAK",
             FailureKind::Memory => "MEMORY",
             FailureKind::Cpu => "CPU",
+            FailureKind::Loss => "LOSS",
             FailureKind::Environment => "ENVIRONMENT",
             FailureKind::Io => "IO",
         }

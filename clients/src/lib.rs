@@ -1,11 +1,12 @@
-//! `echo-clients`: mock TCP clients for testing echo servers, usable without the echo-conform runner.
+//! `echo-clients`: mock TCP and UDP clients for testing echo servers, usable without the echo-conform runner.
 //!
 //! - [`payload`]: seeded byte streams generated at any offset, never held whole in memory;
 //! - [`EchoVerifier`]: checks arriving bytes against what is owed, reporting the first differing offset;
 //! - [`Connection`]: a socket driven by `poll(2)` that writes and reads at once, with deadlines that
 //!   tell HANG, STALL and SLOW apart;
 //! - [`run_script`]: executes spec [`Step`](echo_spec::Step)s, keeping a timestamped [`Transcript`];
-//! - [`property`]: proptest state-machine clients whose failures shrink into spec steps.
+//! - [`property`]: proptest state-machine clients whose failures shrink into spec steps;
+//! - [`datagram`]: UDP sockets that check every answer, and a burst that reports loss.
 //!
 //! ```no_run
 //! use echo_clients::{run_script, ScriptConfig};
@@ -26,6 +27,7 @@
 mod barrier;
 mod conn;
 pub mod crowd;
+pub mod datagram;
 mod failure;
 mod hooks;
 pub mod load;

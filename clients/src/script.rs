@@ -20,12 +20,13 @@
 use crate::barrier::Rendezvous;
 use crate::conn::{Connection, Limits, Outgoing};
 use crate::crowd::{open_many, storm, Crowd};
+use crate::datagram::{burst, Burst, DatagramSocket};
 use crate::failure::{Failure, FailureKind};
 use crate::hooks::ProcessHooks;
 use crate::payload::with_seed_offset;
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::Transform;
-use echo_spec::{Payload, Step};
+use echo_spec::{IpFamily, Payload, Step};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ const CROWD_BURST: u32 = 256;
 const PING_BATCH: usize = 1024;
 /// How long a storm's connect (and probe) may take: past the SYN retries at 1 s and 3 s.
 const STORM_CONNECT: Duration = Duration::from_millis(4_000);
+/// Seed of the datagrams `udp_burst` sends (plus the client's seed offset).
+const BURST_SEED: u64 = 0x0B0B_57ED;
 /// Seed of the stream `write_until_blocked` writes (plus the client's seed offset).
 const BLOCKED_SEED: u64 = 0x0B10_C4ED;
 
@@ -128,6 +131,8 @@ pub fn run_script<'a, 'h>(
         transcript: Transcript::default(),
         held: Crowd::default(),
         notes: Vec::new(),
+        udp: HashMap::new(),
+        udp_current: None,
     };
     let result = ex.run(steps, "steps");
     if let Some(b) = barrier {
@@ -160,6 +165,10 @@ struct Executor<'a, 'h> {
     held: Crowd,
     /// Notes by step name: the first text and how many steps of that name made one.
     notes: Vec<(&'static str, String, u32)>,
+    /// UDP sockets by name.
+    udp: HashMap<String, DatagramSocket>,
+    /// The UDP socket `udp_*` steps act on.
+    udp_current: Option<String>,
 }
 
 impl Executor<'_, '_> {
@@ -255,6 +264,32 @@ impl Executor<'_, '_> {
                 self.conns.insert(name.clone(), conn);
                 self.current = Some(name.clone());
             }
+            Step::ConnectOver { name, family } => {
+                let conn = Connection::connect(
+                    name,
+                    self.over(Some(*family)),
+                    self.cfg.no_progress,
+                    self.cfg.transform.clone(),
+                )?;
+                self.transcript.record(name, EventKind::Connected);
+                self.conns.insert(name.clone(), conn);
+                self.current = Some(name.clone());
+            }
+            Step::UdpOpen { name, family } => {
+                let sock = DatagramSocket::open(name, self.over(*family))?;
+                if let Some(local) = sock.local_addr() {
+                    let note = format!("udp socket `{name}` bound to {local}");
+                    self.transcript.record(name, EventKind::Note(note));
+                }
+                self.udp.insert(name.clone(), sock);
+                self.udp_current = Some(name.clone());
+            }
+            Step::UdpOn { .. }
+            | Step::UdpSend { .. }
+            | Step::UdpExpectEcho
+            | Step::UdpExpectNone { .. }
+            | Step::UdpClose
+            | Step::UdpBurst { .. } => self.udp_step(step, limits)?,
             Step::On { name } => {
                 if !self.conns.contains_key(name) {
                     return Err(Failure::new(
@@ -534,6 +569,101 @@ impl Executor<'_, '_> {
                     self.note(step.name(), note);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The server's port on the loopback address of `family` (the run's address when `None`).
+    fn over(&self, family: Option<IpFamily>) -> SocketAddr {
+        match family {
+            Some(f) => SocketAddr::new(f.loopback(), self.cfg.addr.port()),
+            None => self.cfg.addr,
+        }
+    }
+
+    /// The steps that act on the current UDP socket.
+    fn udp_step(&mut self, step: &Step, limits: Limits) -> Result<(), Failure> {
+        if let Step::UdpOn { name } = step {
+            if !self.udp.contains_key(name) {
+                return Err(Failure::new(
+                    FailureKind::Io,
+                    format!("no open UDP socket named `{name}`"),
+                ));
+            }
+            self.udp_current = Some(name.clone());
+            return Ok(());
+        }
+        let name = self
+            .udp_current
+            .clone()
+            .ok_or_else(|| Failure::new(FailureKind::Io, "no open UDP socket"))?;
+        if let Step::UdpClose = step {
+            self.udp.remove(&name);
+            self.udp_current = None;
+            self.transcript.record(&name, EventKind::Closed);
+            return Ok(());
+        }
+        let sock = self.udp.get_mut(&name).ok_or_else(|| {
+            Failure::new(FailureKind::Io, format!("UDP socket `{name}` is closed"))
+        })?;
+        match step {
+            Step::UdpSend { payload } => {
+                let payload = with_seed_offset(payload, self.cfg.seed_offset);
+                let mut data = vec![0u8; payload.len() as usize];
+                crate::payload::fill(&payload, 0, &mut data);
+                let len = data.len() as u64;
+                sock.send(data)?;
+                self.transcript.record(&name, EventKind::DatagramSent(len));
+            }
+            Step::UdpExpectEcho => {
+                let arrivals = sock.expect_answers(self.cfg.no_progress, limits.deadline)?;
+                for a in arrivals {
+                    self.transcript
+                        .record(&name, EventKind::DatagramReceived(a.len as u64, a.from));
+                }
+            }
+            Step::UdpExpectNone { ms } => {
+                let window = Duration::from_secs_f64(*ms as f64 / 1000.0 * self.cfg.time_scale);
+                sock.expect_none(window)?;
+            }
+            Step::UdpBurst {
+                count,
+                size,
+                in_flight,
+                max_loss_pct,
+            } => {
+                let shape = Burst {
+                    count: *count,
+                    size: *size as usize,
+                    in_flight: *in_flight,
+                    loss_timeout: self.cfg.no_progress.min(Duration::from_millis(500)),
+                    seed: BURST_SEED.wrapping_add(self.cfg.seed_offset),
+                };
+                let tally = burst(sock, &shape, limits.deadline);
+                self.note(
+                    step.name(),
+                    format!("udp_burst: {tally}; tolerance {max_loss_pct}% lost"),
+                );
+                if tally.wrong > 0 || tally.duplicates > 0 {
+                    return Err(Failure::new(
+                        FailureKind::Mismatch,
+                        format!(
+                            "{} wrong and {} duplicate answers: {tally}",
+                            tally.wrong, tally.duplicates
+                        ),
+                    ));
+                }
+                if tally.loss_pct() > *max_loss_pct {
+                    return Err(Failure::new(
+                        FailureKind::Loss,
+                        format!(
+                            "{:.2}% of the datagrams were lost, more than the {max_loss_pct}% tolerated: {tally}",
+                            tally.loss_pct()
+                        ),
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -29,6 +29,10 @@ pub enum EventKind {
     Error(String),
     /// A measurement (connect counts, memory, CPU).
     Note(String),
+    /// One datagram of this many bytes was sent to the server.
+    DatagramSent(u64),
+    /// One datagram of this many bytes arrived, from this address.
+    DatagramReceived(u64, std::net::SocketAddr),
 }
 
 /// A timestamped event.
@@ -120,6 +124,15 @@ impl fmt::Display for Event {
             EventKind::Step(s) => write!(f, "{ms:9.1} ms  {conn:<8} step {s}"),
             EventKind::Error(e) => write!(f, "{ms:9.1} ms  {conn:<8} error: {e}"),
             EventKind::Note(n) => write!(f, "{ms:9.1} ms  {conn:<8} note: {n}"),
+            EventKind::DatagramSent(n) => {
+                write!(f, "{ms:9.1} ms  {conn:<8} sent a datagram of {n} B")
+            }
+            EventKind::DatagramReceived(n, from) => {
+                write!(
+                    f,
+                    "{ms:9.1} ms  {conn:<8} received a datagram of {n} B from {from}"
+                )
+            }
         }
     }
 }

@@ -299,17 +299,24 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
     for (i, s) in steps.iter().enumerate() {
         let detail = match s {
-            Step::Connect { name } | Step::On { name } => format!(" {name}"),
+            Step::Connect { name } | Step::On { name } | Step::UdpOn { name } => format!(" {name}"),
+            Step::ConnectOver { name, family } => format!(" {name} over {}", family.as_str()),
+            Step::UdpOpen { name, family } => match family {
+                Some(f) => format!(" {name} over {}", f.as_str()),
+                None => format!(" {name}"),
+            },
+            Step::UdpSend { payload } => format!(" one datagram of {}", payload_text(payload)),
+            Step::UdpExpectNone { ms } => format!(" {ms} ms"),
+            Step::UdpBurst {
+                count,
+                size,
+                in_flight,
+                max_loss_pct,
+            } => format!(
+                " {count} datagrams of {size} B, {in_flight} in flight, at most {max_loss_pct}% lost"
+            ),
             Step::Send { payload, chunking } => {
-                let what = match payload {
-                    echo_spec::Payload::Bytes(b) => {
-                        format!("{} B {:?}", b.len(), String::from_utf8_lossy(b))
-                    }
-                    echo_spec::Payload::Seeded { seed, len } => {
-                        format!("{len} seeded B (seed {seed})")
-                    }
-                    echo_spec::Payload::AllBytes => "the 256 byte values".into(),
-                };
+                let what = payload_text(payload);
                 let chunks = if chunking.sizes.is_empty() {
                     String::new()
                 } else {
@@ -368,6 +375,14 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
         if let Step::Repeat { steps, .. } = s {
             steps_text(steps, depth + 2, out);
         }
+    }
+}
+
+fn payload_text(payload: &echo_spec::Payload) -> String {
+    match payload {
+        echo_spec::Payload::Bytes(b) => format!("{} B {:?}", b.len(), String::from_utf8_lossy(b)),
+        echo_spec::Payload::Seeded { seed, len } => format!("{len} seeded B (seed {seed})"),
+        echo_spec::Payload::AllBytes => "the 256 byte values".into(),
     }
 }
 

@@ -1,12 +1,12 @@
 //! Flags checked and turned into a [`RunConfig`]; every error here is a usage error (exit 2).
 
-use crate::flags::{Format, RunArgs};
+use crate::flags::{FamilyArg, Format, RunArgs};
 use crate::runner::{Plan, Planned, Target};
 use crate::server::LaunchSpec;
 use echo_clients::Transform;
-use echo_spec::{Claim, ClaimSet, Level, Spec};
+use echo_spec::{Claim, ClaimSet, IpFamily, Level, Spec};
 use globset::Glob;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -99,6 +99,8 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
     let (target, target_text) = match (&args.cmd, &args.addr) {
         (Some(cmd), None) => {
             let mut spec = launch_spec(cmd, args)?;
+            spec.tcp = claims.contains(Claim::Tcp);
+            spec.udp = claims.contains(Claim::Udp);
             // `{port}` is the privileged port only where the server can bind it: root, claiming `privileged`.
             if root && claims.contains(Claim::Privileged) {
                 spec.port = Some(args.priv_port);
@@ -109,13 +111,40 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             spec.privilege = privilege.clone().ok();
             (Target::Launch(spec), cmd.clone())
         }
-        (None, Some(addr)) => (
-            Target::Addr(address(addr, args.allow_remote)?),
-            addr.clone(),
-        ),
+        (None, Some(addr)) => {
+            let resolved = address(addr, args.allow_remote)?;
+            let family = IpFamily::of(resolved.ip());
+            match (args.family, family) {
+                (FamilyArg::V4, IpFamily::Ipv6) | (FamilyArg::V6, IpFamily::Ipv4) => {
+                    return Err(usage(format!(
+                        "--family {}: --addr {addr} is an {} address",
+                        if args.family == FamilyArg::V4 {
+                            "4"
+                        } else {
+                            "6"
+                        },
+                        family.as_str()
+                    )))
+                }
+                _ => {}
+            }
+            (Target::Addr(resolved), addr.clone())
+        }
         _ => return Err(usage("give exactly one of --cmd or --addr")),
     };
     let mut cases = select(spec, &args.cases, &args.levels, args.heavy, &claims)?;
+    let primary = match &target {
+        Target::Launch(spec) => IpFamily::of(spec.host),
+        Target::Addr(addr) => IpFamily::of(addr.ip()),
+    };
+    let other = match primary {
+        IpFamily::Ipv4 => IpFamily::Ipv6,
+        IpFamily::Ipv6 => IpFamily::Ipv4,
+    };
+    let twin = (args.family == FamilyArg::Both).then_some(other);
+    if let Some(twin) = twin {
+        cases = with_twins(cases, twin);
+    }
     crate::property::check_overrides(args.seed, args.prop_cases).map_err(usage)?;
     crate::property::apply_overrides(&mut cases, args.seed, args.prop_cases);
     Ok(RunConfig {
@@ -129,6 +158,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             jobs: args.jobs,
             privilege_skip,
             regressions: args.emit_regressions.clone(),
+            twin,
         },
         privilege,
         require_root: args.require_root,
@@ -153,9 +183,20 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         Some(re) => Some(regex::Regex::new(re).map_err(|e| usage(format!("--ready-line: {e}")))?),
         None => None,
     };
+    let (host, bind) = match args.family {
+        FamilyArg::V4 => (IpFamily::Ipv4.loopback(), IpFamily::Ipv4.loopback()),
+        FamilyArg::V6 => (IpFamily::Ipv6.loopback(), IpFamily::Ipv6.loopback()),
+        FamilyArg::Both => (
+            IpFamily::Ipv4.loopback(),
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        ),
+    };
     Ok(LaunchSpec {
         argv,
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host,
+        bind,
+        tcp: true,
+        udp: false,
         ready_line,
         ready_timeout: Duration::from_secs_f64(args.ready_timeout * args.time_scale),
         grace: Duration::from_secs(2),
@@ -165,6 +206,22 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         rlimit_nofile: None,
         inherited_nofile: crate::os::original_nofile_limit(),
     })
+}
+
+/// With `--family both`: every case, then a twin of each that runs over `twin` (its id gets
+/// `@ipv6` or `@ipv4`). The `family.*` cases choose their families themselves and get no twin.
+pub fn with_twins(cases: Vec<Planned>, twin: IpFamily) -> Vec<Planned> {
+    let twins: Vec<Planned> = cases
+        .iter()
+        .filter(|p| !p.case.id.starts_with("family."))
+        .map(|p| {
+            let mut t = p.clone();
+            t.case.id = format!("{}@{}", p.case.id, twin.as_str());
+            t.over = Some(twin);
+            t
+        })
+        .collect();
+    cases.into_iter().chain(twins).collect()
 }
 
 /// Resolves HOST:PORT and refuses non-loopback hosts unless allowed.
@@ -235,6 +292,7 @@ pub fn select(
         .map(|c| Planned {
             case: c.clone(),
             claimed: claims.satisfies(&c.requires),
+            over: None,
         })
         .collect())
 }

@@ -49,6 +49,17 @@ pub fn strongest(
     if met(Claim::C10k) == Some(true) {
         parts.push(Claim::C10k.to_string());
     }
+    // The transport is what the server was declared to serve; only its spelling is kept.
+    let declared_text = declared.to_string();
+    parts.extend(
+        [Claim::Tcp, Claim::Udp]
+            .into_iter()
+            .filter(|c| declared_text.split(',').any(|p| p == c.as_str()))
+            .map(|c| c.to_string()),
+    );
+    if met(Claim::DualStack) == Some(true) {
+        parts.push(Claim::DualStack.to_string());
+    }
     parts.join(",")
 }
 
@@ -60,5 +71,7 @@ fn dimension_name(c: Claim) -> &'static str {
         echo_spec::Dimension::Transform => "transform",
         echo_spec::Dimension::Privilege => "privilege",
         echo_spec::Dimension::Scale => "scale",
+        echo_spec::Dimension::Transport => "transport",
+        echo_spec::Dimension::Family => "family",
     }
 }

@@ -42,11 +42,26 @@ pub enum Format {
     Tap,
 }
 
+/// `--family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FamilyArg {
+    /// 127.0.0.1 only.
+    #[value(name = "4")]
+    V4,
+    /// ::1 only.
+    #[value(name = "6")]
+    V6,
+    /// 127.0.0.1, then ::1.
+    #[value(name = "both")]
+    Both,
+}
+
 /// Flags of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Launch the server with this command; `{port}` is replaced by a free port. Split like a shell
-    /// would, but never run through one.
+    /// Launch the server with this command; `{port}` is replaced by a free port, `{bind}` by the
+    /// address to bind for --family (127.0.0.1, ::1, or :: for both). Split like a shell would,
+    /// but never run through one.
     #[arg(long, conflicts_with = "addr", required_unless_present = "addr")]
     pub cmd: Option<String>,
     /// Test a server already listening at HOST:PORT (loopback unless --allow-remote).
@@ -56,10 +71,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// The server's claims, comma-separated (session: stream|oneshot, lifetime: forever|single,
-    /// concurrency: concurrent|sequential, transform: identity|uppercase|prefix, c10k).
-    /// Dimensions left out default to a full RFC 862 server: stream,forever,concurrent,identity,unprivileged.
+    /// concurrency: concurrent|sequential, transform: identity|uppercase|prefix, transport:
+    /// tcp|udp|tcp,udp, and the extras c10k and dual-stack). Dimensions left out default to a
+    /// full RFC 862 TCP server: stream,forever,concurrent,identity,unprivileged,tcp.
     #[arg(long, default_value = "")]
     pub claims: String,
+    /// Which loopback the cases use: 4 (127.0.0.1), 6 (::1), or both (every case over 127.0.0.1,
+    /// then again over ::1 with `@ipv6` after its id).
+    #[arg(long, value_enum, default_value_t = FamilyArg::V4)]
+    pub family: FamilyArg,
     /// The server's transform (shorthand for the transform claim).
     #[arg(long, value_parser = ["identity", "uppercase", "prefix"])]
     pub transform: Option<String>,

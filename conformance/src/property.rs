@@ -233,6 +233,7 @@ mod tests {
             .map(|case| Planned {
                 case,
                 claimed: true,
+                over: None,
             })
             .collect();
         apply_overrides(&mut cases, Some(42), Some(3));

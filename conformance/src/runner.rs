@@ -5,7 +5,7 @@ use crate::exec::{execute, execute_with, script_config, Verdict};
 use crate::report::{CaseResult, Event, Grade};
 use crate::server::{describe, indent, LaunchError, LaunchSpec, Server};
 use echo_clients::{ProcessHooks, Transform};
-use echo_spec::{Case, CaseKind, Claim, ClaimSet, Step};
+use echo_spec::{Case, CaseKind, Claim, ClaimSet, IpFamily, Step};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -28,6 +28,19 @@ pub struct Planned {
     pub case: Case,
     /// True when the server's claims satisfy the case's `requires`.
     pub claimed: bool,
+    /// The family this copy of the case runs over, when it is the `--family both` twin; `None`
+    /// runs it over the target's own address.
+    pub over: Option<IpFamily>,
+}
+
+impl Planned {
+    /// The address this case talks to, given the server's.
+    pub fn at(&self, server: SocketAddr) -> SocketAddr {
+        match self.over {
+            Some(f) => SocketAddr::new(f.loopback(), server.port()),
+            None => server,
+        }
+    }
 }
 
 /// Everything the scheduler needs.
@@ -51,6 +64,8 @@ pub struct Plan {
     pub privilege_skip: Option<String>,
     /// Where failing property cases write their shrunk steps (`--emit-regressions`).
     pub regressions: Option<std::path::PathBuf>,
+    /// With `--family both`: the second family, whose twins of the cases are in `cases`.
+    pub twin: Option<IpFamily>,
 }
 
 /// What the scheduler produced.
@@ -68,8 +83,12 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
     let mut shared_idx = Vec::new();
     let mut alone_idx = Vec::new();
     let mut results: Vec<Option<CaseResult>> = vec![None; plan.cases.len()];
+    let unanswered = unanswered_families(plan)?;
     for (i, p) in plan.cases.iter().enumerate() {
-        if !p.claimed && !plan.detect {
+        let family_gap = unanswered.iter().find(|(over, _)| *over == p.over);
+        if let (Some((_, reason)), true) = (family_gap, p.claimed || plan.detect) {
+            results[i] = Some(result(p, Verdict::skip(reason.clone()), Duration::ZERO));
+        } else if !p.claimed && !plan.detect {
             results[i] = Some(result(
                 p,
                 Verdict {
@@ -185,6 +204,58 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
     })
 }
 
+/// With `--family both`, the families the server does not answer on (`None` for the target's
+/// own, `Some` for the twin's) and why, so their cases are skipped with that reason. A server
+/// that claims `dual-stack` is not probed: its cases run, and fail where a family is missing.
+fn unanswered_families(plan: &Plan) -> Result<Vec<(Option<IpFamily>, String)>, LaunchError> {
+    let Some(twin) = plan.twin else {
+        return Ok(Vec::new());
+    };
+    if plan.claims.contains(Claim::DualStack) {
+        return Ok(Vec::new());
+    }
+    let (_probe_server, base) = match &plan.target {
+        Target::Launch(spec) => {
+            let server = Server::launch(spec)?;
+            let addr = server.addr;
+            (Some(server), addr)
+        }
+        Target::Addr(addr) => (None, *addr),
+    };
+    let primary = IpFamily::of(base.ip());
+    let mut gaps = Vec::new();
+    for (over, family, other) in [(None, primary, twin), (Some(twin), twin, primary)] {
+        let addr = SocketAddr::new(family.loopback(), base.port());
+        if let Err(why) = answers(plan, addr) {
+            gaps.push((
+                over,
+                format!(
+                    "the server does not answer on {addr} ({why}): it serves {} only \
+                     (claim `dual-stack` to make this a failure)",
+                    other.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(gaps)
+}
+
+/// Whether the server answers at `addr`: a TCP connect, or for a UDP-only server one datagram.
+fn answers(plan: &Plan, addr: SocketAddr) -> Result<(), String> {
+    let wait = Duration::from_secs_f64(2.0 * plan.time_scale);
+    if plan.claims.contains(Claim::Tcp) {
+        return std::net::TcpStream::connect_timeout(&addr, wait)
+            .map(drop)
+            .map_err(|e| format!("TCP connect: {e}"));
+    }
+    let mut sock =
+        echo_clients::datagram::DatagramSocket::open("probe", addr).map_err(|f| f.to_string())?;
+    sock.send(b"family probe".to_vec())
+        .and_then(|()| sock.expect_answers(wait, Instant::now() + wait))
+        .map(drop)
+        .map_err(|f| format!("UDP: {f}"))
+}
+
 /// True when a case that needs a fresh server may run while others run on theirs.
 fn can_run_beside_others(plan: &Plan, p: &Planned) -> bool {
     let Target::Launch(spec) = &plan.target else {
@@ -256,7 +327,7 @@ fn run_shared(
             }
         }
     };
-    let cfg = script_config(&p.case, addr, &plan.transform, plan.time_scale);
+    let cfg = script_config(&p.case, p.at(addr), &plan.transform, plan.time_scale);
     let mut verdict = execute_with(&p.case, &cfg, None, plan.regressions.as_deref());
     let settle = death_settle(&verdict);
     let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -308,7 +379,7 @@ fn run_alone_or_defer(
                     start.elapsed(),
                 ));
             }
-            let cfg = script_config(&p.case, *addr, &plan.transform, plan.time_scale);
+            let cfg = script_config(&p.case, p.at(*addr), &plan.transform, plan.time_scale);
             let regressions = plan.regressions.as_deref();
             Some(result(
                 p,
@@ -344,7 +415,7 @@ fn run_alone_or_defer(
             sink(Event::Relaunched {
                 reason: format!("`{}` runs on a fresh server", p.case.id),
             });
-            let cfg = script_config(&p.case, server.addr, &plan.transform, plan.time_scale);
+            let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);
             let is_process = matches!(p.case.kind, CaseKind::Process { .. });
             let mut verdict = execute_with(
                 &p.case,
@@ -356,11 +427,10 @@ fn run_alone_or_defer(
                 },
                 plan.regressions.as_deref(),
             );
-            let expects_exit = steps.iter().any(|s| {
-                matches!(
-                    s,
-                    Step::ExpectExit { .. } | Step::Signal { .. } | Step::Restart { .. }
-                )
+            let expects_exit = steps.iter().any(|s| match s {
+                Step::ExpectExit { .. } | Step::Restart { .. } => true,
+                Step::Signal { signal } => signal.may_end(),
+                _ => false,
             });
             if is_process && verdict.grade == Grade::Fail {
                 // A process case observes the server itself, so an exit may be what it expects;

@@ -20,10 +20,18 @@ use std::time::{Duration, Instant};
 /// How to start the server.
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
-    /// Program and arguments; `{port}` is replaced by the chosen port.
+    /// Program and arguments; `{port}` is replaced by the chosen port and `{bind}` by
+    /// [`LaunchSpec::bind`].
     pub argv: Vec<String>,
     /// The address clients connect to (loopback).
     pub host: IpAddr,
+    /// What `{bind}` stands for: the address the server should bind for the run's families
+    /// (127.0.0.1, ::1, or :: for both).
+    pub bind: IpAddr,
+    /// Readiness waits for a TCP listener on the port (the server claims `tcp`).
+    pub tcp: bool,
+    /// Readiness waits for a UDP socket bound on the port (the server claims `udp`).
+    pub udp: bool,
     /// How readiness is recognised.
     pub ready_line: Option<Regex>,
     /// How long the server has to become ready.
@@ -137,12 +145,15 @@ impl Server {
     pub fn start(spec: &LaunchSpec, as_user: Option<(u32, u32)>) -> Result<Server, LaunchError> {
         let port = match spec.port {
             Some(p) => p,
-            None => free_port(spec.host)?,
+            None => free_port(spec)?,
         };
         let argv: Vec<String> = spec
             .argv
             .iter()
-            .map(|a| a.replace("{port}", &port.to_string()))
+            .map(|a| {
+                a.replace("{port}", &port.to_string())
+                    .replace("{bind}", &spec.bind.to_string())
+            })
             .collect();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -254,7 +265,10 @@ impl Server {
                         .unwrap_or_else(|p| p.into_inner())
                         .ready_seen
                 }
-                None => !procs::listeners_of_group(self.pgid, port).is_empty(),
+                None => {
+                    (!spec.tcp || !procs::listeners_of_group(self.pgid, port).is_empty())
+                        && (!spec.udp || !procs::udp_sockets_of_group(self.pgid, port).is_empty())
+                }
             };
             if ready {
                 return Ok(());
@@ -262,7 +276,15 @@ impl Server {
             if start.elapsed() >= spec.ready_timeout {
                 let what = match &spec.ready_line {
                     Some(re) => format!("no output line matched /{re}/"),
-                    None => format!("no process of its group listens on TCP port {port} (the command must use `{{port}}`)"),
+                    None => format!(
+                        "no process of its group {} (the command must use `{{port}}`)",
+                        match (spec.tcp, spec.udp) {
+                            (true, true) =>
+                                format!("listens on TCP port {port} and has UDP port {port} bound"),
+                            (false, true) => format!("has UDP port {port} bound"),
+                            _ => format!("listens on TCP port {port}"),
+                        }
+                    ),
                 };
                 return Err(LaunchError::NotReady {
                     after: start.elapsed(),
@@ -520,7 +542,20 @@ impl ProcessHooks for Server {
 /// A free port for a launched server, below the kernel's ephemeral range (so no client socket of
 /// this run can take it between the probe and the server's bind), tried from a pseudo-random start.
 /// Falls back to a kernel-chosen port when the range below holds nothing free.
-fn free_port(host: IpAddr) -> Result<u16, LaunchError> {
+fn free_port(spec: &LaunchSpec) -> Result<u16, LaunchError> {
+    let host = spec.host;
+    // The port must be free on every address the server may bind, over every transport it serves.
+    let mut hosts = vec![host];
+    if spec.bind != host {
+        hosts.push(spec.bind);
+    }
+    let free = |port: u16| {
+        hosts.iter().all(|&h| {
+            let addr = SocketAddr::new(h, port);
+            (!spec.tcp || TcpListener::bind(addr).is_ok())
+                && (!spec.udp || std::net::UdpSocket::bind(addr).is_ok())
+        })
+    };
     let (low, high) = below_ephemeral();
     if high > low {
         let span = u32::from(high - low);
@@ -530,7 +565,7 @@ fn free_port(host: IpAddr) -> Result<u16, LaunchError> {
         let seed = nanos ^ std::process::id().rotate_left(16);
         for k in 0..256u32 {
             let port = low + ((seed.wrapping_add(k.wrapping_mul(7919))) % span) as u16;
-            if TcpListener::bind(SocketAddr::new(host, port)).is_ok() {
+            if free(port) {
                 return Ok(port);
             }
         }

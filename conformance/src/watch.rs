@@ -205,7 +205,8 @@ pub fn expect_cpu(server: &mut Server, max: Duration) -> Result<String, Failure>
     }
 }
 
-/// Sends `signal` to the server's main process.
+/// Sends `signal` to the server's main process; `STOP` and `CONT` go to its whole process group,
+/// so that a server of several processes freezes and thaws as one.
 pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
     if let Some(status) = server.try_exit() {
         return Err(Failure::new(
@@ -219,7 +220,13 @@ pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
     }
     let sig = Signal::try_from(signal.number())
         .map_err(|e| Failure::new(FailureKind::Process, format!("signal {signal:?}: {e}")))?;
-    kill(Pid::from_raw(server.pgid()), sig).map_err(|e| {
+    let pid = Pid::from_raw(server.pgid());
+    let sent = if signal.may_end() {
+        kill(pid, sig)
+    } else {
+        killpg(pid, sig)
+    };
+    sent.map_err(|e| {
         Failure::new(
             FailureKind::Process,
             format!(

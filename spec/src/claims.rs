@@ -5,7 +5,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// One claim value. Each belongs to exactly one [`Dimension`], except `c10k`, which is an optional extra.
+/// One claim value. Each belongs to exactly one [`Dimension`]. Most dimensions take exactly one
+/// value; `c10k` and `dual-stack` are optional extras, and the transport is a set (`tcp` unless
+/// the claims name a transport, in which case exactly the named ones).
 #[derive(
     Debug,
     Clone,
@@ -45,6 +47,13 @@ pub enum Claim {
     Privileged,
     /// Holds 10 000 concurrent idle connections and still serves each.
     C10k,
+    /// Serves echo over TCP (RFC 862 section "TCP Based Echo Service"); claimed by default.
+    Tcp,
+    /// Serves echo over UDP (RFC 862 section "UDP Based Echo Service").
+    Udp,
+    /// Answers on 127.0.0.1 and on ::1 alike (one socket bound to `::`, or one per family).
+    #[serde(rename = "dual-stack")]
+    DualStack,
 }
 
 /// The independent axes a server's behaviour varies along.
@@ -62,10 +71,14 @@ pub enum Dimension {
     Privilege,
     /// `c10k`, an optional extra.
     Scale,
+    /// `tcp` and `udp`: a set, `tcp` by default.
+    Transport,
+    /// `dual-stack`, an optional extra.
+    Family,
 }
 
 /// Every claim, in canonical order.
-pub const ALL_CLAIMS: [Claim; 12] = [
+pub const ALL_CLAIMS: [Claim; 15] = [
     Claim::Stream,
     Claim::Oneshot,
     Claim::Forever,
@@ -78,6 +91,9 @@ pub const ALL_CLAIMS: [Claim; 12] = [
     Claim::Unprivileged,
     Claim::Privileged,
     Claim::C10k,
+    Claim::Tcp,
+    Claim::Udp,
+    Claim::DualStack,
 ];
 
 impl Claim {
@@ -96,6 +112,9 @@ impl Claim {
             Claim::Unprivileged => "unprivileged",
             Claim::Privileged => "privileged",
             Claim::C10k => "c10k",
+            Claim::Tcp => "tcp",
+            Claim::Udp => "udp",
+            Claim::DualStack => "dual-stack",
         }
     }
 
@@ -108,6 +127,8 @@ impl Claim {
             Claim::Identity | Claim::Uppercase | Claim::Prefix => Dimension::Transform,
             Claim::Unprivileged | Claim::Privileged => Dimension::Privilege,
             Claim::C10k => Dimension::Scale,
+            Claim::Tcp | Claim::Udp => Dimension::Transport,
+            Claim::DualStack => Dimension::Family,
         }
     }
 }
@@ -132,14 +153,14 @@ impl FromStr for Claim {
     }
 }
 
-/// A server's full profile: one value per dimension, plus optional extras.
+/// A server's full profile: one value per dimension, its transports, plus optional extras.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimSet {
     claims: Vec<Claim>,
 }
 
 impl Default for ClaimSet {
-    /// A full RFC 862 server: stream, forever, concurrent, identity, unprivileged.
+    /// A full RFC 862 TCP server: stream, forever, concurrent, identity, unprivileged, over TCP.
     fn default() -> Self {
         ClaimSet {
             claims: vec![
@@ -148,6 +169,7 @@ impl Default for ClaimSet {
                 Claim::Concurrent,
                 Claim::Identity,
                 Claim::Unprivileged,
+                Claim::Tcp,
             ],
         }
     }
@@ -155,14 +177,22 @@ impl Default for ClaimSet {
 
 impl ClaimSet {
     /// Builds a set from the given claims; dimensions left out take the default value.
-    /// Two values of one dimension are an error.
+    /// Two values of one dimension are an error, except for the transport: naming `udp` alone
+    /// claims UDP only, `tcp,udp` both.
     pub fn from_claims(given: &[Claim]) -> Result<ClaimSet, String> {
         let mut set = ClaimSet::default();
         let mut seen: Vec<Claim> = Vec::new();
+        if given.iter().any(|c| c.dimension() == Dimension::Transport) {
+            set.claims.retain(|c| c.dimension() != Dimension::Transport);
+        }
         for &claim in given {
+            let multi = matches!(
+                claim.dimension(),
+                Dimension::Transport | Dimension::Scale | Dimension::Family
+            );
             if let Some(prev) = seen
                 .iter()
-                .find(|p| p.dimension() == claim.dimension() && **p != claim)
+                .find(|p| !multi && p.dimension() == claim.dimension() && **p != claim)
             {
                 return Err(format!(
                     "claims `{prev}` and `{claim}` contradict each other"
@@ -172,7 +202,7 @@ impl ClaimSet {
                 continue;
             }
             seen.push(claim);
-            if claim.dimension() == Dimension::Scale {
+            if multi {
                 set.claims.push(claim);
             } else {
                 set.claims.retain(|c| c.dimension() != claim.dimension());
@@ -183,9 +213,14 @@ impl ClaimSet {
         Ok(set)
     }
 
-    /// True when every claim in `required` is part of this set.
+    /// True when every claim in `required` is part of this set. A requirement that names no
+    /// transport is a TCP case: it needs `tcp` as well.
     pub fn satisfies(&self, required: &[Claim]) -> bool {
+        let transport_named = required
+            .iter()
+            .any(|c| c.dimension() == Dimension::Transport);
         required.iter().all(|c| self.claims.contains(c))
+            && (transport_named || self.claims.contains(&Claim::Tcp))
     }
 
     /// True when the set holds `claim`.
@@ -213,8 +248,16 @@ impl FromStr for ClaimSet {
 }
 
 impl fmt::Display for ClaimSet {
+    /// The claims in canonical order; the transport is spelled out only when it is not plain TCP,
+    /// so `udp` reads "UDP only" and `tcp,udp` "both".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = self.claims.iter().map(|c| c.as_str()).collect();
+        let tcp_only = self.contains(Claim::Tcp) && !self.contains(Claim::Udp);
+        let names: Vec<_> = self
+            .claims
+            .iter()
+            .filter(|c| !(tcp_only && **c == Claim::Tcp))
+            .map(|c| c.as_str())
+            .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -238,6 +281,26 @@ mod tests {
         assert!(err.contains("contradict"), "{err}");
         let err = "streem".parse::<ClaimSet>().unwrap_err();
         assert!(err.contains("unknown claim `streem`"), "{err}");
+    }
+
+    #[test]
+    fn transport_is_a_set_with_tcp_by_default() {
+        let tcp: ClaimSet = "".parse().unwrap();
+        assert!(tcp.satisfies(&[Claim::Stream]) && !tcp.satisfies(&[Claim::Udp]));
+        let udp: ClaimSet = "udp".parse().unwrap();
+        assert_eq!(
+            udp.to_string(),
+            "stream,forever,concurrent,identity,unprivileged,udp"
+        );
+        assert!(udp.satisfies(&[Claim::Udp]) && !udp.satisfies(&[Claim::Stream]));
+        let both: ClaimSet = "tcp,udp,dual-stack".parse().unwrap();
+        assert!(both.satisfies(&[Claim::Udp]) && both.satisfies(&[Claim::Stream]));
+        assert!(both.satisfies(&[Claim::DualStack]));
+        assert_eq!(both.to_string().parse::<ClaimSet>().unwrap(), both);
+        assert_eq!(
+            both.to_string(),
+            "stream,forever,concurrent,identity,unprivileged,tcp,udp,dual-stack"
+        );
     }
 
     #[test]

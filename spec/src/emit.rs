@@ -93,6 +93,33 @@ pub fn emit_step(s: &Step) -> String {
         Step::Connect { name } if name == "main" => quote("connect"),
         Step::Connect { name } => table("connect_as", quote(name)),
         Step::On { name } => table("on", quote(name)),
+        Step::ConnectOver { name, family } => table(
+            "connect_over",
+            format!("{{ name = {}, family = {} }}", quote(name), quote(family.as_str())),
+        ),
+        Step::UdpOpen { name, family: None } if name == "main" => quote("udp_open"),
+        Step::UdpOpen { name, family: None } => table("udp_open_as", quote(name)),
+        Step::UdpOpen {
+            name,
+            family: Some(family),
+        } => table(
+            "udp_open_over",
+            format!("{{ name = {}, family = {} }}", quote(name), quote(family.as_str())),
+        ),
+        Step::UdpOn { name } => table("udp_on", quote(name)),
+        Step::UdpSend { payload } => table("udp_send", format!("{{ {} }}", payload_field(payload))),
+        Step::UdpExpectNone { ms } => table("udp_expect_none", format!("{{ ms = {ms} }}")),
+        Step::UdpBurst {
+            count,
+            size,
+            in_flight,
+            max_loss_pct,
+        } => table(
+            "udp_burst",
+            format!(
+                "{{ count = {count}, size = {size}, in_flight = {in_flight}, max_loss_pct = {max_loss_pct:?} }}"
+            ),
+        ),
         Step::Send { payload, chunking } => {
             let mut fields = vec![payload_field(payload)];
             fields.extend(chunking_fields(chunking));
@@ -163,7 +190,9 @@ pub fn emit_step(s: &Step) -> String {
         | Step::PingHeld
         | Step::Release
         | Step::Mark
-        | Step::ExpectGroupEmpty => quote(s.name()),
+        | Step::ExpectGroupEmpty
+        | Step::UdpExpectEcho
+        | Step::UdpClose => quote(s.name()),
     }
 }
 

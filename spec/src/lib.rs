@@ -25,10 +25,13 @@ pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS};
 pub use emit::{emit_case, emit_file, emit_step};
 pub use error::SpecError;
 pub use model::{
-    Case, CaseKind, Chunking, Level, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
-    ALL_PRIV_CHECKS,
+    Case, CaseKind, Chunking, IpFamily, Level, Origin, Payload, PrivCheck, SignalName, Step,
+    Timeouts, ALL_PRIV_CHECKS,
 };
-pub use parse::{parse_file, MAX_CLIENTS, MAX_EXPANDED_STEPS, MAX_MS, MAX_PAYLOAD};
+pub use parse::{
+    parse_file, MAX_BURST_DATAGRAMS, MAX_CLIENTS, MAX_DATAGRAM, MAX_EXPANDED_STEPS, MAX_MS,
+    MAX_PAYLOAD,
+};
 pub use property::{
     PropertyOp, PropertyParams, ALL_PROPERTY_OPS, MAX_PROP_CASES, MAX_PROP_CONNECTIONS,
     MAX_PROP_OPS, MAX_PROP_PAYLOAD, MAX_PROP_WAIT_MS,

@@ -190,6 +190,43 @@ pub struct Chunking {
     pub pause_ms: u64,
 }
 
+/// An address family: which loopback address a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    /// 127.0.0.1.
+    Ipv4,
+    /// ::1.
+    Ipv6,
+}
+
+impl IpFamily {
+    /// The family's spelling in spec files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The loopback address of the family.
+    pub fn loopback(self) -> std::net::IpAddr {
+        match self {
+            IpFamily::Ipv4 => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpFamily::Ipv6 => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        }
+    }
+
+    /// The family of `ip`.
+    pub fn of(ip: std::net::IpAddr) -> IpFamily {
+        if ip.is_ipv4() {
+            IpFamily::Ipv4
+        } else {
+            IpFamily::Ipv6
+        }
+    }
+}
+
 /// One action or expectation of a scripted client. The vocabulary is closed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -198,6 +235,57 @@ pub enum Step {
     Connect {
         /// The connection's name, for `on`.
         name: String,
+    },
+    /// Open a TCP connection to the server's port on the loopback address of `family`, whatever
+    /// family the run uses, and make it current.
+    ConnectOver {
+        /// The connection's name, for `on`.
+        name: String,
+        /// The family to connect over.
+        family: IpFamily,
+    },
+    /// Open a UDP socket on the loopback address of `family` (the run's family when `None`),
+    /// bound to an ephemeral port and not connected, and make it the current UDP socket.
+    UdpOpen {
+        /// The socket's name, for `udp_on`.
+        name: String,
+        /// The family, when the case fixes one.
+        family: Option<IpFamily>,
+    },
+    /// Make the named UDP socket current.
+    UdpOn {
+        /// A name given by an earlier `udp_open`.
+        name: String,
+    },
+    /// Send one datagram (possibly empty) from the current UDP socket to the server's port;
+    /// its answer is owed.
+    UdpSend {
+        /// The datagram's bytes.
+        payload: Payload,
+    },
+    /// One answer for every datagram owed on the current socket: identical bytes, one datagram
+    /// each, coming from the server's address and port. Answers may come in any order.
+    UdpExpectEcho,
+    /// No datagram arrives on the current UDP socket for `ms` milliseconds.
+    UdpExpectNone {
+        /// How long to watch.
+        ms: u64,
+    },
+    /// Close the current UDP socket, so an answer still on its way draws an ICMP port-unreachable.
+    UdpClose,
+    /// From the current UDP socket, send `count` distinct datagrams of `size` bytes, at most
+    /// `in_flight` unanswered at a time; a datagram unanswered within the no-progress deadline is
+    /// lost. Loss is reported as a figure; the step fails when it exceeds `max_loss_pct`, or when
+    /// any answer is wrong or duplicated.
+    UdpBurst {
+        /// Datagrams in all.
+        count: u32,
+        /// Bytes per datagram (at least 8: each carries its sequence number).
+        size: u32,
+        /// Datagrams sent and not yet answered, at most.
+        in_flight: u32,
+        /// The loss tolerated, in percent of `count`.
+        max_loss_pct: f64,
     },
     /// Make the named connection current.
     On {
@@ -393,15 +481,21 @@ pub enum SignalName {
     Hup,
     /// SIGKILL: ends the process at once.
     Kill,
+    /// SIGSTOP: freezes the server (sent to its whole process group) until `CONT`.
+    Stop,
+    /// SIGCONT: thaws a stopped server (sent to its whole process group).
+    Cont,
 }
 
 impl SignalName {
     /// Every signal a spec may name.
-    pub const ALL: [SignalName; 4] = [
+    pub const ALL: [SignalName; 6] = [
         SignalName::Term,
         SignalName::Int,
         SignalName::Hup,
         SignalName::Kill,
+        SignalName::Stop,
+        SignalName::Cont,
     ];
 
     /// The name as written in spec files (`TERM`).
@@ -411,6 +505,8 @@ impl SignalName {
             SignalName::Int => "INT",
             SignalName::Hup => "HUP",
             SignalName::Kill => "KILL",
+            SignalName::Stop => "STOP",
+            SignalName::Cont => "CONT",
         }
     }
 
@@ -421,7 +517,14 @@ impl SignalName {
             SignalName::Int => 2,
             SignalName::Hup => 1,
             SignalName::Kill => 9,
+            SignalName::Stop => 19,
+            SignalName::Cont => 18,
         }
+    }
+
+    /// True for the signals that may end the server (all but `STOP` and `CONT`).
+    pub fn may_end(self) -> bool {
+        !matches!(self, SignalName::Stop | SignalName::Cont)
     }
 }
 
@@ -473,6 +576,14 @@ impl Step {
     pub fn name(&self) -> &'static str {
         match self {
             Step::Connect { .. } => "connect",
+            Step::ConnectOver { .. } => "connect_over",
+            Step::UdpOpen { .. } => "udp_open",
+            Step::UdpOn { .. } => "udp_on",
+            Step::UdpSend { .. } => "udp_send",
+            Step::UdpExpectEcho => "udp_expect_echo",
+            Step::UdpExpectNone { .. } => "udp_expect_none",
+            Step::UdpClose => "udp_close",
+            Step::UdpBurst { .. } => "udp_burst",
             Step::On { .. } => "on",
             Step::Send { .. } => "send",
             Step::ExpectEcho => "expect_echo",
@@ -522,6 +633,21 @@ impl Step {
                 | Step::ExpectGroupEmpty
                 | Step::Restart { .. }
         )
+    }
+
+    /// True for the steps that speak UDP.
+    pub fn is_udp_step(&self) -> bool {
+        match self {
+            Step::UdpOpen { .. }
+            | Step::UdpOn { .. }
+            | Step::UdpSend { .. }
+            | Step::UdpExpectEcho
+            | Step::UdpExpectNone { .. }
+            | Step::UdpClose
+            | Step::UdpBurst { .. } => true,
+            Step::Repeat { steps, .. } => steps.iter().any(Step::is_udp_step),
+            _ => false,
+        }
     }
 
     /// True for steps that need the runner to be root and to know the privilege target.

@@ -2,10 +2,10 @@
 
 use crate::error::{line_col, SpecError};
 use crate::model::{
-    Case, CaseKind, Chunking, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
+    Case, CaseKind, Chunking, IpFamily, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
     ALL_PRIV_CHECKS,
 };
-use crate::raw::{RawBytes, RawCase, RawFile, RawSend, RawStep};
+use crate::raw::{RawBytes, RawBytesOrSeeded, RawCase, RawFile, RawOver, RawSend, RawStep};
 use std::collections::HashSet;
 use std::ops::Range;
 use toml::Spanned;
@@ -22,6 +22,11 @@ pub const MAX_EXPANDED_STEPS: u64 = 1_000_000;
 pub const MAX_CROWD: u32 = 100_000;
 /// The most connections a `storm` attempts at once.
 pub const MAX_BURST: u32 = 4_096;
+
+/// The largest UDP datagram over IPv4 loopback: 65 535 minus the IPv4 and UDP headers.
+pub const MAX_DATAGRAM: u64 = 65_507;
+/// The most datagrams one `udp_burst` sends.
+pub const MAX_BURST_DATAGRAMS: u32 = 1_000_000;
 
 /// Reserved kinds: part of the closed set in the design, not implemented by this version.
 const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
@@ -256,6 +261,64 @@ impl Ctx<'_> {
                 ));
             }
             RawStep::ConnectAs(name) => Step::Connect { name },
+            RawStep::ConnectOver(over) => {
+                let (name, family) = self.over(id, field, span, over)?;
+                Step::ConnectOver { name, family }
+            }
+            RawStep::UdpOpen => Step::UdpOpen {
+                name: "main".into(),
+                family: None,
+            },
+            RawStep::UdpOpenAs(name) | RawStep::UdpOn(name) if !valid_name(&name) => {
+                return Err(self.err(
+                    span,
+                    id,
+                    field,
+                    format!("`{name}` is not a socket name (letters, digits, `-`, `_`)"),
+                ));
+            }
+            RawStep::UdpOpenAs(name) => Step::UdpOpen { name, family: None },
+            RawStep::UdpOpenOver(over) => {
+                let (name, family) = self.over(id, field, span, over)?;
+                Step::UdpOpen {
+                    name,
+                    family: Some(family),
+                }
+            }
+            RawStep::UdpOn(name) => Step::UdpOn { name },
+            RawStep::UdpSend(d) => Step::UdpSend {
+                payload: self.datagram(id, &format!("{field}.udp_send"), span, d)?,
+            },
+            RawStep::UdpExpectEcho => Step::UdpExpectEcho,
+            RawStep::UdpExpectNone(m) => Step::UdpExpectNone {
+                ms: ms(m.ms, "ms")?,
+            },
+            RawStep::UdpClose => Step::UdpClose,
+            RawStep::UdpBurst(b) => {
+                let bad = if b.count == 0 || b.count > MAX_BURST_DATAGRAMS {
+                    Some(("count", format!("must be within 1..={MAX_BURST_DATAGRAMS}")))
+                } else if !(8..=MAX_DATAGRAM as u32).contains(&b.size) {
+                    Some(("size", format!("must be within 8..={MAX_DATAGRAM}")))
+                } else if b.in_flight == 0 || b.in_flight > b.count.min(1024) {
+                    Some((
+                        "in_flight",
+                        format!("must be within 1..={}", b.count.min(1024)),
+                    ))
+                } else if !(0.0..=100.0).contains(&b.max_loss_pct) {
+                    Some(("max_loss_pct", "must be within 0..=100".to_string()))
+                } else {
+                    None
+                };
+                if let Some((name, why)) = bad {
+                    return Err(self.err(span, id, &format!("{field}.{name}"), why));
+                }
+                Step::UdpBurst {
+                    count: b.count,
+                    size: b.size,
+                    in_flight: b.in_flight,
+                    max_loss_pct: b.max_loss_pct,
+                }
+            }
             RawStep::On(name) => Step::On { name },
             RawStep::Send(send) => self.send(id, field, span, send)?,
             RawStep::ExpectEcho => Step::ExpectEcho,
@@ -436,6 +499,95 @@ impl Ctx<'_> {
             })
     }
 
+    /// A name and family from `connect_over` or `udp_open_over`.
+    fn over(
+        &self,
+        id: &str,
+        field: &str,
+        span: Range<usize>,
+        over: RawOver,
+    ) -> Res<(String, IpFamily)> {
+        if !valid_name(&over.name) {
+            return Err(self.err(
+                span,
+                id,
+                &format!("{field}.name"),
+                format!("`{}` is not a name (letters, digits, `-`, `_`)", over.name),
+            ));
+        }
+        let family = match over.family.as_str() {
+            "ipv4" => IpFamily::Ipv4,
+            "ipv6" => IpFamily::Ipv6,
+            other => {
+                return Err(self.err(
+                    span,
+                    id,
+                    &format!("{field}.family"),
+                    format!("unknown family `{other}` (known: ipv4, ipv6)"),
+                ))
+            }
+        };
+        Ok((over.name, family))
+    }
+
+    /// The bytes of one datagram: empty allowed, at most [`MAX_DATAGRAM`].
+    fn datagram(
+        &self,
+        id: &str,
+        field: &str,
+        span: Range<usize>,
+        d: RawBytesOrSeeded,
+    ) -> Res<Payload> {
+        let sources = [
+            d.text.is_some(),
+            d.hex.is_some(),
+            d.seeded.is_some(),
+            d.all_bytes.is_some(),
+        ];
+        if sources.iter().filter(|x| **x).count() != 1 {
+            return Err(self.err(
+                span,
+                id,
+                field,
+                "give exactly one of `text`, `hex`, `seeded`, `all_bytes`",
+            ));
+        }
+        let payload = match (d.seeded, d.all_bytes) {
+            (Some(seeded), _) => Payload::Seeded {
+                seed: seeded.seed,
+                len: seeded.len,
+            },
+            (None, Some(true)) => Payload::AllBytes,
+            (None, Some(false)) => {
+                return Err(self.err(span, id, field, "`all_bytes` must be `true` when given"))
+            }
+            (None, None) => match (d.text, d.hex) {
+                (Some(t), None) => Payload::Bytes(t.into_bytes()),
+                (None, Some(h)) => Payload::Bytes(decode_hex(&h).ok_or_else(|| {
+                    self.err(
+                        span.clone(),
+                        id,
+                        field,
+                        "`hex` is not an even run of hex digits",
+                    )
+                })?),
+                _ => return Err(self.err(span, id, field, "give one source of bytes")),
+            },
+        };
+        if payload.len() > MAX_DATAGRAM {
+            return Err(self.err(
+                span,
+                id,
+                field,
+                format!(
+                    "a datagram of {} bytes is over the UDP maximum of {MAX_DATAGRAM}",
+                    payload.len()
+                ),
+            ));
+        }
+        Ok(payload)
+    }
+
     fn send(&self, id: &str, field: &str, span: Range<usize>, s: RawSend) -> Res<Step> {
         let field = format!("{field}.send");
         let sources = [
@@ -537,6 +689,8 @@ impl Ctx<'_> {
         let mut marked = false;
         let expanded = walk(kind.steps(), &mut names, &mut current, &mut marked, kind)
             .map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
+        walk_udp(kind.steps(), &mut HashSet::new(), &mut None)
+            .map_err(|msg| self.err(span.clone(), id, "steps", msg))?;
         if expanded > MAX_EXPANDED_STEPS {
             return Err(self.err(
                 span,
@@ -568,10 +722,11 @@ fn walk(
             _ => {}
         }
         match step {
-            Step::Connect { name } => {
+            Step::Connect { name } | Step::ConnectOver { name, .. } => {
                 names.insert(name.clone());
                 *current = Some(name.clone());
             }
+            s if s.is_udp_step() => {}
             Step::On { name } => {
                 if !names.contains(name) {
                     return Err(format!(
@@ -636,6 +791,46 @@ fn walk(
         }
     }
     Ok(count)
+}
+
+/// Checks that every UDP step acts on a socket opened before it.
+fn walk_udp(
+    steps: &[Step],
+    names: &mut HashSet<String>,
+    current: &mut Option<String>,
+) -> Result<(), String> {
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::UdpOpen { name, .. } => {
+                names.insert(name.clone());
+                *current = Some(name.clone());
+            }
+            Step::UdpOn { name } => {
+                if !names.contains(name) {
+                    return Err(format!(
+                        "step {i}: `udp_on = \"{name}\"` names no UDP socket opened before it"
+                    ));
+                }
+                *current = Some(name.clone());
+            }
+            Step::Repeat { steps, .. } => walk_udp(steps, names, current)?,
+            s if s.is_udp_step() => {
+                if current.is_none() {
+                    return Err(format!(
+                        "step {i}: `{}` needs a UDP socket; add `\"udp_open\"` before it",
+                        s.name()
+                    ));
+                }
+                if matches!(s, Step::UdpClose) {
+                    if let Some(name) = current.take() {
+                        names.remove(&name);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn valid_id(id: &str) -> bool {

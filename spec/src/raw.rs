@@ -54,6 +54,16 @@ pub(crate) struct RawCase {
 pub(crate) enum RawStep {
     Connect,
     ConnectAs(String),
+    ConnectOver(RawOver),
+    UdpOpen,
+    UdpOpenAs(String),
+    UdpOpenOver(RawOver),
+    UdpOn(String),
+    UdpSend(RawBytesOrSeeded),
+    UdpExpectEcho,
+    UdpExpectNone(RawMs),
+    UdpClose,
+    UdpBurst(RawBurst),
     On(String),
     Send(RawSend),
     ExpectEcho,
@@ -85,6 +95,40 @@ pub(crate) enum RawStep {
     Signal(String),
     ExpectGroupEmpty,
     Restart(String),
+}
+
+/// Parameters of `connect_over` and `udp_open_over`: a name and an address family.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOver {
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+}
+
+fn default_name() -> String {
+    "main".into()
+}
+
+/// The bytes of one datagram: exactly one source; `text = ""` is the empty datagram.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBytesOrSeeded {
+    pub text: Option<String>,
+    pub hex: Option<String>,
+    pub seeded: Option<RawSeeded>,
+    pub all_bytes: Option<bool>,
+}
+
+/// Parameters of `udp_burst`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBurst {
+    pub count: u32,
+    pub size: u32,
+    pub in_flight: u32,
+    pub max_loss_pct: f64,
 }
 
 /// Parameters of `write_until_blocked`.

@@ -101,3 +101,45 @@ pub fn is_connection(row: &SocketRow) -> bool {
         TcpState::Listen | TcpState::TimeWait | TcpState::Close
     )
 }
+
+/// One UDP socket bound on the port, with the table it came from.
+#[derive(Debug, Clone)]
+pub struct UdpRow {
+    /// The bound address.
+    pub local: std::net::SocketAddr,
+    /// The table it came from (`/proc/12/net/udp6`).
+    pub table: String,
+    /// The uid that created the socket.
+    pub uid: u32,
+}
+
+/// Every UDP socket bound on local `port` held by one of `pids`, from `/proc/PID/net/udp{,6}` of
+/// `pids[0]`'s namespace.
+pub fn udp_sockets_on_port(pids: &[i32], port: u16) -> Result<Vec<UdpRow>, String> {
+    let Some(&reader) = pids.first() else {
+        return Ok(Vec::new());
+    };
+    let held = holders(pids);
+    let mut rows = Vec::new();
+    for name in ["udp", "udp6"] {
+        let table = format!("/proc/{reader}/net/{name}");
+        let text =
+            std::fs::read_to_string(&table).map_err(|e| format!("cannot read {table}: {e}"))?;
+        let procfs::net::UdpNetEntries(entries) = procfs::net::UdpNetEntries::from_buf_read(
+            text.as_bytes(),
+            procfs::current_system_info(),
+        )
+        .map_err(|e| format!("cannot parse {table}: {e}"))?;
+        rows.extend(
+            entries
+                .into_iter()
+                .filter(|e| e.local_address.port() == port && held.contains_key(&e.inode))
+                .map(|e| UdpRow {
+                    local: e.local_address,
+                    table: table.clone(),
+                    uid: e.uid,
+                }),
+        );
+    }
+    Ok(rows)
+}

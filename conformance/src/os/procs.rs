@@ -21,6 +21,11 @@ pub struct Listener {
     pub uid: u32,
 }
 
+/// The UDP sockets bound on `port` held by a process of group `pgid`.
+pub fn udp_sockets_of_group(pgid: i32, port: u16) -> Vec<crate::observe::net::UdpRow> {
+    crate::observe::net::udp_sockets_on_port(&group_members(pgid), port).unwrap_or_default()
+}
+
 /// The LISTEN sockets on `port` held by a process of group `pgid`.
 pub fn listeners_of_group(pgid: i32, port: u16) -> Vec<Listener> {
     crate::observe::net::sockets_on_port(&group_members(pgid), port)

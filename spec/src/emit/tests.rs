@@ -191,3 +191,58 @@ fn hostile_and_resource_steps_round_trip() {
     c.rlimit_nofile = Some(64);
     check(vec![c]);
 }
+
+#[test]
+fn udp_and_family_steps_round_trip() {
+    use crate::{IpFamily, SignalName};
+    let steps = vec![
+        Step::UdpOpen {
+            name: "main".into(),
+            family: None,
+        },
+        Step::UdpSend {
+            payload: Payload::Bytes(Vec::new()),
+        },
+        Step::UdpSend {
+            payload: Payload::AllBytes,
+        },
+        Step::UdpSend {
+            payload: Payload::Seeded {
+                seed: 3,
+                len: 65_507,
+            },
+        },
+        Step::UdpExpectEcho,
+        Step::UdpExpectNone { ms: 250 },
+        Step::UdpOpen {
+            name: "other".into(),
+            family: None,
+        },
+        Step::UdpOpen {
+            name: "six".into(),
+            family: Some(IpFamily::Ipv6),
+        },
+        Step::UdpOn {
+            name: "other".into(),
+        },
+        Step::UdpBurst {
+            count: 1000,
+            size: 100,
+            in_flight: 50,
+            max_loss_pct: 2.5,
+        },
+        Step::UdpClose,
+        Step::Signal {
+            signal: SignalName::Stop,
+        },
+        Step::Signal {
+            signal: SignalName::Cont,
+        },
+        Step::ConnectOver {
+            name: "v4".into(),
+            family: IpFamily::Ipv4,
+        },
+        Step::ExpectEcho,
+    ];
+    check(vec![case("t.udp", CaseKind::Process { steps })]);
+}

@@ -382,7 +382,7 @@ fn unknown_signal() {
     check(
         "kind = \"process\"\nsteps = [{ signal = \"USR9\" }]\n",
         "t.toml:7:",
-        "unknown signal `USR9` (known: TERM, INT, HUP, KILL)",
+        "unknown signal `USR9` (known: TERM, INT, HUP, KILL, STOP, CONT)",
     );
 }
 
@@ -424,9 +424,9 @@ fn restart_takes_a_known_signal() {
         }
     );
     check(
-        "kind = \"process\"\nsteps = [{ restart = \"STOP\" }]\n",
+        "kind = \"process\"\nsteps = [{ restart = \"STOPP\" }]\n",
         "t.toml:7:",
-        "steps[0].restart: unknown signal `STOP`",
+        "steps[0].restart: unknown signal `STOPP`",
     );
 }
 
@@ -451,5 +451,42 @@ fn baseline_checks_need_a_mark_first() {
     assert!(
         parse_file("t.toml", &ok).is_ok(),
         "a total needs no baseline"
+    );
+}
+
+#[test]
+fn udp_steps_are_checked() {
+    check(
+        "kind = \"script\"\nsteps = [\"udp_expect_echo\"]\n",
+        "t.toml:7:",
+        "`udp_expect_echo` needs a UDP socket; add `\"udp_open\"` before it",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"udp_open\", { udp_on = \"other\" }]\n",
+        "t.toml:7:",
+        "`udp_on = \"other\"` names no UDP socket opened before it",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"udp_open\", { udp_send = { seeded = { seed = 1, len = 65508 } } }]\n",
+        "t.toml:7:",
+        "a datagram of 65508 bytes is over the UDP maximum of 65507",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"udp_open\", { udp_burst = { count = 10, size = 4, in_flight = 2, max_loss_pct = 1.0 } }]\n",
+        "t.toml:7:",
+        "steps[1].size: must be within 8..=65507",
+    );
+    check(
+        "kind = \"script\"\nsteps = [{ connect_over = { name = \"x\", family = \"ipv5\" } }]\n",
+        "t.toml:7:",
+        "unknown family `ipv5` (known: ipv4, ipv6)",
+    );
+    let ok = format!("{HEAD}kind = \"script\"\nsteps = [\"udp_open\", {{ udp_send = {{ text = \"\" }} }}, \"udp_expect_echo\"]\n");
+    let cases = parse_file("t.toml", &ok).unwrap();
+    assert_eq!(
+        cases[0].kind.steps()[1],
+        crate::Step::UdpSend {
+            payload: crate::Payload::Bytes(Vec::new())
+        }
     );
 }
