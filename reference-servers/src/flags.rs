@@ -18,7 +18,7 @@ use crate::transport::Transport;
 #[command(
     name = "echo-server",
     version,
-    about = "Reference TCP echo servers (RFC 862), one per classic server model",
+    about = "Reference TCP and UDP echo servers (RFC 862), one per classic server model",
     after_help = "Exit status: 0 clean shutdown, 1 runtime error, 2 usage, \
                   77 bind refused (EACCES), 78 privilege drop failed."
 )]

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -135,4 +136,34 @@ fn udp_icmp_dies_dies_of_an_icmp_port_unreachable() {
         "{}: expected a failing exit, got {status:?}",
         server.command()
     );
+}
+
+#[test]
+fn a_model_without_udp_is_a_usage_error() {
+    let cases: [&[&str]; 3] = [
+        &["--model", "threaded", "--udp", "--port", "1"],
+        &[
+            "--model",
+            "sequential",
+            "--transport",
+            "both",
+            "--port",
+            "1",
+        ],
+        &[
+            "--model",
+            "epoll",
+            "--udp",
+            "--transform",
+            "uppercase",
+            "--port",
+            "1",
+        ],
+    ];
+    for args in cases {
+        let out = Command::new(ECHO_SERVER).args(args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("echo-server: "), "{args:?}: {stderr}");
+    }
 }
