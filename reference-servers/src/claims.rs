@@ -1,10 +1,13 @@
 //! The profile a model claims, printed by `--claims` as one comma-separated line in a fixed
-//! order: session, lifetime, concurrency, transform, privilege, and `c10k` when claimed.
+//! order: session, lifetime, concurrency, transform, privilege, `c10k` when claimed, then the
+//! transport when it is not plain TCP (`udp`, or `tcp,udp` for both) and `dual-stack` when the
+//! socket bound to `::` answers IPv4 and IPv6 clients alike.
 
 use std::fmt;
 
 use crate::session::Session;
 use crate::transform::Transform;
+use crate::transport::Transport;
 
 /// How long the server lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +42,10 @@ pub struct Claims {
     pub privileged: bool,
     /// True when 10 000 idle connections may be held while others are still served.
     pub c10k: bool,
+    /// `tcp` (printed as nothing), `udp`, or both (`tcp,udp`).
+    pub transport: Transport,
+    /// True when bound to `::` with IPV6_V6ONLY off, so IPv4 clients are served too.
+    pub dual_stack: bool,
 }
 
 impl fmt::Display for Claims {
@@ -64,6 +71,14 @@ impl fmt::Display for Claims {
         )?;
         if self.c10k {
             f.write_str(",c10k")?;
+        }
+        f.write_str(match self.transport {
+            Transport::Tcp => "",
+            Transport::Udp => ",udp",
+            Transport::Both => ",tcp,udp",
+        })?;
+        if self.dual_stack {
+            f.write_str(",dual-stack")?;
         }
         Ok(())
     }

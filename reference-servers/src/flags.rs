@@ -11,13 +11,14 @@ use crate::models::Model;
 use crate::privilege::{self, GroupChoice, Plan};
 use crate::session::Session;
 use crate::transform::Transform;
+use crate::transport::Transport;
 
 /// Raw flags, exactly as clap parses them.
 #[derive(Debug, Parser)]
 #[command(
     name = "echo-server",
     version,
-    about = "Reference TCP echo servers (RFC 862), one per classic server model",
+    about = "Reference TCP and UDP echo servers (RFC 862), one per classic server model",
     after_help = "Exit status: 0 clean shutdown, 1 runtime error, 2 usage, \
                   77 bind refused (EACCES), 78 privilege drop failed."
 )]
@@ -25,7 +26,7 @@ pub struct Flags {
     /// The server model to run.
     #[arg(long, value_enum, required_unless_present = "list_models")]
     pub model: Option<Model>,
-    /// The TCP port to listen on (required, except for privdrop whose default is 7).
+    /// The port to listen on (required, except for privdrop whose default is 7).
     #[arg(long)]
     pub port: Option<u16>,
     /// The address to bind: 127.0.0.1, ::1, 0.0.0.0 or ::.
@@ -40,6 +41,12 @@ pub struct Flags {
     /// What to do to the echoed bytes.
     #[arg(long, value_enum, default_value_t)]
     pub transform: Transform,
+    /// The service to run: tcp, udp, or both on the same port number (default tcp).
+    #[arg(long, value_enum, conflicts_with = "udp")]
+    pub transport: Option<Transport>,
+    /// Shorthand for `--transport udp`.
+    #[arg(long)]
+    pub udp: bool,
     /// Worker processes for the prefork model.
     #[arg(long, default_value_t = 20)]
     pub workers: usize,
@@ -74,6 +81,8 @@ pub struct Config {
     pub session: Session,
     /// The transform applied to every reply.
     pub transform: Transform,
+    /// TCP, UDP or both.
+    pub transport: Transport,
     /// Worker processes (prefork only).
     pub workers: usize,
     /// The simultaneous-connection cap.
@@ -104,6 +113,11 @@ impl Config {
         if flags.workers == 0 {
             return Err(coded(exit::USAGE, "--workers must be at least 1"));
         }
+        let transport = match (flags.udp, flags.transport) {
+            (true, _) => Transport::Udp,
+            (false, transport) => transport.unwrap_or_default(),
+        };
+        check_transport(model, transport, flags.transform)?;
         let max_conns = flags.max_conns.unwrap_or_else(|| model.default_max_conns());
         if max_conns == 0 {
             return Err(coded(exit::USAGE, "--max-conns must be at least 1"));
@@ -113,6 +127,7 @@ impl Config {
             addr: SocketAddr::new(flags.bind, port),
             session,
             transform: flags.transform,
+            transport,
             workers: flags.workers,
             max_conns: model.cap_max_conns(max_conns),
             privilege: privilege_plan(flags, model)?,
@@ -132,8 +147,42 @@ impl Config {
                 && self.session == Session::Stream
                 && concurrency == Concurrency::Concurrent
                 && self.max_conns >= 10_000,
+            transport: self.transport,
+            dual_stack: matches!(self.addr.ip(), IpAddr::V6(ip) if ip.is_unspecified()),
         }
     }
+}
+
+/// Refuses a transport the model does not serve, and a transform on the UDP service (which
+/// echoes byte-exact only).
+fn check_transport(model: Model, transport: Transport, transform: Transform) -> anyhow::Result<()> {
+    if !model.serves(transport) {
+        let able: Vec<&str> = Model::ALL
+            .iter()
+            .filter(|m| m.serves(transport))
+            .map(|m| m.name())
+            .collect();
+        return Err(coded(
+            exit::USAGE,
+            format!(
+                "the {} model cannot serve --transport {}; models that can: {}",
+                model.name(),
+                transport.as_str(),
+                able.join(", ")
+            ),
+        ));
+    }
+    if transport.has_udp() && transform != Transform::Identity {
+        return Err(coded(
+            exit::USAGE,
+            format!(
+                "--transform {} cannot be combined with --transport {}: the udp service echoes byte-exact",
+                transform.as_str(),
+                transport.as_str()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn privilege_plan(flags: &Flags, model: Model) -> anyhow::Result<Option<Plan>> {
@@ -234,6 +283,113 @@ mod tests {
             claims(&["--model", "poll", "--max-conns", "100", "--claims"]),
             "stream,forever,concurrent,identity,unprivileged"
         );
+    }
+
+    #[test]
+    fn transport_and_family_claims() {
+        assert_eq!(
+            claims(&["--model", "tokio", "--udp", "--claims"]),
+            "stream,forever,concurrent,identity,unprivileged,c10k,udp"
+        );
+        assert_eq!(
+            claims(&[
+                "--model",
+                "epoll",
+                "--transport",
+                "both",
+                "--bind",
+                "::",
+                "--claims"
+            ]),
+            "stream,forever,concurrent,identity,unprivileged,c10k,tcp,udp,dual-stack"
+        );
+        assert_eq!(
+            claims(&["--model", "threaded", "--bind", "::", "--claims"]),
+            "stream,forever,concurrent,identity,unprivileged,dual-stack"
+        );
+        assert_eq!(
+            claims(&["--model", "sequential", "--transport", "udp", "--claims"]),
+            "oneshot,forever,sequential,identity,unprivileged,udp"
+        );
+        assert_eq!(
+            claims(&[
+                "--model",
+                "tokio",
+                "--transport",
+                "tcp",
+                "--bind",
+                "::1",
+                "--claims"
+            ]),
+            "stream,forever,concurrent,identity,unprivileged,c10k"
+        );
+        assert_eq!(
+            claims(&["--model", "sequential", "--udp", "--bind", "::", "--claims"]),
+            "oneshot,forever,sequential,identity,unprivileged,udp,dual-stack"
+        );
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        let mut argv = vec!["echo-server"];
+        argv.extend_from_slice(args);
+        let flags = Flags::try_parse_from(argv).unwrap();
+        let err = Config::from_flags(&flags).unwrap_err();
+        assert_eq!(exit::code_of(&err), exit::USAGE, "{args:?}");
+        err.to_string()
+    }
+
+    #[test]
+    fn transport_needs_a_model_that_serves_it() {
+        let msg = usage_error(&["--model", "threaded", "--udp", "--port", "1"]);
+        assert_eq!(
+            msg,
+            "the threaded model cannot serve --transport udp; models that can: sequential, epoll, tokio"
+        );
+        let msg = usage_error(&[
+            "--model",
+            "sequential",
+            "--transport",
+            "both",
+            "--port",
+            "1",
+        ]);
+        assert_eq!(
+            msg,
+            "the sequential model cannot serve --transport both; models that can: epoll, tokio"
+        );
+        for model in ["basic", "handler", "prefork", "select", "poll", "privdrop"] {
+            usage_error(&["--model", model, "--transport", "udp", "--port", "1"]);
+            usage_error(&["--model", model, "--transport", "both", "--port", "1"]);
+        }
+        let msg = usage_error(&[
+            "--model",
+            "epoll",
+            "--udp",
+            "--port",
+            "1",
+            "--transform",
+            "uppercase",
+        ]);
+        assert!(msg.starts_with("--transform uppercase cannot"), "{msg}");
+        usage_error(&[
+            "--model",
+            "tokio",
+            "--transport",
+            "both",
+            "--port",
+            "1",
+            "--transform",
+            "prefix",
+        ]);
+        assert!(Flags::try_parse_from([
+            "echo-server",
+            "--model",
+            "epoll",
+            "--udp",
+            "--transport",
+            "both"
+        ])
+        .is_err());
     }
 
     #[test]

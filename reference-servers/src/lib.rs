@@ -1,5 +1,6 @@
 //! Reference TCP echo servers (RFC 862), one module per classic server model, and the
-//! deliberately broken mutants that prove the conformance spec can tell them apart.
+//! deliberately broken mutants that prove the conformance spec can tell them apart. The
+//! sequential, epoll and tokio models also serve the UDP half of RFC 862 (`--transport`).
 //!
 //! `echo-server --model M --port P` runs a model; `echo-mutant --mutant NAME --port P` runs a
 //! mutant. Both bind and listen before printing anything, then print one readiness line on
@@ -18,11 +19,13 @@ pub mod privilege;
 pub mod session;
 pub mod shutdown;
 pub mod transform;
+pub mod transport;
+pub mod udp;
 
 use std::sync::OnceLock;
 
 use flags::{Config, Flags};
-use models::Model;
+use models::{Model, Sockets};
 
 /// The name this process was started as (`echo-server` or `echo-mutant`), for messages.
 pub fn program() -> &'static str {
@@ -65,17 +68,38 @@ pub fn run(flags: &Flags) -> anyhow::Result<()> {
         .as_ref()
         .map(privilege::resolve)
         .transpose()?;
-    let listener = listener::bind(config.addr)?;
+    let sockets = bind(&config)?;
     if let Some(target) = &target {
         privilege::drop_privileges(target)?;
     }
-    let local = listener.local_addr()?;
+    let local = match (&sockets.tcp, &sockets.udp) {
+        (Some(tcp), _) => tcp.local_addr()?,
+        (None, Some(udp)) => udp.local_addr()?,
+        (None, None) => config.addr,
+    };
     eprintln!(
-        "{}: {} listening on {local}",
+        "{}: {} listening on {local}{}",
         program(),
-        config.model.name()
+        config.model.name(),
+        config.transport.readiness_suffix()
     );
-    models::serve(&config, listener)
+    models::serve(&config, sockets)
+}
+
+/// Binds what the transport asks for. With `both`, UDP takes the port number the TCP listener
+/// got, so `--port 0` still gives one port number for the two services.
+fn bind(config: &Config) -> anyhow::Result<Sockets> {
+    let tcp = (config.transport.has_tcp())
+        .then(|| listener::bind(config.addr))
+        .transpose()?;
+    let udp_addr = match &tcp {
+        Some(listener) => listener.local_addr()?,
+        None => config.addr,
+    };
+    let udp = (config.transport.has_udp())
+        .then(|| udp::bind(udp_addr))
+        .transpose()?;
+    Ok(Sockets { tcp, udp })
 }
 
 /// Writes `text` to stdout; a closed pipe (`echo-server --list-models | head -1`) is not an error.

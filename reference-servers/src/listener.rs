@@ -33,7 +33,8 @@ fn open(addr: SocketAddr) -> io::Result<Socket> {
     Ok(socket)
 }
 
-fn explain(addr: SocketAddr, err: &io::Error) -> anyhow::Error {
+/// Turns a bind error into a one-line message with the exit code it deserves (TCP and UDP alike).
+pub fn explain(addr: SocketAddr, err: &io::Error) -> anyhow::Error {
     let port = addr.port();
     match err.raw_os_error() {
         Some(libc::EADDRINUSE) => coded(

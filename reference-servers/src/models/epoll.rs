@@ -7,10 +7,14 @@
 //!
 //! Run it: `echo-server --model epoll --port 50007`.
 //!
+//! With `--transport udp` or `both` the UDP socket joins the same interest list: each wake-up
+//! answers at most [`crate::udp::BATCH`] datagrams without blocking, so a datagram flood never
+//! stalls the TCP connections, and an answer that would block is dropped (UDP allows it).
+//!
 //! The seed is Python's `selectors.DefaultSelector`, which is `EpollSelector` on Linux.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -21,9 +25,12 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use super::evloop::{Conn, ListenerGate, TICK_MS};
 use crate::flags::Config;
 use crate::shutdown;
+use crate::udp;
 
 /// The token of the listener; connections use their descriptor number.
 const LISTENER: u64 = u64::MAX;
+/// The token of the UDP socket.
+const DATAGRAMS: u64 = u64::MAX - 1;
 
 /// A connection and the interest currently registered for it.
 struct Entry {
@@ -33,9 +40,36 @@ struct Entry {
 
 /// Runs the loop until SIGTERM and the end of the grace period (or of every connection).
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    serve(config, Some(listener), None)
+}
+
+/// Runs the loop over a TCP listener, a UDP socket, or both, until SIGTERM and the end of the
+/// grace period (or of every connection). The UDP service stops at SIGTERM itself.
+pub fn serve(
+    config: &Config,
+    listener: Option<TcpListener>,
+    datagrams: Option<UdpSocket>,
+) -> anyhow::Result<()> {
     let transform = config.transform.for_current_thread();
-    let mut gate = ListenerGate::new(listener)?;
+    let mut gate = match listener {
+        Some(listener) => ListenerGate::new(listener)?,
+        None => ListenerGate::empty(),
+    };
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("epoll_create1")?;
+    let mut datagrams = datagrams;
+    if let Some(socket) = &datagrams {
+        socket.set_nonblocking(true)?;
+        epoll.add(socket, EpollEvent::new(EpollFlags::EPOLLIN, DATAGRAMS))?;
+    }
+    let mut udp_buf = vec![
+        0u8;
+        if datagrams.is_some() {
+            udp::RECV_BUF
+        } else {
+            0
+        }
+    ];
+    let mut udp_stats = udp::Stats::default();
     let mut conns: HashMap<RawFd, Entry> = HashMap::new();
     let mut events = vec![EpollEvent::empty(); 1024];
     let mut listening = false;
@@ -44,6 +78,7 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     loop {
         if shutdown::requested() {
             gate.close(); // Closing the descriptor also removes it from the interest list.
+            datagrams = None;
             listening = false;
             if conns.is_empty() || shutdown::grace_over() {
                 return Ok(());
@@ -74,6 +109,13 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
         for event in &events[..ready] {
             if event.data() == LISTENER {
                 accept_now = true;
+                continue;
+            }
+            if event.data() == DATAGRAMS {
+                // EPOLLERR here is a pending socket error; the next receive reports and clears it.
+                if let Some(socket) = &datagrams {
+                    udp::answer_ready(socket, &mut udp_buf, &mut udp_stats);
+                }
                 continue;
             }
             let fd = event.data() as RawFd;

@@ -198,6 +198,15 @@ impl ListenerGate {
         })
     }
 
+    /// A gate with no listener, for a loop that serves UDP only.
+    pub fn empty() -> ListenerGate {
+        ListenerGate {
+            listener: None,
+            paused_until: None,
+            exhausted: false,
+        }
+    }
+
     /// The listener, if it should be watched now.
     pub fn watch(&mut self, conns: usize, max_conns: usize) -> Option<&TcpListener> {
         if self.paused_until.is_some_and(|t| Instant::now() < t) || conns >= max_conns {

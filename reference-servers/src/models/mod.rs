@@ -1,10 +1,12 @@
 //! The classic server models, one module each, and what each claims by default.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 
 use crate::claims::{Concurrency, Lifetime};
+use crate::exit::{self, coded};
 use crate::flags::Config;
 use crate::session::Session;
+use crate::transport::Transport;
 
 pub mod basic;
 pub mod epoll;
@@ -116,6 +118,16 @@ impl Model {
         }
     }
 
+    /// Whether the model serves `transport`: every model serves TCP; sequential also serves UDP
+    /// alone (a blocking loop cannot wait on two sockets), epoll and tokio serve UDP and both.
+    pub fn serves(self, transport: Transport) -> bool {
+        match transport {
+            Transport::Tcp => true,
+            Transport::Udp => matches!(self, Model::Sequential | Model::Epoll | Model::Tokio),
+            Transport::Both => matches!(self, Model::Epoll | Model::Tokio),
+        }
+    }
+
     /// Whether the model can hold 10 000 idle connections (select cannot: FD_SETSIZE is 1024).
     pub fn scales_to_c10k(self) -> bool {
         matches!(self, Model::Poll | Model::Epoll | Model::Tokio)
@@ -139,8 +151,38 @@ impl Model {
     }
 }
 
-/// Runs the configured model on an already bound (and, if asked, privilege-dropped) listener.
-pub fn serve(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+/// The bound sockets a model serves: the TCP listener, the UDP socket, or both.
+#[derive(Debug)]
+pub struct Sockets {
+    /// The listening TCP socket, unless the transport is UDP only.
+    pub tcp: Option<TcpListener>,
+    /// The UDP socket, when the transport includes UDP.
+    pub udp: Option<UdpSocket>,
+}
+
+/// Runs the configured model on already bound (and, if asked, privilege-dropped) sockets.
+pub fn serve(config: &Config, sockets: Sockets) -> anyhow::Result<()> {
+    let Sockets { tcp, udp } = sockets;
+    let Some(udp) = udp else {
+        let listener = tcp.ok_or_else(|| anyhow::anyhow!("no socket to serve"))?;
+        return serve_tcp(config, listener);
+    };
+    match (config.model, tcp) {
+        (Model::Sequential, None) => sequential::run_udp(&udp),
+        (Model::Epoll, tcp) => epoll::serve(config, tcp, Some(udp)),
+        (Model::Tokio, tcp) => tokio_rt::serve_sockets(config, tcp, Some(udp)),
+        (model, _) => Err(coded(
+            exit::USAGE,
+            format!(
+                "the {} model cannot serve --transport {}",
+                model.name(),
+                config.transport.as_str()
+            ),
+        )),
+    }
+}
+
+fn serve_tcp(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     match config.model {
         Model::Basic => basic::run(config, listener),
         Model::Sequential => sequential::run(config, listener),

@@ -7,16 +7,21 @@
 //!
 //! Run it: `echo-server --model sequential --port 9999`.
 //!
+//! With `--udp` it is the classic blocking UDP echo instead: `recv_from` into a 64 KiB buffer,
+//! `send_to` the same bytes back to the sender, forever (see [`crate::udp`]). One socket, one
+//! loop, so it serves UDP alone; `--transport both` needs an event loop (epoll or tokio).
+//!
 //! The seed is `while True: conn, addr = s.accept(); data = conn.recv(1024).strip();
 //! conn.sendall(data)`. Unlike the seed we do **not** strip: a reference server for a
 //! conformance kit must echo byte-exact, whitespace and newlines included.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::ops::ControlFlow;
 
 use crate::accept;
 use crate::flags::Config;
 use crate::session;
+use crate::udp;
 
 /// Serves connections one after another until SIGTERM.
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
@@ -36,4 +41,9 @@ pub fn serve_one_at_a_time(config: &Config, listener: &TcpListener) -> anyhow::R
         },
     )?;
     Ok(())
+}
+
+/// Serves the UDP echo with a blocking `recv_from`/`send_to` loop until SIGTERM.
+pub fn run_udp(socket: &UdpSocket) -> anyhow::Result<()> {
+    udp::serve_blocking(socket)
 }

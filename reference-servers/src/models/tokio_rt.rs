@@ -9,18 +9,22 @@
 //!
 //! Run it: `echo-server --model tokio --port 50007`.
 //!
+//! With `--transport udp` or `both` one more task owns a `tokio::net::UdpSocket`: it receives
+//! into a 64 KiB buffer and answers with `try_send_to`, so a full send buffer drops that answer
+//! (UDP allows it) instead of stalling the task; the TCP tasks never wait for it.
+//!
 //! The seed has no async model; this is the Rust counterpart of its closing advice to "use a
 //! language built for that", shaped like tokio's own `examples/echo-tcp.rs`.
 
 use std::io::ErrorKind;
-use std::net::TcpListener as StdListener;
+use std::net::{TcpListener as StdListener, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::Semaphore;
 
 use crate::flags::Config;
@@ -28,25 +32,88 @@ use crate::os;
 use crate::session::{Session, DRAIN_LIMIT, ONESHOT_MAX};
 use crate::shutdown;
 use crate::transform::{Transform, Transformer};
+use crate::udp;
 
 /// Builds the runtime and serves until SIGTERM or SIGINT.
 pub fn run(config: &Config, listener: StdListener) -> anyhow::Result<()> {
+    serve_sockets(config, Some(listener), None)
+}
+
+/// Builds the runtime and serves a TCP listener, a UDP socket, or both until SIGTERM or SIGINT.
+pub fn serve_sockets(
+    config: &Config,
+    listener: Option<StdListener>,
+    datagrams: Option<StdUdpSocket>,
+) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    let result = runtime.block_on(serve(config.clone(), listener));
+    let result = runtime.block_on(serve(config.clone(), listener, datagrams));
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
 }
 
-async fn serve(config: Config, listener: StdListener) -> anyhow::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = TcpListener::from_std(listener)?;
+async fn serve(
+    config: Config,
+    listener: Option<StdListener>,
+    datagrams: Option<StdUdpSocket>,
+) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let udp_task = match datagrams {
+        Some(socket) => {
+            socket.set_nonblocking(true)?;
+            Some(tokio::spawn(udp_echo(UdpSocket::from_std(socket)?)))
+        }
+        None => None,
+    };
+    let result = match listener {
+        Some(listener) => serve_tcp(&config, listener, &mut term, &mut int).await,
+        None => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            shutdown::request();
+            Ok(())
+        }
+    };
+    if let Some(task) = udp_task {
+        task.abort();
+    }
+    result
+}
+
+/// Answers datagrams until the task is aborted at SIGTERM. Receive errors are logged and
+/// survived; an answer that would block is dropped and counted.
+async fn udp_echo(socket: UdpSocket) {
+    let mut buf = vec![0u8; udp::RECV_BUF];
+    let mut stats = udp::Stats::default();
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, peer)) => match socket.try_send_to(&buf[..n], peer) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => udp::note_drop(&mut stats),
+                Err(e) => udp::log_error("send_to", &e),
+            },
+            Err(e) => udp::log_error("recv_from", &e),
+        }
+    }
+}
+
+/// The accept loop: a task per connection, under the `--max-conns` semaphore, until a signal;
+/// then the connections get the grace period.
+async fn serve_tcp(
+    config: &Config,
+    listener: StdListener,
+    term: &mut Signal,
+    int: &mut Signal,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
     let permits = Arc::new(Semaphore::new(config.max_conns));
     loop {
         let permit = tokio::select! {

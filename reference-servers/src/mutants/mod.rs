@@ -3,7 +3,7 @@
 //!
 //! Unless its defect says otherwise, a mutant is a thread-per-connection stream echo server
 //! with the same readiness convention as the models: bind and listen first, then one line on
-//! stderr. The privilege mutants bind port 7 by default and drop to nobody/nogroup, wrongly.
+//! stderr. The `udp-*` mutants serve UDP only and end their readiness line with ` (udp)`. The privilege mutants bind port 7 by default and drop to nobody/nogroup, wrongly.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::ops::ControlFlow;
@@ -20,6 +20,7 @@ pub mod hostile;
 pub mod lifecycle;
 pub mod privilege;
 pub mod telnet;
+pub mod udp;
 
 /// One mutant: its name, the case that must catch it, its defect, and how to run it.
 pub struct Mutant {
@@ -44,7 +45,7 @@ pub struct Flags {
     /// The mutant to run.
     #[arg(long, required_unless_present = "list")]
     pub mutant: Option<String>,
-    /// The TCP port (default: 7 for the privilege mutants; required for the others).
+    /// The port (default: 7 for the privilege mutants; required for the others).
     #[arg(long)]
     pub port: Option<u16>,
     /// The address to bind.
@@ -56,13 +57,14 @@ pub struct Flags {
 }
 
 /// Every mutant, echo defects first, then lifecycle and concurrency, hostile clients and
-/// resources, then privilege.
+/// resources, privilege, and last the UDP service and the address family.
 pub fn all() -> Vec<Mutant> {
     let mut all = echo::mutants();
     all.extend(lifecycle::mutants());
     all.extend(hostile::mutants());
     all.extend(telnet::mutants());
     all.extend(privilege::mutants());
+    all.extend(udp::mutants());
     all
 }
 
@@ -154,6 +156,28 @@ mod tests {
         for m in &all {
             assert!(m.case == "-" || m.case.contains('.'), "{}", m.name);
             assert!(!m.defect.contains('\t') && !m.defect.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn udp_and_family_mutants_keep_their_case_ids() {
+        // The UDP cases are written against these exact names and IDs.
+        let expected = [
+            ("udp-truncate", "udp.echo.sizes"),
+            ("udp-drop-empty", "udp.echo.empty"),
+            ("udp-cstring", "udp.echo.all-bytes"),
+            ("udp-other-source", "udp.echo.one-datagram"),
+            ("udp-wrong-peer", "udp.reply-to-sender"),
+            ("udp-twice", "udp.one-answer"),
+            ("udp-shared-peer", "udp.many-senders"),
+            ("udp-lossy", "udp.burst"),
+            ("udp-icmp-dies", "udp.icmp-unreachable"),
+            ("v6only", "family.dual-stack"),
+        ];
+        let all = all();
+        for (name, case) in expected {
+            let found = all.iter().find(|m| m.name == name);
+            assert_eq!(found.map(|m| m.case), Some(case), "{name}");
         }
     }
 }
