@@ -16,5 +16,6 @@ mod privilege;
 mod processes;
 mod property;
 mod reports;
+mod udp;
 mod util;
 mod verdicts;

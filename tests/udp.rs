@@ -1,0 +1,208 @@
+//! The UDP half of RFC 862 and the address families: every `udp.*` and `family.*` case FAILs
+//! the mutant written against it and PASSes a reference; `--family both` runs every case over
+//! 127.0.0.1 and ::1, and a server that answers on one family only is reported as such.
+
+use crate::mutants::assert_caught;
+use crate::util::{check_run, exit, model_claims, server_cmd, Report};
+use rstest::rstest;
+use std::sync::OnceLock;
+
+/// The UDP and family mutants, each tested below.
+pub const MUTANTS: [&str; 10] = [
+    "udp-truncate",
+    "udp-drop-empty",
+    "udp-cstring",
+    "udp-other-source",
+    "udp-wrong-peer",
+    "udp-twice",
+    "udp-shared-peer",
+    "udp-lossy",
+    "udp-icmp-dies",
+    "v6only",
+];
+
+/// Every `udp.*` case against the tokio model serving UDP only, run once and shared.
+fn udp_reference() -> &'static Report {
+    static REPORT: OnceLock<Report> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let claims = model_claims("tokio", &["--udp"]);
+        check_run(
+            &server_cmd("tokio", &["--udp"]),
+            &["--claims", &claims, "--case", "udp.*", "--strict"],
+            exit::OK,
+        )
+    })
+}
+
+#[rstest]
+#[case::truncate("udp-truncate", "udp.echo.sizes", "MISMATCH", &["TRUNCATED", "first 8192 of the 8193 B"])]
+#[case::drop_empty("udp-drop-empty", "udp.echo.empty", "HANG", &["got no answer", "0 B []"])]
+#[case::cstring("udp-cstring", "udp.echo.all-bytes", "MISMATCH", &["TRUNCATED", "first 0 of the 256 B"])]
+#[case::other_source("udp-other-source", "udp.echo.one-datagram", "MISMATCH", &["not from 127.0.0.1:", "connect()s its socket"])]
+#[case::wrong_peer("udp-wrong-peer", "udp.reply-to-sender", "HANG", &["got no answer"])]
+#[case::twice("udp-twice", "udp.one-answer", "MISMATCH", &["a second answer to a datagram already answered"])]
+#[case::shared_peer("udp-shared-peer", "udp.many-senders", "HANG|MISMATCH", &["of 8 clients failed"])]
+#[case::lossy("udp-lossy", "udp.burst", "LOSS", &["10.00% of the datagrams were lost", "tolerated"])]
+#[case::icmp_dies("udp-icmp-dies", "udp.icmp-unreachable", "HANG", &["Connection refused", "exited with status 1"])]
+fn udp_mutant_fails_its_case(
+    #[case] mutant: &str,
+    #[case] case: &str,
+    #[case] class: &str,
+    #[case] needles: &[&str],
+) {
+    let report = assert_caught(
+        mutant,
+        case,
+        class,
+        needles,
+        &["--claims", "udp", "--strict"],
+    );
+    assert_eq!(report.cases().len(), 1, "--case selects exactly one case");
+    udp_reference().assert_grade(case, "PASS");
+}
+
+#[test]
+fn v6only_fails_dual_stack_which_a_dual_stack_model_passes() {
+    assert_caught(
+        "v6only",
+        "family.dual-stack",
+        "REFUSED",
+        &["127.0.0.1"],
+        &["--claims", "dual-stack"],
+    );
+    let claims = model_claims("threaded", &["--bind", "::"]);
+    assert!(claims.ends_with(",dual-stack"), "{claims}");
+    check_run(
+        &server_cmd("threaded", &["--bind", "::"]),
+        &["--claims", &claims, "--case", "family.*"],
+        exit::OK,
+    )
+    .assert_grade("family.dual-stack", "PASS");
+}
+
+#[rstest]
+#[case::sequential("sequential")]
+#[case::epoll("epoll")]
+fn udp_models_pass_every_udp_case(#[case] model: &str) {
+    let claims = model_claims(model, &["--udp"]);
+    let report = check_run(
+        &server_cmd(model, &["--udp"]),
+        &["--claims", &claims, "--strict"],
+        exit::OK,
+    );
+    report.assert_claimed_pass();
+    assert_eq!(report.ids_graded("PASS").len(), 9, "the nine udp.* cases");
+    assert!(report
+        .ids_graded("PASS")
+        .iter()
+        .all(|id| id.starts_with("udp.")));
+}
+
+#[test]
+fn family_both_runs_every_case_over_both_loopbacks() {
+    let claims = model_claims("epoll", &["--transport", "both", "--bind", "::"]);
+    let report = check_run(
+        &server_cmd("epoll", &["--transport", "both", "--bind", "{bind}"]),
+        &[
+            "--claims",
+            &claims,
+            "--family",
+            "both",
+            "--case",
+            "echo.text.short",
+            "--case",
+            "udp.echo.*",
+            "--case",
+            "family.*",
+        ],
+        exit::OK,
+    );
+    report.assert_claimed_pass();
+    for id in ["echo.text.short", "udp.echo.sizes", "family.dual-stack"] {
+        report.assert_grade(id, "PASS");
+    }
+    for id in ["echo.text.short@ipv6", "udp.echo.sizes@ipv6"] {
+        report.assert_grade(id, "PASS");
+    }
+    // The family cases pick their families themselves: no twin.
+    assert!(report
+        .cases()
+        .iter()
+        .all(|c| c["id"] != "family.dual-stack@ipv6"));
+}
+
+#[test]
+fn a_one_family_server_is_reported_and_fails_only_when_it_claims_dual_stack() {
+    // Bound to 127.0.0.1 only: the IPv6 twins are skipped with the reason, and the measurement
+    // says ::1 was refused.
+    let report = check_run(
+        &server_cmd("tokio", &["--bind", "127.0.0.1"]),
+        &[
+            "--family",
+            "both",
+            "--case",
+            "echo.text.short",
+            "--case",
+            "family.*",
+        ],
+        exit::OK,
+    );
+    report.assert_grade("echo.text.short", "PASS");
+    let twin = report.case("echo.text.short@ipv6");
+    assert_eq!(twin["grade"], "SKIP", "{twin:#}");
+    let why = twin["evidence"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("does not answer on [::1]") && why.contains("serves ipv4 only"),
+        "{why}"
+    );
+    report.assert_grade("family.ipv6-loopback", "INFO");
+    // The same server claiming dual-stack: the twins run, and fail.
+    let report = check_run(
+        &server_cmd("tokio", &["--bind", "127.0.0.1"]),
+        &[
+            "--claims",
+            "dual-stack",
+            "--family",
+            "both",
+            "--case",
+            "echo.text.short",
+            "--case",
+            "family.dual-stack",
+        ],
+        exit::CASE_FAILED,
+    );
+    report.assert_failed("family.dual-stack", "REFUSED", &["[::1]"]);
+    report.assert_failed("echo.text.short@ipv6", "REFUSED", &["[::1]"]);
+}
+
+#[test]
+fn family_6_uses_the_ipv6_loopback_only() {
+    let report = check_run(
+        &server_cmd("tokio", &["--udp", "--bind", "{bind}"]),
+        &[
+            "--claims",
+            "udp",
+            "--family",
+            "6",
+            "--case",
+            "udp.echo.one-datagram",
+        ],
+        exit::OK,
+    );
+    report.assert_grade("udp.echo.one-datagram", "PASS");
+    // A server that binds IPv4 only cannot be reached over --family 6: it never becomes ready.
+    let run = crate::util::conform(&[
+        "run",
+        "--cmd",
+        &server_cmd("tokio", &["--udp", "--bind", "127.0.0.1"]),
+        "--claims",
+        "udp",
+        "--family",
+        "6",
+        "--case",
+        "udp.echo.one-datagram",
+        "--ready-timeout",
+        "2",
+    ]);
+    assert_ne!(run.code(), exit::OK, "{run}");
+}
