@@ -39,13 +39,20 @@ pub fn strongest(
             _ => format!("no-{}", dimension_name(weak)),
         }
     };
-    let mut parts = vec![
-        pick(Claim::Stream, Claim::Oneshot, false),
-        pick(Claim::Forever, Claim::Single, false),
-        pick(Claim::Concurrent, Claim::Sequential, true),
+    // Session, lifetime and concurrency are told apart by TCP cases only.
+    let mut parts = if declared.contains(Claim::Tcp) {
+        vec![
+            pick(Claim::Stream, Claim::Oneshot, false),
+            pick(Claim::Forever, Claim::Single, false),
+            pick(Claim::Concurrent, Claim::Sequential, true),
+        ]
+    } else {
+        Vec::new()
+    };
+    parts.extend([
         declared_transform.to_string(),
         declared_privilege.to_string(),
-    ];
+    ]);
     if met(Claim::C10k) == Some(true) {
         parts.push(Claim::C10k.to_string());
     }

@@ -46,6 +46,8 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             "lifecycle.single.exits" => "single,sequential",
             c if c.starts_with("scale.") => "c10k",
             c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
+            c if c.starts_with("udp.") => "udp",
+            c if c.starts_with("family.") => "dual-stack",
             _ => "",
         };
         if !judged.iter().any(|(c, _)| c == case) {
@@ -64,7 +66,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         let command = format!("{} --model {model} --port {{port}}", server.display());
         let passed = grade(sh, &conform, &command, claims, case)?.as_deref() == Some("PASS");
         println!(
-            "{} reference {model:<10} {case}",
+            "{} reference {model:<20} {case}",
             if passed { "passes" } else { "FAILS " }
         );
         if !passed {
@@ -105,9 +107,12 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The reference model run with the same claims as a mutant, to show its naming case can pass.
+/// The reference model (and its flags) run with the same claims as a mutant, to show its naming
+/// case can pass.
 fn reference_for(claims: &str) -> &'static str {
     match claims {
+        "udp" => "tokio --udp",
+        "dual-stack" => "threaded --bind ::",
         "single,sequential" => "basic",
         c if c.starts_with("privileged") => "privdrop",
         // The models that claim c10k: tokio (and epoll); threaded does not.
