@@ -443,8 +443,9 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrivCheck {
-    /// The listening socket is on a port below 1024, its `/proc/net/tcp{,6}` LISTEN row has uid 0
-    /// (created by root), and a process of the server whose four Uid fields are the target holds it.
+    /// The listening socket is on a port below 1024, its `/proc/net/tcp{,6}` LISTEN row (and the
+    /// `/proc/net/udp{,6}` row of a UDP socket on the port, if any) has uid 0 (created by root), and
+    /// a process of the server whose four Uid fields are the target holds it.
     ListenBoundByRoot,
     /// The leader's real, effective, saved and filesystem uid are all the target uid.
     UidAllFour,

@@ -191,9 +191,11 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
         .into_iter()
         .filter(net::is_listen)
         .collect();
-    if rows.is_empty() {
+    // A server that claims `udp` binds a UDP socket on the port too (or only that): the same rules.
+    let udp = net::udp_sockets_on_port(subject.members, subject.port)?;
+    if rows.is_empty() && udp.is_empty() {
         return Err(format!(
-            "no LISTEN socket on port {} is held by a process of the server's group (pids {:?})",
+            "no LISTEN socket (nor UDP socket) on port {} is held by a process of the server's group (pids {:?})",
             subject.port, subject.members
         ));
     }
@@ -205,15 +207,17 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
             subject.port, t.port
         ));
     }
-    for row in &rows {
-        if row.entry.uid != 0 {
+    let sockets = rows
+        .iter()
+        .map(|r| (r.quote(), r.entry.uid, &r.holders))
+        .chain(udp.iter().map(|r| (r.quote(), r.uid, &r.holders)));
+    for (quote, uid, holders) in sockets {
+        if uid != 0 {
             bad.push(format!(
-                "{}\n  (uid {} created this listener, not root: it was bound after the drop)",
-                row.quote(),
-                row.entry.uid
+                "{quote}\n  (uid {uid} created this socket, not root: it was bound after the drop)"
             ));
         }
-        for &pid in &row.holders {
+        for &pid in holders {
             match status::read_task(pid, pid) {
                 Ok(s) if s.uids() == [t.uid; 4] => {}
                 Ok(s) => bad.push(format!(

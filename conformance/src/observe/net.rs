@@ -111,6 +111,18 @@ pub struct UdpRow {
     pub table: String,
     /// The uid that created the socket.
     pub uid: u32,
+    /// The pids of the server holding it.
+    pub holders: Vec<i32>,
+}
+
+impl UdpRow {
+    /// The row quoted as evidence.
+    pub fn quote(&self) -> String {
+        format!(
+            "{}: UDP socket bound to {} (uid {}, held by pid {:?})",
+            self.table, self.local, self.uid, self.holders
+        )
+    }
 }
 
 /// Every UDP socket bound on local `port` held by one of `pids`, from `/proc/PID/net/udp{,6}` of
@@ -133,11 +145,14 @@ pub fn udp_sockets_on_port(pids: &[i32], port: u16) -> Result<Vec<UdpRow>, Strin
         rows.extend(
             entries
                 .into_iter()
-                .filter(|e| e.local_address.port() == port && held.contains_key(&e.inode))
-                .map(|e| UdpRow {
-                    local: e.local_address,
-                    table: table.clone(),
-                    uid: e.uid,
+                .filter(|e| e.local_address.port() == port)
+                .filter_map(|e| {
+                    Some(UdpRow {
+                        local: e.local_address,
+                        table: table.clone(),
+                        uid: e.uid,
+                        holders: held.get(&e.inode)?.clone(),
+                    })
                 }),
         );
     }
