@@ -1,16 +1,19 @@
 //! The load client: drives a server hard on tokio, checking every echo in full, and measures
 //! rate, throughput and latency (hdrhistogram, warm-up excluded).
 //!
-//! Three modes: a connection per request (connect, send, read the whole echo, close), persistent
-//! ping-pong over N connections, and full-duplex throughput. Connections per request spread over
+//! The TCP modes: a connection per request (connect, send, read the whole echo, close), persistent
+//! ping-pong over N connections, full-duplex throughput, connect-only and idle holds. The UDP mode
+//! ([`LoadMode::Datagram`], in `datagram`) keeps a window of datagrams in flight per socket and
+//! counts loss, duplicates, late and reordered answers. Connections per request spread over
 //! several source addresses (127.0.0.x) so the run measures the server and not TIME_WAIT, and a
 //! connect that fails for want of a local port is counted as `port-exhaustion`, never hidden.
 
+mod datagram;
 mod modes;
 mod server;
 
+pub use datagram::{DatagramReport, MAX_PAYLOAD as MAX_DATAGRAM_PAYLOAD, MAX_WINDOW};
 use hdrhistogram::Histogram;
-use modes::{conn_per_request, connect_only, hold_idle, ping_pong, throughput};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -51,6 +54,34 @@ pub enum LoadMode {
         /// Connections held at once.
         connections: usize,
     },
+    /// `senders` UDP sockets (on the loopback address of the server's family) each keep up to
+    /// `window` datagrams of `payload` bytes in flight; the rate is answered datagrams per second.
+    Datagram {
+        /// UDP sockets, one thread each.
+        senders: usize,
+        /// Bytes per datagram, 0..=65 507; below the 12-byte header it is raised to the header.
+        payload: usize,
+        /// Datagrams in flight per sender, 1..=[`MAX_WINDOW`].
+        window: usize,
+        /// Total datagrams per second over all senders, paced; `None` is as fast as the window
+        /// allows.
+        rate: Option<u64>,
+        /// A datagram not answered within this is lost (never resent).
+        loss_timeout: Duration,
+    },
+}
+
+impl LoadMode {
+    /// The datagram mode with the default loss timeout of 200 ms and no pacing.
+    pub fn datagram(senders: usize, payload: usize, window: usize) -> Self {
+        LoadMode::Datagram {
+            senders,
+            payload,
+            window,
+            rate: None,
+            loss_timeout: Duration::from_millis(200),
+        }
+    }
 }
 
 /// A load run.
@@ -113,6 +144,8 @@ pub struct LoadReport {
     pub server_cpu: Option<f64>,
     /// The server's resident memory at the end of the measured window, KiB, when known.
     pub server_rss_kib: Option<u64>,
+    /// Sent, answered, lost, duplicate, late and reordered datagrams (datagram mode only).
+    pub datagram: Option<DatagramReport>,
 }
 
 impl LoadReport {
@@ -163,7 +196,14 @@ impl Worker {
         }
     }
     pub(crate) fn error(&mut self, kind: &str) {
-        *self.errors.entry(kind.to_string()).or_insert(0) += 1;
+        self.errors_n(kind, 1);
+    }
+
+    /// Counts `n` errors of `kind` (none when `n` is 0).
+    pub(crate) fn errors_n(&mut self, kind: &str, n: u64) {
+        if n > 0 {
+            *self.errors.entry(kind.to_string()).or_insert(0) += n;
+        }
     }
 
     /// Counts an operation that started at `t`, unless it started during the warm-up.
@@ -187,67 +227,43 @@ pub(crate) fn kind_of(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// Runs the load on a tokio runtime sized to the available cores and returns what it measured.
+/// Runs the load (the TCP modes on a tokio runtime sized to the available cores, the datagram
+/// mode on a thread per sender) and returns what it measured.
 pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let measure_from = start + cfg.warmup;
     let end = measure_from + cfg.duration;
     let server0 = cfg.server_pgid.map(|p| server::usage(p).0);
-    let (workers, server_rss_kib): (Vec<Worker>, Option<u64>) = rt.block_on(async {
-        let n = match cfg.mode {
-            LoadMode::ConnPerRequest { concurrency, .. }
-            | LoadMode::ConnectOnly { concurrency } => concurrency,
-            LoadMode::PingPong { connections, .. }
-            | LoadMode::Throughput { connections, .. }
-            | LoadMode::HoldIdle { connections } => connections,
-        };
-        let rss_probe = cfg.server_pgid.map(|pgid| {
-            tokio::spawn(async move {
-                // Just before the window closes, while every held connection is still open.
-                tokio::time::sleep_until(
-                    (end.checked_sub(Duration::from_millis(50)).unwrap_or(end)).into(),
-                )
-                .await;
-                server::usage(pgid).1
-            })
-        });
-        let mut handles = Vec::new();
-        for i in 0..n {
-            let cfg = cfg.clone();
-            handles.push(tokio::spawn(async move {
-                match cfg.mode {
-                    LoadMode::ConnPerRequest { payload, .. } => {
-                        conn_per_request(&cfg, i, payload, measure_from, end).await
-                    }
-                    LoadMode::PingPong { payload, .. } => {
-                        ping_pong(&cfg, i, payload, measure_from, end).await
-                    }
-                    LoadMode::Throughput { chunk, .. } => {
-                        throughput(&cfg, i, chunk, measure_from, end).await
-                    }
-                    LoadMode::ConnectOnly { .. } => connect_only(&cfg, i, measure_from, end).await,
-                    LoadMode::HoldIdle { .. } => hold_idle(&cfg, i, measure_from, end).await,
-                }
-            }));
-        }
-        let mut out = Vec::new();
-        let rss = match rss_probe {
-            Some(p) => p.await.ok().flatten(),
-            None => None,
-        };
-        for h in handles {
-            out.push(h.await.unwrap_or_else(|_| {
-                let mut w = Worker::new();
-                w.error("task-panicked");
-                w
-            }));
-        }
-        (out, rss)
+    let rss_probe = cfg.server_pgid.map(|pgid| {
+        std::thread::spawn(move || {
+            // Just before the window closes, while every held connection is still open.
+            let at = end.checked_sub(Duration::from_millis(50)).unwrap_or(end);
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            server::usage(pgid).1
+        })
     });
+    let (workers, datagram) = match cfg.mode {
+        LoadMode::Datagram {
+            senders,
+            payload,
+            window,
+            rate,
+            loss_timeout,
+        } => {
+            let plan = datagram::Plan {
+                senders,
+                payload,
+                window,
+                rate,
+                loss_timeout,
+            };
+            let (workers, report) = datagram::run(cfg, plan, measure_from, end);
+            (workers, Some(report))
+        }
+        _ => (modes::run_tokio(cfg, measure_from, end)?, None),
+    };
+    let server_rss_kib = rss_probe.and_then(|p| p.join().ok().flatten());
     let wall = start.elapsed().as_secs_f64();
     let server_cpu = match (cfg.server_pgid, server0) {
         (Some(p), Some(c0)) => Some((server::usage(p).0 - c0) / wall.max(1e-9)),
@@ -258,6 +274,7 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
         client_cpu: (cpu_seconds() - cpu0) / wall.max(1e-9),
         server_cpu,
         server_rss_kib,
+        datagram,
         ..Default::default()
     };
     if let LoadMode::HoldIdle { .. } = cfg.mode {

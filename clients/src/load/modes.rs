@@ -1,12 +1,63 @@
-//! The workers of each load mode. Each returns its own tally; `run_load` merges them.
+//! The workers of each TCP load mode, on tokio. Each returns its own tally; `run_load` merges them.
 
-use super::{kind_of, LoadConfig, Worker};
+use super::{kind_of, LoadConfig, LoadMode, Worker};
 use crate::payload::fill_seeded;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
+
+/// Runs one worker per connection of a TCP mode on a tokio runtime sized to the available cores.
+pub(super) fn run_tokio(
+    cfg: &LoadConfig,
+    measure_from: Instant,
+    end: Instant,
+) -> std::io::Result<Vec<Worker>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let n = match cfg.mode {
+        LoadMode::ConnPerRequest { concurrency, .. } | LoadMode::ConnectOnly { concurrency } => {
+            concurrency
+        }
+        LoadMode::PingPong { connections, .. }
+        | LoadMode::Throughput { connections, .. }
+        | LoadMode::HoldIdle { connections } => connections,
+        LoadMode::Datagram { .. } => 0,
+    };
+    Ok(rt.block_on(async {
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let cfg = cfg.clone();
+            handles.push(tokio::spawn(async move {
+                match cfg.mode {
+                    LoadMode::ConnPerRequest { payload, .. } => {
+                        conn_per_request(&cfg, i, payload, measure_from, end).await
+                    }
+                    LoadMode::PingPong { payload, .. } => {
+                        ping_pong(&cfg, i, payload, measure_from, end).await
+                    }
+                    LoadMode::Throughput { chunk, .. } => {
+                        throughput(&cfg, i, chunk, measure_from, end).await
+                    }
+                    LoadMode::ConnectOnly { .. } => connect_only(&cfg, i, measure_from, end).await,
+                    LoadMode::HoldIdle { .. } => hold_idle(&cfg, i, measure_from, end).await,
+                    LoadMode::Datagram { .. } => Worker::new(),
+                }
+            }));
+        }
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap_or_else(|_| {
+                let mut w = Worker::new();
+                w.error("task-panicked");
+                w
+            }));
+        }
+        out
+    }))
+}
 
 async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
     let socket = if cfg.addr.is_ipv4() {
@@ -55,7 +106,7 @@ async fn exchange(
     }
 }
 
-pub(super) async fn conn_per_request(
+async fn conn_per_request(
     cfg: &LoadConfig,
     index: usize,
     payload: usize,
@@ -82,7 +133,7 @@ pub(super) async fn conn_per_request(
     w
 }
 
-pub(super) async fn ping_pong(
+async fn ping_pong(
     cfg: &LoadConfig,
     index: usize,
     payload: usize,
@@ -111,7 +162,7 @@ pub(super) async fn ping_pong(
     w
 }
 
-pub(super) async fn throughput(
+async fn throughput(
     cfg: &LoadConfig,
     index: usize,
     chunk: usize,
@@ -184,12 +235,7 @@ pub(super) async fn throughput(
 }
 
 /// Connects and waits for the server's close (an accept-and-close server closes at once), again.
-pub(super) async fn connect_only(
-    cfg: &LoadConfig,
-    index: usize,
-    from: Instant,
-    end: Instant,
-) -> Worker {
+async fn connect_only(cfg: &LoadConfig, index: usize, from: Instant, end: Instant) -> Worker {
     let mut w = Worker::new();
     let mut n: usize = 0;
     let mut byte = [0u8; 1];
@@ -215,12 +261,7 @@ pub(super) async fn connect_only(
 
 /// Opens one connection and holds it idle until the end of the window (and a little past it, so
 /// the server's memory is sampled with every connection open).
-pub(super) async fn hold_idle(
-    cfg: &LoadConfig,
-    index: usize,
-    from: Instant,
-    end: Instant,
-) -> Worker {
+async fn hold_idle(cfg: &LoadConfig, index: usize, from: Instant, end: Instant) -> Worker {
     let mut w = Worker::new();
     let t = Instant::now();
     let Some(stream) = open(cfg, index, &mut w).await else {
