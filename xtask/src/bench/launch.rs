@@ -1,5 +1,6 @@
 //! Starting and stopping what the benchmark measures: servers pinned to CPU 0, the load client
-//! (and ab) pinned to CPU 1, where `taskset` exists.
+//! (and ab) pinned to CPU 1, where `taskset` exists. A TCP server is ready when it accepts; a
+//! UDP-only server when its socket appears in `/proc/net/udp` or `/proc/net/udp6`.
 
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -80,18 +81,59 @@ impl Drop for Running {
     }
 }
 
-/// A free port on 127.0.0.1.
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// A free TCP port on 127.0.0.1, or a free UDP one when `udp`.
+pub fn free_port(udp: bool) -> anyhow::Result<u16> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    Ok(if udp {
+        std::net::UdpSocket::bind(addr)?.local_addr()?.port()
+    } else {
+        std::net::TcpListener::bind(addr)?.local_addr()?.port()
+    })
 }
 
-/// Starts `argv` (with `{port}` replaced) in its own process group and waits until it accepts.
-/// Readiness by connecting is acceptable here, unlike in the runner: the benchmark starts only
-/// servers that serve forever, so a probe spends nothing the measurement needs.
-pub fn start(argv: &[String], pin: Option<(usize, usize)>) -> anyhow::Result<Running> {
-    let port = free_port()?;
+/// True when the `echo-server` in `bin` takes `--udp` (its help mentions it).
+pub fn serves_udp(bin: &Path) -> bool {
+    Command::new(bin.join("echo-server"))
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--udp"))
+}
+
+/// True when a socket bound to local `port` is listed in `table` (the text of `/proc/net/udp`
+/// or `/proc/net/udp6`, whose second column is `ADDRESS:PORT` in hex).
+pub fn udp_port_bound(table: &str, port: u16) -> bool {
+    table.lines().skip(1).any(|line| {
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|local| local.rsplit(':').next())
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+            == Some(port)
+    })
+}
+
+fn ready(port: u16, udp: bool) -> bool {
+    if udp {
+        ["/proc/net/udp", "/proc/net/udp6"].iter().any(|path| {
+            std::fs::read_to_string(path).is_ok_and(|table| udp_port_bound(&table, port))
+        })
+    } else {
+        std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], port).into(),
+            Duration::from_millis(200),
+        )
+        .is_ok()
+    }
+}
+
+/// Starts `argv` (with `{port}` replaced) in its own process group and waits until it accepts
+/// (or, when `udp`, until its UDP socket is bound), for 10 s at most. Readiness by connecting is
+/// acceptable here, unlike in the runner: the benchmark starts only servers that serve forever,
+/// so a probe spends nothing the measurement needs. A UDP-only server has no listener to
+/// connect to, and a probe datagram would be measured, so its socket is looked up instead.
+pub fn start(argv: &[String], pin: Option<(usize, usize)>, udp: bool) -> anyhow::Result<Running> {
+    let port = free_port(udp)?;
     let argv: Vec<String> = argv
         .iter()
         .map(|a| a.replace("{port}", &port.to_string()))
@@ -111,16 +153,19 @@ pub fn start(argv: &[String], pin: Option<(usize, usize)>) -> anyhow::Result<Run
     let child = command
         .spawn()
         .with_context(|| format!("start `{}`", argv.join(" ")))?;
-    let running = Running { child, port };
+    let mut running = Running { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_millis(200),
-    )
-    .is_err()
-    {
+    while !ready(port, udp) {
+        if let Ok(Some(status)) = running.child.try_wait() {
+            bail!("`{}` exited before serving: {status}", argv.join(" "));
+        }
         if Instant::now() > deadline {
-            bail!("`{}`: not listening on {port} after 10 s", argv.join(" "));
+            let what = if udp {
+                "bound a UDP socket"
+            } else {
+                "listening"
+            };
+            bail!("`{}`: not {what} on {port} after 10 s", argv.join(" "));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -216,4 +261,26 @@ pub fn has_ab() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::udp_port_bound;
+
+    const UDP: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  119: 0100007F:1F47 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 4242 2 0000000000000000 0
+";
+    const UDP6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  300: 00000000000000000000000001000000:B8A7 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 4343 2 0000000000000000 0
+";
+
+    #[test]
+    fn a_bound_udp_port_is_found_in_either_table() {
+        assert!(udp_port_bound(UDP, 8007));
+        assert!(udp_port_bound(UDP6, 47271));
+        assert!(!udp_port_bound(UDP, 47271));
+        assert!(!udp_port_bound(UDP6, 8007));
+        // The header line and garbage are never a match.
+        assert!(!udp_port_bound("sl local_address\nnonsense\n", 0));
+    }
 }

@@ -4,6 +4,10 @@
 //! Prints medians with ratios to the fastest model and to the loopback ceilings measured in the
 //! same run; writes `target/bench/bench.json`, `table.txt` and `chart.svg`. Benchmarks print;
 //! tests never time.
+//!
+//! The models that serve UDP (`--udp`) are started a second time as UDP-only targets for the
+//! datagram row, whose table line adds the loss; they take no TCP load and the TCP models no
+//! datagram load.
 
 mod chart;
 mod launch;
@@ -20,6 +24,8 @@ enum Role {
     Ceiling,
     /// A reference model; `stream` models take the persistent loads, `c10k` ones the hold.
     Model { stream: bool, c10k: bool },
+    /// A reference model started with `--udp`: only the datagram load.
+    Udp,
     /// The user's server: every load.
     Yours,
 }
@@ -54,7 +60,7 @@ const LOADS: &[Load] = &[
         flags: "--mode conn-per-request --connections 50 --payload 64",
         figure: "rate",
         ceiling: Some(("accept-close", CONNECT)),
-        takes: |_, role| role != Role::Ceiling,
+        takes: |_, role| matches!(role, Role::Model { .. } | Role::Yours),
     },
     Load {
         name: "ping-pong 64 B ×10",
@@ -77,13 +83,27 @@ const LOADS: &[Load] = &[
         ceiling: None,
         takes: |_, role| matches!(role, Role::Model { c10k: true, .. } | Role::Yours),
     },
+    Load {
+        name: DATAGRAM,
+        flags: "--mode datagram --senders 4 --window 16 --payload 64",
+        figure: "rate",
+        ceiling: None,
+        takes: |_, role| role == Role::Udp,
+    },
 ];
+
+/// The UDP row: 4 senders × 16 datagrams of 64 B in flight, answered datagrams per second.
+const DATAGRAM: &str = "datagram 64 B ×4 w16";
+
+/// The reference models that serve UDP, benchmarked a second time with `--udp`.
+const UDP_MODELS: &[&str] = &["sequential", "epoll", "tokio"];
 
 fn streams(name: &str, role: Role) -> bool {
     match role {
         Role::Ceiling => name == "splice-pump",
         Role::Model { stream, .. } => stream,
         Role::Yours => true,
+        Role::Udp => false,
     }
 }
 
@@ -98,7 +118,8 @@ const MODELS: &[(&str, &str, bool, bool)] = &[
     ("prefork", "prefork", false, false),
 ];
 
-fn targets(bin: &std::path::Path, server: Option<&str>) -> anyhow::Result<Vec<Target>> {
+/// The targets: ceilings, models, the UDP models when `udp` (the servers take `--udp`), yours.
+fn targets(bin: &std::path::Path, server: Option<&str>, udp: bool) -> anyhow::Result<Vec<Target>> {
     let mut out = Vec::new();
     for mode in ["accept-close", "splice-pump"] {
         out.push(Target {
@@ -129,6 +150,22 @@ fn targets(bin: &std::path::Path, server: Option<&str>) -> anyhow::Result<Vec<Ta
             },
         });
     }
+    if udp {
+        for model in UDP_MODELS {
+            out.push(Target {
+                name: format!("{model} udp"),
+                argv: vec![
+                    bin.join("echo-server").display().to_string(),
+                    "--model".into(),
+                    (*model).into(),
+                    "--udp".into(),
+                    "--port".into(),
+                    "{port}".into(),
+                ],
+                role: Role::Udp,
+            });
+        }
+    }
     if let Some(cmd) = server {
         let argv = shlex::split(cmd)
             .filter(|a| !a.is_empty())
@@ -153,14 +190,18 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyho
     let pin = launch::pin_cpus();
     let out_dir = crate::root().join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
-    let targets = targets(&bin, server)?;
+    let udp = launch::serves_udp(&bin);
+    if !udp {
+        eprintln!("echo-server has no --udp: the datagram row is skipped");
+    }
+    let targets = targets(&bin, server, udp)?;
     // (target, load) → samples and the last full report.
     let mut samples: BTreeMap<(String, &str), (Vec<f64>, Value)> = BTreeMap::new();
     for rep in 0..reps {
         eprintln!("repetition {} of {reps}", rep + 1);
         for t in &targets {
             for load in LOADS.iter().filter(|l| (l.takes)(&t.name, t.role)) {
-                let server = launch::start(&t.argv, pin)?;
+                let server = launch::start(&t.argv, pin, t.role == Role::Udp)?;
                 let r = launch::load(&bin, server.port, server.pgid(), load.flags, seconds, pin);
                 drop(server);
                 let r = r.with_context(|| format!("{} under {}", t.name, load.name))?;
@@ -219,7 +260,7 @@ fn summarise(
         };
         let fastest = targets
             .iter()
-            .filter(|t| matches!(t.role, Role::Model { .. }))
+            .filter(|t| matches!(t.role, Role::Model { .. } | Role::Udp))
             .filter_map(|t| of(&t.name, load.name))
             .fold(0.0, f64::max);
         let ceiling = load.ceiling.and_then(|(t, l)| of(t, l));
@@ -233,7 +274,7 @@ fn summarise(
                 "load": load.name,
                 "figure": load.figure,
                 "target": t.name,
-                "role": match t.role { Role::Ceiling => "ceiling", Role::Model { .. } => "model", Role::Yours => "yours" },
+                "role": match t.role { Role::Ceiling => "ceiling", Role::Model { .. } | Role::Udp => "model", Role::Yours => "yours" },
                 "median": m,
                 "samples": s,
                 "vs_fastest_model": if matches!(t.role, Role::Ceiling) { None } else { ratio(fastest) },
@@ -244,10 +285,34 @@ fn summarise(
                 "server_rss_kib": last["server_rss_kib"],
                 "bottleneck": last["bottleneck"],
                 "errors": last["errors"],
+                "loss_percent": last["loss_percent"],
+                "datagram": datagram_figures(last),
             }));
         }
     }
     rows
+}
+
+/// The datagram figures of an `echo-load` report, or null for the TCP loads.
+fn datagram_figures(report: &Value) -> Value {
+    if report["sent"].is_null() {
+        return Value::Null;
+    }
+    let keys = [
+        "sent",
+        "answered",
+        "lost",
+        "loss_percent",
+        "duplicates",
+        "late",
+        "reordered",
+        "mismatches",
+        "mismatch_sample",
+    ];
+    keys.iter()
+        .map(|k| ((*k).to_string(), report[*k].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// `ab -n 20000 -c 50` beside `echo-load` (connection per request, 50 at once, an ab-sized
@@ -274,7 +339,7 @@ fn ab_comparison(
             "{port}".into(),
         ]
         .to_vec();
-        let server = launch::start(&argv, pin)?;
+        let server = launch::start(&argv, pin, false)?;
         let ab = launch::ab(server.port, 20_000, 50, pin);
         // ab's request is about 80 bytes; echo-load sends the same amount.
         let ours = launch::load(
@@ -315,12 +380,13 @@ fn pct(v: &Value) -> String {
 
 fn table(results: &[Value], ab: &Value) -> String {
     let mut text = format!(
-        "{:<24} {:<13} {:>13} {:>9} {:>9} {:>9} {:>7} {:>7} {:>11}  {}\n",
+        "{:<24} {:<14} {:>13} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
         "load",
         "target",
         "median",
         "vs best",
         "vs ceil",
+        "loss",
         "p99 µs",
         "srv cpu",
         "cli cpu",
@@ -334,12 +400,15 @@ fn table(results: &[Value], ab: &Value) -> String {
                 .map_or_else(|| "-".into(), |c| format!("{c:.2}"))
         };
         text.push_str(&format!(
-            "{:<24} {:<13} {:>13} {:>9} {:>9} {:>9} {:>7} {:>7} {:>11}  {}\n",
+            "{:<24} {:<14} {:>13} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
             r["load"].as_str().unwrap_or("?"),
             r["target"].as_str().unwrap_or("?"),
             fmt_value(figure, r["median"].as_f64().unwrap_or(0.0)),
             pct(&r["vs_fastest_model"]),
             pct(&r["vs_ceiling"]),
+            r["loss_percent"]
+                .as_f64()
+                .map_or_else(|| "-".into(), |l| format!("{l:.2}%")),
             r["p99_us"]
                 .as_u64()
                 .map_or_else(|| "-".into(), |v| v.to_string()),
@@ -378,3 +447,6 @@ fn machine() -> Option<String> {
             .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
     })
 }
+
+#[cfg(test)]
+mod tests;
