@@ -114,10 +114,13 @@ fn dropping_every_tenth_datagram_is_ten_percent_loss() {
         }
     })
     .expect("an echo");
-    let (_, d) = run(&echo, 40);
+    let (_, d) = run(&echo, 100);
     assert!(d.sent >= 100, "{d:?}");
     let loss = d.loss_percent();
-    assert!((7.0..=13.0).contains(&loss), "loss {loss:.1}% in {d:?}");
+    // A busy machine may delay a correct answer past the timeout: it is then lost and late.
+    let dropped = 100.0 * (d.lost - d.late) as f64 / d.sent as f64;
+    assert!((7.0..=13.0).contains(&dropped), "loss {loss:.1}% in {d:?}");
+    assert!(loss >= dropped, "{d:?}");
     assert_eq!(d.answered + d.lost, d.sent, "{d:?}");
     assert_eq!(d.mismatches, 0, "{d:?}");
 }
