@@ -57,7 +57,7 @@ pub enum LoadMode {
     /// `senders` UDP sockets (on the loopback address of the server's family) each keep up to
     /// `window` datagrams of `payload` bytes in flight; the rate is answered datagrams per second.
     Datagram {
-        /// UDP sockets, one thread each.
+        /// UDP sockets, one thread each (at most 1 024).
         senders: usize,
         /// Bytes per datagram, 0..=65 507; below the 12-byte header it is raised to the header.
         payload: usize,

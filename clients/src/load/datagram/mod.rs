@@ -33,6 +33,9 @@ pub const MAX_PAYLOAD: usize = 65_507;
 /// The largest window: half the ring of slots each sender keeps.
 pub const MAX_WINDOW: usize = RING / 2;
 
+/// The most senders (threads) a run starts.
+pub const MAX_SENDERS: usize = 1024;
+
 /// The datagram figures of a run, beside the common ones in [`super::LoadReport`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DatagramReport {
@@ -100,7 +103,7 @@ pub(super) fn run(
     let mut report = DatagramReport::default();
     let mut workers = Vec::new();
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..plan.senders.max(1))
+        let handles: Vec<_> = (0..plan.senders.clamp(1, MAX_SENDERS))
             .map(|i| s.spawn(move || sender(cfg, plan, i as u32, from, end)))
             .collect();
         for h in handles {
@@ -155,7 +158,7 @@ fn sender(cfg: &LoadConfig, plan: Plan, id: u32, from: Instant, end: Instant) ->
     let interval = plan
         .rate
         .filter(|&r| r > 0)
-        .map(|r| Duration::from_secs_f64(plan.senders.max(1) as f64 / r as f64));
+        .map(|r| Duration::from_secs_f64(plan.senders.clamp(1, MAX_SENDERS) as f64 / r as f64));
     let mut next_send = Instant::now();
     let hard_end = end + plan.loss_timeout;
     loop {
