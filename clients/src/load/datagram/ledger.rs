@@ -102,6 +102,11 @@ impl Ledger {
         }
     }
 
+    /// How long an answer may take before its datagram is lost.
+    pub(crate) fn loss_timeout(&self) -> Duration {
+        self.loss_timeout
+    }
+
     /// Datagrams sent and neither answered nor declared lost.
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
