@@ -159,6 +159,20 @@ impl DatagramSocket {
         Ok(arrivals)
     }
 
+    /// Takes a datagram already waiting on this socket, without waiting: where an answer owed to
+    /// another socket went instead.
+    pub fn take_waiting(&mut self) -> Option<(Vec<u8>, SocketAddr)> {
+        self.sock.set_nonblocking(true).ok()?;
+        let got = self.sock.recv_from(&mut self.buf).ok();
+        let _ = self.sock.set_nonblocking(false);
+        got.map(|(len, from)| (self.buf[..len].to_vec(), from))
+    }
+
+    /// The datagram owed first, if any.
+    pub fn first_owed(&self) -> Option<&[u8]> {
+        self.owed.front().map(Vec::as_slice)
+    }
+
     /// Checks one arrived datagram against what is owed, and settles the datagram it answers.
     fn check_answer(&mut self, len: usize, from: SocketAddr) -> Result<(), Failure> {
         let got = &self.buf[..len];

@@ -616,7 +616,15 @@ impl Executor<'_, '_> {
                 self.transcript.record(&name, EventKind::DatagramSent(len));
             }
             Step::UdpExpectEcho => {
-                let arrivals = sock.expect_answers(self.cfg.no_progress, limits.deadline)?;
+                let arrivals = match sock.expect_answers(self.cfg.no_progress, limits.deadline) {
+                    Ok(a) => a,
+                    Err(mut f) => {
+                        if f.kind == FailureKind::Hang {
+                            f.message.push_str(&self.misdelivered(&name));
+                        }
+                        return Err(f);
+                    }
+                };
                 for a in arrivals {
                     self.transcript
                         .record(&name, EventKind::DatagramReceived(a.len as u64, a.from));
@@ -666,6 +674,37 @@ impl Executor<'_, '_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// After a UDP answer owed to socket `name` did not come: whether it is waiting on another
+    /// socket of this client (the server answered the wrong sender), as evidence.
+    fn misdelivered(&mut self, name: &str) -> String {
+        let Some(owed) = self
+            .udp
+            .get(name)
+            .and_then(|s| s.first_owed().map(<[u8]>::to_vec))
+        else {
+            return String::new();
+        };
+        let mut found = Vec::new();
+        for (other, sock) in self.udp.iter_mut().filter(|(n, _)| n.as_str() != name) {
+            // A bounded look: the datagrams already queued on that socket, at most a few.
+            for _ in 0..8 {
+                let Some((data, from)) = sock.take_waiting() else {
+                    break;
+                };
+                if data == owed {
+                    let to = sock
+                        .local_addr()
+                        .map_or_else(String::new, |a| format!(" ({a})"));
+                    found.push(format!(
+                        "; its answer arrived on socket `{other}`{to} instead, from {from}: the server answered the wrong sender"
+                    ));
+                    break;
+                }
+            }
+        }
+        found.concat()
     }
 
     fn conn_and_transcript(&mut self) -> Result<(&mut Connection, &mut Transcript), Failure> {
