@@ -96,6 +96,23 @@ fn cmd_without_port_placeholder() {
 }
 
 #[test]
+fn addr_of_the_other_family_is_refused() {
+    let (stderr, _) = check_rejected(
+        &["run", "--addr", "[::1]:7007", "--family", "4"],
+        exit::USAGE,
+    );
+    insta::assert_snapshot!(stderr);
+    let (stderr, _) = check_rejected(
+        &["run", "--addr", "127.0.0.1:7007", "--family", "7"],
+        exit::USAGE,
+    );
+    assert!(
+        stderr.contains("invalid value '7' for '--family"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn non_loopback_addr_is_refused() {
     let (stderr, _) = check_rejected(&["run", "--addr", "10.1.2.3:7"], exit::USAGE);
     insta::assert_snapshot!(stderr);

@@ -114,19 +114,17 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         (None, Some(addr)) => {
             let resolved = address(addr, args.allow_remote)?;
             let family = IpFamily::of(resolved.ip());
-            match (args.family, family) {
-                (FamilyArg::V4, IpFamily::Ipv6) | (FamilyArg::V6, IpFamily::Ipv4) => {
-                    return Err(usage(format!(
-                        "--family {}: --addr {addr} is an {} address",
-                        if args.family == FamilyArg::V4 {
-                            "4"
-                        } else {
-                            "6"
-                        },
-                        family.as_str()
-                    )))
-                }
-                _ => {}
+            let wanted = match args.family {
+                Some(FamilyArg::V4) => Some(("4", IpFamily::Ipv4)),
+                Some(FamilyArg::V6) => Some(("6", IpFamily::Ipv6)),
+                _ => None,
+            };
+            if let Some((flag, want)) = wanted.filter(|(_, want)| *want != family) {
+                return Err(usage(format!(
+                    "--family {flag}: --addr {addr} is an {} address, not {}",
+                    family.as_str(),
+                    want.as_str()
+                )));
             }
             (Target::Addr(resolved), addr.clone())
         }
@@ -141,7 +139,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         IpFamily::Ipv4 => IpFamily::Ipv6,
         IpFamily::Ipv6 => IpFamily::Ipv4,
     };
-    let twin = (args.family == FamilyArg::Both).then_some(other);
+    let twin = (args.family == Some(FamilyArg::Both)).then_some(other);
     if let Some(twin) = twin {
         cases = with_twins(cases, twin);
     }
@@ -183,7 +181,7 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         Some(re) => Some(regex::Regex::new(re).map_err(|e| usage(format!("--ready-line: {e}")))?),
         None => None,
     };
-    let (host, bind) = match args.family {
+    let (host, bind) = match args.family.unwrap_or(FamilyArg::V4) {
         FamilyArg::V4 => (IpFamily::Ipv4.loopback(), IpFamily::Ipv4.loopback()),
         FamilyArg::V6 => (IpFamily::Ipv6.loopback(), IpFamily::Ipv6.loopback()),
         FamilyArg::Both => (

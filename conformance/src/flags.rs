@@ -77,9 +77,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "")]
     pub claims: String,
     /// Which loopback the cases use: 4 (127.0.0.1), 6 (::1), or both (every case over 127.0.0.1,
-    /// then again over ::1 with `@ipv6` after its id).
-    #[arg(long, value_enum, default_value_t = FamilyArg::V4)]
-    pub family: FamilyArg,
+    /// then again over ::1 with `@ipv6` after its id). Default: 4 with --cmd, the address's own
+    /// family with --addr.
+    #[arg(long, value_enum)]
+    pub family: Option<FamilyArg>,
     /// The server's transform (shorthand for the transform claim).
     #[arg(long, value_parser = ["identity", "uppercase", "prefix"])]
     pub transform: Option<String>,
