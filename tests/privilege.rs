@@ -20,6 +20,8 @@ fn root_or_skip(test: &str) -> bool {
 #[case::threaded("threaded", &["--user", "nobody", "--group", "nogroup"])]
 #[case::prefork("prefork", &["--user", "nobody", "--group", "nogroup"])]
 #[case::tokio("tokio", &["--user", "nobody", "--group", "nogroup"])]
+#[case::tokio_tcp_udp("tokio", &["--transport", "both", "--user", "nobody", "--group", "nogroup"])]
+#[case::epoll_udp("epoll", &["--udp", "--user", "nobody", "--group", "nogroup"])]
 fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
     if !root_or_skip(&format!("reference_drops_correctly::{model}")) {
         return;
@@ -35,14 +37,24 @@ fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
         exit::OK,
     );
     report.assert_claimed_pass();
-    for id in [
-        "priv.uid.all-four",
-        "priv.gid.all-four",
-        "priv.tree.all-tasks",
-        "priv.listen.bound-by-root",
-        "priv.no-regain",
-    ] {
+    // The `priv.*` cases speak TCP, but for `priv.udp.bound-by-root`: a UDP-only server is judged
+    // by that one.
+    let ids: &[&str] = if claims.contains("tcp") || !claims.contains("udp") {
+        &[
+            "priv.uid.all-four",
+            "priv.gid.all-four",
+            "priv.tree.all-tasks",
+            "priv.listen.bound-by-root",
+            "priv.no-regain",
+        ]
+    } else {
+        &[]
+    };
+    for id in ids {
         report.assert_grade(id, "PASS");
+    }
+    if claims.contains("udp") {
+        report.assert_grade("priv.udp.bound-by-root", "PASS");
     }
 }
 
@@ -55,18 +67,19 @@ fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
 #[case::root_master("root-master", "priv.tree.all-tasks", exit::CASE_FAILED)]
 #[case::bind_after_drop("bind-after-drop", "priv.listen.bound-by-root", exit::SERVER)]
 #[case::ignore_failure("ignore-failure", "priv.no-regain", exit::CASE_FAILED)]
+#[case::udp_root_helper("udp-root-helper", "priv.udp.bound-by-root", exit::CASE_FAILED)]
 fn privilege_mutant_fails_its_case(#[case] mutant: &str, #[case] case: &str, #[case] code: i32) {
     if !root_or_skip(&format!("privilege_mutant_fails_its_case::{mutant}")) {
         return;
     }
+    let claims = if case.starts_with("priv.udp.") {
+        "privileged,stream,forever,concurrent,tcp,udp"
+    } else {
+        "privileged,stream,forever,concurrent"
+    };
     let report = check_run(
         &mutant_cmd(mutant),
-        &[
-            "--claims",
-            "privileged,stream,forever,concurrent",
-            "--case",
-            case,
-        ],
+        &["--claims", claims, "--case", case],
         code,
     );
     report.assert_grade(case, "FAIL");

@@ -468,6 +468,9 @@ pub enum PrivCheck {
     /// No task of any process has 0 in any uid or gid field, nor CAP_SETUID, CAP_SETGID or
     /// CAP_SETPCAP in CapPrm, CapEff or CapAmb: it cannot regain root.
     NoRegain,
+    /// A UDP socket is bound on the port (below 1024), its `/proc/net/udp{,6}` row has uid 0
+    /// (bound by root), and only processes whose four Uid fields are the target hold it.
+    UdpBoundByRoot,
 }
 
 /// The signals a `signal` step can send.
@@ -530,7 +533,7 @@ impl SignalName {
 }
 
 /// Every privilege check, in the order the case file header documents them.
-pub const ALL_PRIV_CHECKS: [PrivCheck; 10] = [
+pub const ALL_PRIV_CHECKS: [PrivCheck; 11] = [
     PrivCheck::ListenBoundByRoot,
     PrivCheck::UidAllFour,
     PrivCheck::GidAllFour,
@@ -541,6 +544,7 @@ pub const ALL_PRIV_CHECKS: [PrivCheck; 10] = [
     PrivCheck::AllTasks,
     PrivCheck::AcceptedByTarget,
     PrivCheck::NoRegain,
+    PrivCheck::UdpBoundByRoot,
 ];
 
 impl PrivCheck {
@@ -557,6 +561,7 @@ impl PrivCheck {
             PrivCheck::AllTasks => "all-tasks",
             PrivCheck::AcceptedByTarget => "accepted-by-target",
             PrivCheck::NoRegain => "no-regain",
+            PrivCheck::UdpBoundByRoot => "udp-bound-by-root",
         }
     }
 

@@ -45,6 +45,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         let claims = match case {
             "lifecycle.single.exits" => "single,sequential",
             c if c.starts_with("scale.") => "c10k",
+            c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
             c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
             c if c.starts_with("udp.") => "udp",
             c if c.starts_with("family.") => "dual-stack",
@@ -114,6 +115,9 @@ fn reference_for(claims: &str) -> &'static str {
         "udp" => "tokio --udp",
         "dual-stack" => "threaded --bind ::",
         "single,sequential" => "basic",
+        c if c.starts_with("privileged") && c.contains("udp") => {
+            "tokio --transport both --user nobody --group nogroup"
+        }
         c if c.starts_with("privileged") => "privdrop",
         // The models that claim c10k: tokio (and epoll); threaded does not.
         c if c.contains("c10k") => "tokio",

@@ -56,6 +56,7 @@ pub fn check(subject: &Subject<'_>, check: PrivCheck) -> Result<(), String> {
         }),
         PrivCheck::NoRegain => every_task(subject, regain_problem),
         PrivCheck::ListenBoundByRoot => listen_bound_by_root(subject),
+        PrivCheck::UdpBoundByRoot => udp_bound_by_root(subject),
         PrivCheck::AcceptedByTarget => accepted_by_target(subject),
     }
 }
@@ -222,6 +223,52 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
                 Ok(s) if s.uids() == [t.uid; 4] => {}
                 Ok(s) => bad.push(format!(
                     "{}\n  (held by pid {pid}, which has not dropped to {} = {})",
+                    s.quote("Uid"),
+                    t.user,
+                    t.uid
+                )),
+                Err(e) => bad.push(e),
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n"))
+    }
+}
+
+fn udp_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
+    let t = subject.target;
+    let rows = net::udp_sockets_on_port(subject.members, subject.port)?;
+    if rows.is_empty() {
+        return Err(format!(
+            "no UDP socket on port {} is held by a process of the server's group (pids {:?}); \
+             a server that claims `udp` and `privileged` binds it as root before the drop",
+            subject.port, subject.members
+        ));
+    }
+    let mut bad = Vec::new();
+    if subject.port >= 1024 {
+        bad.push(format!(
+            "port {} is not privileged (below 1024); the runner could not give the server port {}",
+            subject.port, t.port
+        ));
+    }
+    for row in &rows {
+        if row.uid != 0 {
+            bad.push(format!(
+                "{}\n  (uid {} bound this socket, not root: it was bound after the drop)",
+                row.quote(),
+                row.uid
+            ));
+        }
+        for &pid in &row.holders {
+            match status::read_task(pid, pid) {
+                Ok(s) if s.uids() == [t.uid; 4] => {}
+                Ok(s) => bad.push(format!(
+                    "{}\n  {}\n  (pid {pid} holds the UDP socket and has not dropped to {} = {})",
+                    row.quote(),
                     s.quote("Uid"),
                     t.user,
                     t.uid

@@ -25,6 +25,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "one-thread-drop", case: "priv.tree.all-tasks", defect: "starts a helper thread, then drops with raw per-thread syscalls on the main thread only", run: one_thread_drop },
         Mutant { name: "root-master", case: "priv.tree.all-tasks", defect: "pre-fork: only the workers drop; the master stays root", run: root_master },
         Mutant { name: "bind-after-drop", case: "priv.listen.bound-by-root", defect: "drops first, then binds: EACCES on port 7, or a listener not owned by root", run: bind_after_drop },
+        Mutant { name: "udp-root-helper", case: "priv.udp.bound-by-root", defect: "serves TCP and UDP: the main process drops, but a forked helper keeps root and the UDP socket to answer datagrams", run: udp_root_helper },
         Mutant { name: "ignore-failure", case: "priv.no-regain", defect: "seteuid(nobody) first, then setgroups/setgid/setuid with results ignored: they fail or change only the effective ids; real and saved uid and every gid stay 0", run: ignore_failure },
     ]
 }
@@ -148,6 +149,33 @@ fn root_master_worker(t: &Target, listener: &TcpListener) -> i32 {
         Ok(()) => 0,
         Err(_) => 1,
     }
+}
+
+fn udp_root_helper(flags: &Flags) -> anyhow::Result<()> {
+    let t = target()?;
+    let listener = bind(flags, Some(PORT))?;
+    let port = listener.local_addr()?.port();
+    let socket = crate::udp::bind(std::net::SocketAddr::new(flags.bind, port))?;
+    // SAFETY: the process is single-threaded here.
+    let helper = match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+            drop(listener);
+            // The defect: the helper answers datagrams as root, holding the UDP socket.
+            std::process::exit(match crate::udp::serve_blocking(&socket) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            });
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(socket);
+    crate::privilege::drop_privileges(&t)?;
+    announce("udp-root-helper", &listener)?;
+    let served = thread_per_connection(&listener, stream_echo);
+    let _ = kill(helper, Signal::SIGTERM);
+    let _ = waitpid(helper, None);
+    served
 }
 
 fn bind_after_drop(flags: &Flags) -> anyhow::Result<()> {
