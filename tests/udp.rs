@@ -190,7 +190,7 @@ fn family_6_uses_the_ipv6_loopback_only() {
         exit::OK,
     );
     report.assert_grade("udp.echo.one-datagram", "PASS");
-    // A server that binds IPv4 only cannot be reached over --family 6: it never becomes ready.
+    // A server that binds IPv4 only is not ready for --family 6: the runner says where it is bound.
     let run = crate::util::conform(&[
         "run",
         "--cmd",
@@ -202,7 +202,38 @@ fn family_6_uses_the_ipv6_loopback_only() {
         "--case",
         "udp.echo.one-datagram",
         "--ready-timeout",
-        "2",
+        "1",
     ]);
-    assert_ne!(run.code(), exit::OK, "{run}");
+    assert_eq!(run.code(), exit::SERVER, "{run}");
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("has UDP port")
+            && stderr.contains("on ::1")
+            && stderr.contains("UDP 127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_udp_only_server_on_one_family_is_probed_by_datagram() {
+    let report = check_run(
+        &server_cmd("tokio", &["--udp", "--bind", "127.0.0.1"]),
+        &[
+            "--claims",
+            "udp",
+            "--family",
+            "both",
+            "--case",
+            "udp.echo.all-bytes",
+        ],
+        exit::OK,
+    );
+    report.assert_grade("udp.echo.all-bytes", "PASS");
+    let twin = report.case("udp.echo.all-bytes@ipv6");
+    assert_eq!(twin["grade"], "SKIP", "{twin:#}");
+    let why = twin["evidence"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("UDP:") && why.contains("serves ipv4 only"),
+        "{why}"
+    );
 }

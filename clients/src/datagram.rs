@@ -288,12 +288,14 @@ pub struct BurstTally {
     pub reordered: u32,
     /// Answers that match no datagram sent (wrong bytes, truncated, another address).
     pub wrong: u32,
+    /// Datagrams never sent: the step's deadline came first.
+    pub unsent: u32,
     /// Wall time of the burst in milliseconds.
     pub millis: u64,
 }
 
 impl BurstTally {
-    /// Lost datagrams in percent of those sent.
+    /// Lost datagrams in percent of those sent (unsent ones are not lost: they are counted apart).
     pub fn loss_pct(&self) -> f64 {
         if self.sent == 0 {
             0.0
@@ -307,7 +309,7 @@ impl fmt::Display for BurstTally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} sent, {} answered, {} lost ({:.2}%), {} duplicate, {} late, {} reordered, {} wrong, in {} ms",
+            "{} sent, {} answered, {} lost ({:.2}%), {} duplicate, {} late, {} reordered, {} wrong, {} unsent, in {} ms",
             self.sent,
             self.answered,
             self.lost,
@@ -316,6 +318,7 @@ impl fmt::Display for BurstTally {
             self.late,
             self.reordered,
             self.wrong,
+            self.unsent,
             self.millis
         )
     }
@@ -344,11 +347,17 @@ fn burst_datagram(burst: &Burst, seq: u32) -> Vec<u8> {
     data
 }
 
-/// Sends a burst from `sock`, keeping at most `in_flight` unanswered, and tallies the answers.
-/// Never runs past `deadline`: datagrams still unanswered then count as lost.
-pub fn burst(sock: &mut DatagramSocket, b: &Burst, deadline: Instant) -> BurstTally {
+/// Sends a burst from `sock`, keeping at most `in_flight` (at least 1) unanswered, and tallies
+/// the answers. Never runs past `deadline`: datagrams unanswered then count as lost, and those not
+/// yet sent as `unsent`. A send or receive error ends the burst with an `Io` failure.
+pub fn burst(
+    sock: &mut DatagramSocket,
+    b: &Burst,
+    deadline: Instant,
+) -> Result<BurstTally, Failure> {
     let start = Instant::now();
     let mut tally = BurstTally::default();
+    let in_flight = b.in_flight.max(1) as usize;
     // seq -> when it was sent; answered and lost ones are removed.
     let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
     // What became of each datagram: answered or given up on.
@@ -357,10 +366,8 @@ pub fn burst(sock: &mut DatagramSocket, b: &Burst, deadline: Instant) -> BurstTa
     let mut highest_answered: Option<u32> = None;
     let mut next = 0u32;
     while (next < b.count || !pending.is_empty()) && Instant::now() < deadline {
-        while next < b.count && pending.len() < b.in_flight as usize {
-            if sock.send_raw(&burst_datagram(b, next)).is_err() {
-                break;
-            }
+        while next < b.count && pending.len() < in_flight {
+            sock.send_raw(&burst_datagram(b, next))?;
             pending.push_back((next, Instant::now()));
             tally.sent += 1;
             next += 1;
@@ -374,11 +381,11 @@ pub fn burst(sock: &mut DatagramSocket, b: &Burst, deadline: Instant) -> BurstTa
             given_up[seq as usize] = true;
             tally.lost += 1;
         }
-        let until = pending
-            .front()
-            .map_or(Instant::now(), |&(_, at)| at + b.loss_timeout)
-            .min(deadline);
-        let Ok(Some((len, from))) = sock.recv_until(until) else {
+        let Some(&(_, oldest)) = pending.front() else {
+            continue;
+        };
+        let until = (oldest + b.loss_timeout).min(deadline);
+        let Some((len, from)) = sock.recv_until(until)? else {
             continue;
         };
         let got = &sock.buf[..len];
@@ -405,10 +412,10 @@ pub fn burst(sock: &mut DatagramSocket, b: &Burst, deadline: Instant) -> BurstTa
             None => tally.wrong += 1,
         }
     }
-    tally.lost += pending.len() as u32 + (b.count - next);
-    tally.sent = tally.sent.max(next);
+    tally.lost += pending.len() as u32;
+    tally.unsent = b.count - next;
     tally.millis = start.elapsed().as_millis() as u64;
-    tally
+    Ok(tally)
 }
 
 #[cfg(test)]

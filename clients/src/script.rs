@@ -608,6 +608,17 @@ impl Executor<'_, '_> {
         })?;
         match step {
             Step::UdpSend { payload } => {
+                // The parser bounds these; a step built by hand is checked here.
+                if payload.len() > echo_spec::MAX_DATAGRAM {
+                    return Err(Failure::new(
+                        FailureKind::Io,
+                        format!(
+                            "a datagram of {} B is over the UDP maximum of {}",
+                            payload.len(),
+                            echo_spec::MAX_DATAGRAM
+                        ),
+                    ));
+                }
                 let payload = with_seed_offset(payload, self.cfg.seed_offset);
                 let mut data = vec![0u8; payload.len() as usize];
                 crate::payload::fill(&payload, 0, &mut data);
@@ -640,18 +651,37 @@ impl Executor<'_, '_> {
                 in_flight,
                 max_loss_pct,
             } => {
+                if *count > echo_spec::MAX_BURST_DATAGRAMS
+                    || *in_flight == 0
+                    || !(8..=echo_spec::MAX_DATAGRAM).contains(&u64::from(*size))
+                {
+                    return Err(Failure::new(
+                        FailureKind::Io,
+                        format!("udp_burst: count {count}, size {size}, in_flight {in_flight} are out of bounds"),
+                    ));
+                }
                 let shape = Burst {
                     count: *count,
                     size: *size as usize,
                     in_flight: *in_flight,
-                    loss_timeout: self.cfg.no_progress.min(Duration::from_millis(500)),
+                    // The no-progress deadline, at most half a second (both scaled).
+                    loss_timeout: self
+                        .cfg
+                        .no_progress
+                        .min(Duration::from_millis(500).mul_f64(self.cfg.time_scale)),
                     seed: BURST_SEED.wrapping_add(self.cfg.seed_offset),
                 };
-                let tally = burst(sock, &shape, limits.deadline);
+                let tally = burst(sock, &shape, limits.deadline)?;
                 self.note(
                     step.name(),
                     format!("udp_burst: {tally}; tolerance {max_loss_pct}% lost"),
                 );
+                if tally.unsent > 0 {
+                    return Err(Failure::new(
+                        FailureKind::Slow,
+                        format!("the step's deadline came before the burst was sent: {tally}"),
+                    ));
+                }
                 if tally.wrong > 0 || tally.duplicates > 0 {
                     return Err(Failure::new(
                         FailureKind::Mismatch,

@@ -239,7 +239,13 @@ fn list(args: &ListArgs) -> Result<i32, UsageError> {
 
 fn explain(args: &ExplainArgs) -> Result<i32, UsageError> {
     let spec = load(args.spec.as_deref())?;
-    let Some(case) = spec.get(&args.id) else {
+    // `ID@ipv6` (a report's second-family copy) explains the case itself.
+    let id = args
+        .id
+        .strip_suffix("@ipv6")
+        .or_else(|| args.id.strip_suffix("@ipv4"))
+        .unwrap_or(&args.id);
+    let Some(case) = spec.get(id) else {
         let near: Vec<_> = spec
             .cases
             .iter()

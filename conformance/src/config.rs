@@ -126,6 +126,12 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
                     want.as_str()
                 )));
             }
+            if args.family == Some(FamilyArg::Both) && !resolved.ip().is_loopback() {
+                return Err(usage(format!(
+                    "--family both: --addr {addr} is not a loopback address, and the second family's \
+                     cases would go to this machine's own loopback"
+                )));
+            }
             (Target::Addr(resolved), addr.clone())
         }
         _ => return Err(usage("give exactly one of --cmd or --addr")),

@@ -84,10 +84,21 @@ pub fn run(plan: &Plan, sink: &(dyn Fn(Event) + Sync)) -> Result<Outcome, Launch
     let mut alone_idx = Vec::new();
     let mut results: Vec<Option<CaseResult>> = vec![None; plan.cases.len()];
     let unanswered = unanswered_families(plan)?;
+    let remote = matches!(plan.target, Target::Addr(a) if !a.ip().is_loopback());
     for (i, p) in plan.cases.iter().enumerate() {
-        let family_gap = unanswered.iter().find(|(over, _)| *over == p.over);
-        if let (Some((_, reason)), true) = (family_gap, p.claimed || plan.detect) {
-            results[i] = Some(result(p, Verdict::skip(reason.clone()), Duration::ZERO));
+        // The `family.*` cases pick their families themselves, and measure what the probe found.
+        let family_gap = unanswered
+            .iter()
+            .find(|(over, _)| *over == p.over && !picks_families(&p.case))
+            .map(|(_, reason)| reason.clone())
+            .or_else(|| {
+                (remote && picks_families(&p.case)).then(|| {
+                    "connects over 127.0.0.1 and ::1 of this machine, and the server is remote"
+                        .to_string()
+                })
+            });
+        if let (Some(reason), true) = (family_gap, p.claimed || plan.detect) {
+            results[i] = Some(result(p, Verdict::skip(reason), Duration::ZERO));
         } else if !p.claimed && !plan.detect {
             results[i] = Some(result(
                 p,
@@ -238,6 +249,21 @@ fn unanswered_families(plan: &Plan) -> Result<Vec<(Option<IpFamily>, String)>, L
         }
     }
     Ok(gaps)
+}
+
+/// True for a case whose steps choose their address family (`connect_over`, `udp_open_over`).
+fn picks_families(case: &Case) -> bool {
+    fn picks(steps: &[Step]) -> bool {
+        steps.iter().any(|s| match s {
+            Step::ConnectOver { .. }
+            | Step::UdpOpen {
+                family: Some(_), ..
+            } => true,
+            Step::Repeat { steps, .. } => picks(steps),
+            _ => false,
+        })
+    }
+    picks(case.kind.steps())
 }
 
 /// Whether the server answers at `addr`: a TCP connect, or for a UDP-only server one datagram.

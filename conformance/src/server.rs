@@ -266,8 +266,9 @@ impl Server {
                         .ready_seen
                 }
                 None => {
-                    (!spec.tcp || !procs::listeners_of_group(self.pgid, port).is_empty())
-                        && (!spec.udp || !procs::udp_sockets_of_group(self.pgid, port).is_empty())
+                    let (tcp, udp) = self.bound(spec, port);
+                    (!spec.tcp || tcp.iter().any(|a| covers(a.ip(), spec.host)))
+                        && (!spec.udp || udp.iter().any(|a| covers(a.ip(), spec.host)))
                 }
             };
             if ready {
@@ -276,15 +277,31 @@ impl Server {
             if start.elapsed() >= spec.ready_timeout {
                 let what = match &spec.ready_line {
                     Some(re) => format!("no output line matched /{re}/"),
-                    None => format!(
-                        "no process of its group {} (the command must use `{{port}}`)",
-                        match (spec.tcp, spec.udp) {
-                            (true, true) =>
-                                format!("listens on TCP port {port} and has UDP port {port} bound"),
+                    None => {
+                        let (tcp, udp) = self.bound(spec, port);
+                        let found: Vec<String> = tcp
+                            .iter()
+                            .map(|a| format!("TCP {a}"))
+                            .chain(udp.iter().map(|a| format!("UDP {a}")))
+                            .collect();
+                        let wanted = match (spec.tcp, spec.udp) {
+                            (true, true) => {
+                                format!("listens on TCP port {port} and has UDP port {port} bound")
+                            }
                             (false, true) => format!("has UDP port {port} bound"),
                             _ => format!("listens on TCP port {port}"),
+                        };
+                        if found.is_empty() {
+                            format!("no process of its group {wanted} (the command must use `{{port}}`)")
+                        } else {
+                            format!(
+                                "no process of its group {wanted} on {}, where the cases connect; \
+                                 it is bound to {} (use `{{bind}}` in the command, or --family to match)",
+                                spec.host,
+                                found.join(", ")
+                            )
                         }
-                    ),
+                    }
                 };
                 return Err(LaunchError::NotReady {
                     after: start.elapsed(),
@@ -295,6 +312,28 @@ impl Server {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         }
+    }
+
+    /// The local addresses of the group's TCP listeners and UDP sockets on `port`, each read only
+    /// when the server claims that transport.
+    fn bound(&self, spec: &LaunchSpec, port: u16) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let tcp = if spec.tcp {
+            procs::listeners_of_group(self.pgid, port)
+                .into_iter()
+                .map(|l| l.addr)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let udp = if spec.udp {
+            procs::udp_sockets_of_group(self.pgid, port)
+                .into_iter()
+                .map(|r| r.local)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (tcp, udp)
     }
 
     /// The exit status, if the server (the group leader) has exited.
@@ -348,6 +387,8 @@ impl Server {
         self.stopped = true;
         let pg = Pid::from_raw(self.pgid);
         let _ = killpg(pg, Signal::SIGTERM);
+        // A case may have left the group stopped (SIGSTOP): thawed, it can act on the SIGTERM.
+        let _ = killpg(pg, Signal::SIGCONT);
         let deadline = Instant::now() + grace;
         let mut graceful = false;
         while Instant::now() < deadline {
@@ -537,6 +578,13 @@ impl ProcessHooks for Server {
         }
         Ok(())
     }
+}
+
+/// True when a socket bound to `local` answers clients that connect to `host`: the same address,
+/// or the wildcard of its family (`::` also takes IPv4 unless the server set IPV6_V6ONLY, which
+/// `/proc` does not show; the cases will tell).
+fn covers(local: IpAddr, host: IpAddr) -> bool {
+    local == host || (local.is_unspecified() && (local.is_ipv6() || host.is_ipv4()))
 }
 
 /// A free port for a launched server, below the kernel's ephemeral range (so no client socket of

@@ -274,8 +274,8 @@ pub enum Step {
     /// Close the current UDP socket, so an answer still on its way draws an ICMP port-unreachable.
     UdpClose,
     /// From the current UDP socket, send `count` distinct datagrams of `size` bytes, at most
-    /// `in_flight` unanswered at a time; a datagram unanswered within the no-progress deadline is
-    /// lost. Loss is reported as a figure; the step fails when it exceeds `max_loss_pct`, or when
+    /// `in_flight` unanswered at a time; a datagram unanswered within the no-progress deadline
+    /// (at most 500 ms, both scaled by `--time-scale`) is lost. Loss is reported as a figure; the step fails when it exceeds `max_loss_pct`, or when
     /// any answer is wrong or duplicated.
     UdpBurst {
         /// Datagrams in all.

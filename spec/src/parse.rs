@@ -726,7 +726,8 @@ fn walk(
                 names.insert(name.clone());
                 *current = Some(name.clone());
             }
-            s if s.is_udp_step() => {}
+            // UDP leaves are checked by `walk_udp`; a `repeat` holding them is walked below.
+            s if s.is_udp_step() && !matches!(s, Step::Repeat { .. }) => {}
             Step::On { name } => {
                 if !names.contains(name) {
                     return Err(format!(

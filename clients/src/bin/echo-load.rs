@@ -20,7 +20,7 @@
 //! datagrams per second. A one-line summary goes to stderr for people.
 
 use echo_clients::load::{
-    run_load, DatagramReport, LoadConfig, LoadMode, MAX_DATAGRAM_PAYLOAD, MAX_WINDOW,
+    run_load, DatagramReport, LoadConfig, LoadMode, MAX_DATAGRAM_PAYLOAD, MAX_SENDERS, MAX_WINDOW,
 };
 use std::time::Duration;
 
@@ -91,6 +91,9 @@ fn datagram(args: &[String], addr: std::net::SocketAddr, senders: usize) -> Resu
             v.parse().map_err(|e| format!("{name} {v}: {e}"))
         })
     };
+    if !(1..=MAX_SENDERS).contains(&senders) {
+        return Err(format!("--senders {senders}: must be 1..={MAX_SENDERS}"));
+    }
     let payload = num("--payload", 64)? as usize;
     if payload > MAX_DATAGRAM_PAYLOAD {
         return Err(format!(
@@ -113,7 +116,7 @@ fn datagram(args: &[String], addr: std::net::SocketAddr, senders: usize) -> Resu
         return Err(format!("--loss-timeout-ms {loss_ms}: must be 1..=10000"));
     }
     let mode = LoadMode::Datagram {
-        senders: senders.clamp(1, 256),
+        senders,
         payload,
         window,
         rate,

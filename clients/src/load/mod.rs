@@ -12,7 +12,7 @@ mod datagram;
 mod modes;
 mod server;
 
-pub use datagram::{DatagramReport, MAX_PAYLOAD as MAX_DATAGRAM_PAYLOAD, MAX_WINDOW};
+pub use datagram::{DatagramReport, MAX_PAYLOAD as MAX_DATAGRAM_PAYLOAD, MAX_SENDERS, MAX_WINDOW};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -57,7 +57,7 @@ pub enum LoadMode {
     /// `senders` UDP sockets (on the loopback address of the server's family) each keep up to
     /// `window` datagrams of `payload` bytes in flight; the rate is answered datagrams per second.
     Datagram {
-        /// UDP sockets, one thread each (at most 1 024).
+        /// UDP sockets (at most 1 024), shared out over one `ppoll` loop per core.
         senders: usize,
         /// Bytes per datagram, 0..=65 507; below the 12-byte header it is raised to the header.
         payload: usize,
@@ -228,7 +228,7 @@ pub(crate) fn kind_of(e: &std::io::Error) -> &'static str {
 }
 
 /// Runs the load (the TCP modes on a tokio runtime sized to the available cores, the datagram
-/// mode on a thread per sender) and returns what it measured.
+/// mode on one `ppoll` loop per core) and returns what it measured.
 pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
     let cpu0 = cpu_seconds();
     let start = Instant::now();

@@ -72,7 +72,17 @@ pub fn parse(name: &str, text: &str, spec: &Spec) -> Result<Vec<ExpectFail>, Usa
                 line_of(text, entry.reason.span().start)
             )));
         }
-        if spec.get(&id).is_none() {
+        // `id@ipv6` (or `@ipv4`) names one family's copy under `--family both`.
+        let base = match id.split_once('@') {
+            Some((base, "ipv4" | "ipv6")) => base,
+            Some(_) => {
+                return Err(UsageError(format!(
+                    "--expect-fail: {name}:{line}: `{id}`: only `@ipv4` or `@ipv6` may follow a case id"
+                )))
+            }
+            None => id.as_str(),
+        };
+        if spec.get(base).is_none() {
             return Err(UsageError(format!(
                 "--expect-fail: {name}:{line}: `{id}` names no case (see `echo-conform list`)"
             )));
@@ -88,37 +98,49 @@ pub fn parse(name: &str, text: &str, spec: &Spec) -> Result<Vec<ExpectFail>, Usa
     Ok(out)
 }
 
-/// Regrades the listed cases that ran: a failure becomes XFAIL, a pass becomes XPASS.
+/// Regrades the listed cases that ran: a failure becomes XFAIL, a pass becomes XPASS. An entry
+/// without `@family` covers both copies of a case under `--family both`.
 pub fn apply(list: &[ExpectFail], results: &mut [CaseResult], gate: &mut GateReport) {
     for e in list {
-        let Some(r) = results.iter_mut().find(|r| r.id == e.id && r.claimed) else {
-            continue;
+        let covers = |id: &str| {
+            id == e.id
+                || (!e.id.contains('@')
+                    && id
+                        .strip_prefix(e.id.as_str())
+                        .is_some_and(|rest| rest == "@ipv4" || rest == "@ipv6"))
         };
-        let grade = if failing(r.grade) {
-            Grade::XFail
-        } else if r.grade == Grade::Pass {
-            Grade::XPass
-        } else {
-            continue;
-        };
-        r.grade = grade;
-        let note = match grade {
-            Grade::XFail => format!("expected failure: {}", e.reason),
-            _ => format!(
-                "listed in --expect-fail ({}) but passed; remove it from the list",
-                e.reason
-            ),
-        };
-        r.evidence = Some(match r.evidence.take() {
-            Some(ev) => format!("{note}\n{ev}"),
-            None => note,
-        });
-        gate.expected.push(Expected {
-            id: e.id.clone(),
-            reason: e.reason.clone(),
-            grade,
-        });
+        for r in results.iter_mut().filter(|r| covers(&r.id) && r.claimed) {
+            regrade(e, r, gate);
+        }
     }
+}
+
+/// Turns one listed result into XFAIL (it failed) or XPASS (it passed).
+fn regrade(e: &ExpectFail, r: &mut CaseResult, gate: &mut GateReport) {
+    let grade = if failing(r.grade) {
+        Grade::XFail
+    } else if r.grade == Grade::Pass {
+        Grade::XPass
+    } else {
+        return;
+    };
+    r.grade = grade;
+    let note = match grade {
+        Grade::XFail => format!("expected failure: {}", e.reason),
+        _ => format!(
+            "listed in --expect-fail ({}) but passed; remove it from the list",
+            e.reason
+        ),
+    };
+    r.evidence = Some(match r.evidence.take() {
+        Some(ev) => format!("{note}\n{ev}"),
+        None => note,
+    });
+    gate.expected.push(Expected {
+        id: r.id.clone(),
+        reason: e.reason.clone(),
+        grade,
+    });
 }
 
 #[cfg(test)]
@@ -167,5 +189,32 @@ mod tests {
         assert_eq!(results[0].grade, Grade::XFail);
         assert_eq!(results[1].grade, Grade::XPass);
         assert_eq!(gate.expected.len(), 2);
+    }
+
+    #[test]
+    fn an_entry_covers_both_families_and_a_suffixed_one_only_its_own() {
+        let list = parse(
+            "xf.toml",
+            "[[expect_fail]]\nid = \"echo.text.short\"\nreason = \"r1\"\n[[expect_fail]]\nid = \"echo.no-banner@ipv6\"\nreason = \"r2\"\n",
+            &spec(),
+        )
+        .expect("valid");
+        let mk = |id: &str| crate::gate::fixture(id, echo_spec::Level::Must, Grade::Fail);
+        let mut results = vec![
+            mk("echo.text.short"),
+            mk("echo.text.short@ipv6"),
+            mk("echo.no-banner"),
+            mk("echo.no-banner@ipv6"),
+        ];
+        let mut gate = GateReport::default();
+        apply(&list, &mut results, &mut gate);
+        let grades: Vec<Grade> = results.iter().map(|r| r.grade).collect();
+        assert_eq!(
+            grades,
+            [Grade::XFail, Grade::XFail, Grade::Fail, Grade::XFail]
+        );
+        let bad = "[[expect_fail]]\nid = \"echo.text.short@ipv5\"\nreason = \"x\"\n";
+        let e = parse("xf.toml", bad, &spec()).unwrap_err().0;
+        assert!(e.contains("only `@ipv4` or `@ipv6`"), "{e}");
     }
 }

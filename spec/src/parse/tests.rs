@@ -490,3 +490,17 @@ fn udp_steps_are_checked() {
         }
     );
 }
+
+#[test]
+fn a_repeat_of_udp_steps_still_counts_and_checks_its_steps() {
+    check(
+        "kind = \"script\"\nsteps = [\"udp_open\", { repeat = { times = 100000, steps = [{ repeat = { times = 100000, steps = [\"udp_expect_echo\"] } }] } }]\n",
+        "t.toml:7:",
+        "steps once repeats are expanded",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"udp_open\", { repeat = { times = 2, steps = [\"udp_expect_echo\", \"expect_echo\"] } }]\n",
+        "t.toml:7:",
+        "`expect_echo` needs an open connection",
+    );
+}
