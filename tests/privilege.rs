@@ -94,6 +94,29 @@ fn privilege_mutant_fails_its_case(#[case] mutant: &str, #[case] case: &str, #[c
 }
 
 #[test]
+fn listen_bound_by_root_judges_the_udp_socket_too() {
+    if !root_or_skip("listen_bound_by_root_judges_the_udp_socket_too") {
+        return;
+    }
+    // The root helper holds only the UDP socket: the TCP listener alone would pass.
+    let report = check_run(
+        &mutant_cmd("udp-root-helper"),
+        &[
+            "--claims",
+            "privileged,stream,forever,concurrent,tcp,udp",
+            "--case",
+            "priv.listen.bound-by-root",
+        ],
+        exit::CASE_FAILED,
+    );
+    report.assert_failed(
+        "priv.listen.bound-by-root",
+        "PRIVILEGE",
+        &["/net/udp: UDP socket bound to", "has not dropped to"],
+    );
+}
+
+#[test]
 fn privilege_cases_skip_with_a_reason_when_not_claimed_by_root_rules() {
     // Whatever the user, a non-privileged run never grades priv.* cases: they are not claimed.
     let report = check_run(

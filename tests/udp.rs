@@ -237,3 +237,14 @@ fn a_udp_only_server_on_one_family_is_probed_by_datagram() {
         "{why}"
     );
 }
+
+#[test]
+fn the_burst_fails_on_duplicate_answers_too() {
+    // `udp-twice` is named by `udp.one-answer`; the burst's own check of duplicates catches it too.
+    let report = check_run(
+        &crate::util::mutant_cmd("udp-twice"),
+        &["--claims", "udp", "--strict", "--case", "udp.burst"],
+        exit::CASE_FAILED,
+    );
+    report.assert_failed("udp.burst", "MISMATCH", &["duplicate answers", "2000 sent"]);
+}

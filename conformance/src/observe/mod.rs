@@ -222,7 +222,7 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
             match status::read_task(pid, pid) {
                 Ok(s) if s.uids() == [t.uid; 4] => {}
                 Ok(s) => bad.push(format!(
-                    "{}\n  (held by pid {pid}, which has not dropped to {} = {})",
+                    "{quote}\n  {}\n  (held by pid {pid}, which has not dropped to {} = {})",
                     s.quote("Uid"),
                     t.user,
                     t.uid
