@@ -239,12 +239,24 @@ fn a_udp_only_server_on_one_family_is_probed_by_datagram() {
 }
 
 #[test]
-fn the_burst_fails_on_duplicate_answers_too() {
+fn the_burst_fails_on_duplicate_and_wrong_answers_too() {
     // `udp-twice` is named by `udp.one-answer`; the burst's own check of duplicates catches it too.
     let report = check_run(
         &crate::util::mutant_cmd("udp-twice"),
         &["--claims", "udp", "--strict", "--case", "udp.burst"],
         exit::CASE_FAILED,
     );
-    report.assert_failed("udp.burst", "MISMATCH", &["duplicate answers", "2000 sent"]);
+    report.assert_failed(
+        "udp.burst",
+        "MISMATCH",
+        &["duplicate answers", "stopped early"],
+    );
+    // `udp-cstring` answers each burst datagram cut at its first NUL (the sequence number's high
+    // bytes): answers that match no datagram sent are counted wrong, and fail the burst.
+    let report = check_run(
+        &crate::util::mutant_cmd("udp-cstring"),
+        &["--claims", "udp", "--strict", "--case", "udp.burst"],
+        exit::CASE_FAILED,
+    );
+    report.assert_failed("udp.burst", "MISMATCH", &["wrong and 0 duplicate answers"]);
 }

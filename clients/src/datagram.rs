@@ -288,8 +288,12 @@ pub struct BurstTally {
     pub reordered: u32,
     /// Answers that match no datagram sent (wrong bytes, truncated, another address).
     pub wrong: u32,
-    /// Datagrams never sent: the step's deadline came first.
+    /// Datagrams never sent: the step's deadline came first, or the burst stopped early.
     pub unsent: u32,
+    /// The burst stopped after a window's worth of wrong or duplicate answers.
+    pub stopped_early: bool,
+    /// Datagrams still in flight when the burst stopped early (neither answered nor lost).
+    pub abandoned: u32,
     /// Wall time of the burst in milliseconds.
     pub millis: u64,
 }
@@ -320,7 +324,15 @@ impl fmt::Display for BurstTally {
             self.wrong,
             self.unsent,
             self.millis
-        )
+        )?;
+        if self.stopped_early {
+            write!(
+                f,
+                " (stopped early on a window of wrong or duplicate answers, {} still in flight)",
+                self.abandoned
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -349,7 +361,8 @@ fn burst_datagram(burst: &Burst, seq: u32) -> Vec<u8> {
 
 /// Sends a burst from `sock`, keeping at most `in_flight` (at least 1) unanswered, and tallies
 /// the answers. Never runs past `deadline`: datagrams unanswered then count as lost, and those not
-/// yet sent as `unsent`. A send or receive error ends the burst with an `Io` failure.
+/// yet sent as `unsent`. It stops early once `in_flight` answers were wrong or duplicated. A send
+/// or receive error ends the burst with an `Io` failure.
 pub fn burst(
     sock: &mut DatagramSocket,
     b: &Burst,
@@ -366,6 +379,11 @@ pub fn burst(
     let mut highest_answered: Option<u32> = None;
     let mut next = 0u32;
     while (next < b.count || !pending.is_empty()) && Instant::now() < deadline {
+        // A window's worth of wrong or duplicate answers is evidence enough: stop there.
+        if (tally.wrong + tally.duplicates) as usize >= in_flight {
+            tally.stopped_early = true;
+            break;
+        }
         while next < b.count && pending.len() < in_flight {
             sock.send_raw(&burst_datagram(b, next))?;
             pending.push_back((next, Instant::now()));
@@ -412,7 +430,12 @@ pub fn burst(
             None => tally.wrong += 1,
         }
     }
-    tally.lost += pending.len() as u32;
+    // Datagrams still in flight at an early stop were not given their time: not counted lost.
+    if tally.stopped_early {
+        tally.abandoned = pending.len() as u32;
+    } else {
+        tally.lost += pending.len() as u32;
+    }
     tally.unsent = b.count - next;
     tally.millis = start.elapsed().as_millis() as u64;
     Ok(tally)

@@ -676,12 +676,6 @@ impl Executor<'_, '_> {
                     step.name(),
                     format!("udp_burst: {tally}; tolerance {max_loss_pct}% lost"),
                 );
-                if tally.unsent > 0 {
-                    return Err(Failure::new(
-                        FailureKind::Slow,
-                        format!("the step's deadline came before the burst was sent: {tally}"),
-                    ));
-                }
                 if tally.wrong > 0 || tally.duplicates > 0 {
                     return Err(Failure::new(
                         FailureKind::Mismatch,
@@ -689,6 +683,12 @@ impl Executor<'_, '_> {
                             "{} wrong and {} duplicate answers: {tally}",
                             tally.wrong, tally.duplicates
                         ),
+                    ));
+                }
+                if tally.unsent > 0 {
+                    return Err(Failure::new(
+                        FailureKind::Slow,
+                        format!("the step's deadline came before the burst was sent: {tally}"),
                     ));
                 }
                 if tally.loss_pct() > *max_loss_pct {

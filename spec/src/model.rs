@@ -276,7 +276,7 @@ pub enum Step {
     /// From the current UDP socket, send `count` distinct datagrams of `size` bytes, at most
     /// `in_flight` unanswered at a time; a datagram unanswered within the no-progress deadline
     /// (at most 500 ms, both scaled by `--time-scale`) is lost. Loss is reported as a figure; the step fails when it exceeds `max_loss_pct`, or when
-    /// any answer is wrong or duplicated.
+    /// any answer is wrong or duplicated (it stops early after `in_flight` of those).
     UdpBurst {
         /// Datagrams in all.
         count: u32,
