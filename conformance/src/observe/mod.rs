@@ -187,7 +187,6 @@ fn regain_problem(s: &TaskStatus) -> Option<String> {
 }
 
 fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
-    let t = subject.target;
     let rows: Vec<_> = net::sockets_on_port(subject.members, subject.port)?
         .into_iter()
         .filter(net::is_listen)
@@ -200,6 +199,38 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
             subject.port, subject.members
         ));
     }
+    bound_by_root(
+        subject,
+        rows.iter()
+            .map(|r| (r.quote(), r.entry.uid, r.holders.as_slice()))
+            .chain(udp.iter().map(|r| (r.quote(), r.uid, r.holders.as_slice()))),
+    )
+}
+
+fn udp_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
+    let rows = net::udp_sockets_on_port(subject.members, subject.port)?;
+    if rows.is_empty() {
+        return Err(format!(
+            "no UDP socket on port {} is held by a process of the server's group (pids {:?}); \
+             a server that claims `udp` and `privileged` binds it as root before the drop",
+            subject.port, subject.members
+        ));
+    }
+    bound_by_root(
+        subject,
+        rows.iter()
+            .map(|r| (r.quote(), r.uid, r.holders.as_slice())),
+    )
+}
+
+/// The rules every socket on the privileged port keeps, whatever its transport: the port is below
+/// 1024, root created the socket (uid 0 in its `/proc/net` row), and only dropped processes hold
+/// it. Each socket comes as its quoted row, its creator's uid and its holders.
+fn bound_by_root<'a>(
+    subject: &Subject<'_>,
+    sockets: impl Iterator<Item = (String, u32, &'a [i32])>,
+) -> Result<(), String> {
+    let t = subject.target;
     let mut bad = Vec::new();
     if subject.port >= 1024 {
         bad.push(format!(
@@ -208,10 +239,6 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
             subject.port, t.port
         ));
     }
-    let sockets = rows
-        .iter()
-        .map(|r| (r.quote(), r.entry.uid, &r.holders))
-        .chain(udp.iter().map(|r| (r.quote(), r.uid, &r.holders)));
     for (quote, uid, holders) in sockets {
         if uid != 0 {
             bad.push(format!(
@@ -223,52 +250,6 @@ fn listen_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
                 Ok(s) if s.uids() == [t.uid; 4] => {}
                 Ok(s) => bad.push(format!(
                     "{quote}\n  {}\n  (held by pid {pid}, which has not dropped to {} = {})",
-                    s.quote("Uid"),
-                    t.user,
-                    t.uid
-                )),
-                Err(e) => bad.push(e),
-            }
-        }
-    }
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(bad.join("\n"))
-    }
-}
-
-fn udp_bound_by_root(subject: &Subject<'_>) -> Result<(), String> {
-    let t = subject.target;
-    let rows = net::udp_sockets_on_port(subject.members, subject.port)?;
-    if rows.is_empty() {
-        return Err(format!(
-            "no UDP socket on port {} is held by a process of the server's group (pids {:?}); \
-             a server that claims `udp` and `privileged` binds it as root before the drop",
-            subject.port, subject.members
-        ));
-    }
-    let mut bad = Vec::new();
-    if subject.port >= 1024 {
-        bad.push(format!(
-            "port {} is not privileged (below 1024); the runner could not give the server port {}",
-            subject.port, t.port
-        ));
-    }
-    for row in &rows {
-        if row.uid != 0 {
-            bad.push(format!(
-                "{}\n  (uid {} bound this socket, not root: it was bound after the drop)",
-                row.quote(),
-                row.uid
-            ));
-        }
-        for &pid in &row.holders {
-            match status::read_task(pid, pid) {
-                Ok(s) if s.uids() == [t.uid; 4] => {}
-                Ok(s) => bad.push(format!(
-                    "{}\n  {}\n  (pid {pid} holds the UDP socket and has not dropped to {} = {})",
-                    row.quote(),
                     s.quote("Uid"),
                     t.user,
                     t.uid
