@@ -253,28 +253,8 @@ impl Executor<'_, '_> {
         );
         let limits = self.limits();
         match step {
-            Step::Connect { name } => {
-                let conn = Connection::connect(
-                    name,
-                    self.cfg.addr,
-                    self.cfg.no_progress,
-                    self.cfg.transform.clone(),
-                )?;
-                self.transcript.record(name, EventKind::Connected);
-                self.conns.insert(name.clone(), conn);
-                self.current = Some(name.clone());
-            }
-            Step::ConnectOver { name, family } => {
-                let conn = Connection::connect(
-                    name,
-                    self.over(Some(*family)),
-                    self.cfg.no_progress,
-                    self.cfg.transform.clone(),
-                )?;
-                self.transcript.record(name, EventKind::Connected);
-                self.conns.insert(name.clone(), conn);
-                self.current = Some(name.clone());
-            }
+            Step::Connect { name } => self.connect(name, None)?,
+            Step::ConnectOver { name, family } => self.connect(name, Some(*family))?,
             Step::UdpOpen { name, family } => {
                 let sock = DatagramSocket::open(name, self.over(*family))?;
                 if let Some(local) = sock.local_addr() {
@@ -570,6 +550,21 @@ impl Executor<'_, '_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Opens connection `name` to the server over `family` (the run's address when `None`) and
+    /// makes it current.
+    fn connect(&mut self, name: &str, family: Option<IpFamily>) -> Result<(), Failure> {
+        let conn = Connection::connect(
+            name,
+            self.over(family),
+            self.cfg.no_progress,
+            self.cfg.transform.clone(),
+        )?;
+        self.transcript.record(name, EventKind::Connected);
+        self.conns.insert(name.to_string(), conn);
+        self.current = Some(name.to_string());
         Ok(())
     }
 
