@@ -56,14 +56,14 @@ pub fn strongest(
     if met(Claim::C10k) == Some(true) {
         parts.push(Claim::C10k.to_string());
     }
-    // The transport is what the server was declared to serve; only its spelling is kept.
-    let declared_text = declared.to_string();
-    parts.extend(
-        [Claim::Tcp, Claim::Udp]
-            .into_iter()
-            .filter(|c| declared_text.split(',').any(|p| p == c.as_str()))
-            .map(|c| c.to_string()),
-    );
+    // The transport is what the server was declared to serve, spelled as `ClaimSet` spells it:
+    // only when it is not plain TCP.
+    if declared.contains(Claim::Udp) {
+        if declared.contains(Claim::Tcp) {
+            parts.push(Claim::Tcp.to_string());
+        }
+        parts.push(Claim::Udp.to_string());
+    }
     if met(Claim::DualStack) == Some(true) {
         parts.push(Claim::DualStack.to_string());
     }
