@@ -1,7 +1,7 @@
 //! Flags checked and turned into a [`RunConfig`]; every error here is a usage error (exit 2).
 
 use crate::flags::{FamilyArg, Format, RunArgs};
-use crate::runner::{Plan, Planned, Target};
+use crate::plan::{Plan, Planned, RerunBudget, Target};
 use crate::server::LaunchSpec;
 use echo_clients::Transform;
 use echo_spec::{Claim, ClaimSet, IpFamily, Level, Spec};
@@ -163,6 +163,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             privilege_skip,
             regressions: args.emit_regressions.clone(),
             twin,
+            rerun_budget: RerunBudget::default(),
         },
         privilege,
         require_root: args.require_root,
@@ -248,9 +249,6 @@ pub fn address(text: &str, allow_remote: bool) -> Result<SocketAddr, UsageError>
     Ok(addr)
 }
 
-/// The tag of slow or resource-hungry cases, run only with `--heavy` (CI and `cargo xtask conform` do).
-pub const HEAVY_TAG: &str = "heavy";
-
 /// Selects cases by glob and level, marking which ones `claims` satisfies. Cases tagged `heavy`
 /// are left out unless `heavy` is set or a `--case` glob is given (which then selects them too).
 pub fn select(
@@ -292,7 +290,7 @@ pub fn select(
         .iter()
         .filter(|c| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&c.id)))
         .filter(|c| wanted.is_empty() || wanted.contains(&c.level))
-        .filter(|c| heavy || !matchers.is_empty() || !c.tags.iter().any(|t| t == HEAVY_TAG))
+        .filter(|c| heavy || !matchers.is_empty() || !c.is_heavy())
         .map(|c| Planned {
             case: c.clone(),
             claimed: claims.satisfies(&c.requires),

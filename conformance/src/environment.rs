@@ -54,7 +54,7 @@ impl Environment {
             euid: nix::unistd::geteuid().as_raw(),
             cap_eff,
             kernel,
-            ip_unprivileged_port_start: crate::runner::unprivileged_port_start(),
+            ip_unprivileged_port_start: crate::os::unprivileged_port_start(),
             netns: crate::os::netns::status(),
             container_hints: container_hints(),
             nobody_uid: crate::privilege::uid_of("nobody"),

@@ -24,4 +24,7 @@ Exit codes (when several apply, the first in this order wins: 2, 4, 3, 5, 1, 0):
   2  usage error or invalid spec, baseline or expect-fail file
   3  the server did not start, did not become ready, or crashed
   4  the environment cannot run a required case
-  5  a regression against --baseline: a case that passed there fails or is FLAKY now";
+  5  a regression against --baseline: a case that passed there fails or is FLAKY now
+  128+N  echo-conform itself was ended by signal N (130 for Ctrl-C, 143 for SIGTERM), after
+         ending every server it started
+  A broken pipe on stdout (`echo-conform list | head`) ends the command quietly with 0.";

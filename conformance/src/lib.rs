@@ -1,24 +1,32 @@
-//! `echo-conform`: the conformance runner for TCP echo servers.
+//! `echo-conform`: the conformance runner for TCP and UDP echo servers.
 //!
-//! The binary is a thin shell over this library: [`flags`] holds what the user typed, [`config`]
-//! checks it into a [`runner::Plan`], [`runner`] schedules the cases against a launched
-//! ([`server`]) or given target and reports through [`report::Event`]s, and [`report`] renders the
-//! results for people and machines. Exit codes are constants in [`exit`].
+//! One pipeline, a module per phase (see ARCHITECTURE.md, "Entry points"):
+//! [`flags`] holds what the user typed; [`config`] checks it into a [`plan::Plan`];
+//! [`schedule`] places every case (a pure function); [`execute`] carries the schedule out against
+//! a launched ([`server`]) or given target, watched by the [`observer`], and hands each case to
+//! [`grade`], the one place a grade is decided, as [`outcome`] data; [`events`] tell the
+//! reporters in [`report`] how it goes; [`gate`] applies `--repeat`, `--expect-fail` and
+//! `--baseline`; [`error`] maps every failure to the documented exit codes in [`exit`].
 
 pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod environment;
-pub mod exec;
+pub mod error;
+pub mod events;
+pub mod execute;
 pub mod exit;
 pub mod flags;
 pub mod gate;
-pub mod observe;
+pub mod grade;
+pub mod observer;
 pub mod os;
+pub mod outcome;
+pub mod plan;
 pub mod privilege;
 pub mod property;
 pub mod report;
-pub mod runner;
+pub mod schedule;
 pub mod server;
+pub mod text;
 pub mod trace;
-pub mod watch;

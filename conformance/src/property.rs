@@ -2,8 +2,10 @@
 //! sequence as evidence, and `--emit-regressions DIR`, which writes each shrunk counterexample as a
 //! spec file holding one `script` case.
 
-use crate::runner::Planned;
+use crate::grade::ClientFailure;
+use crate::plan::Planned;
 use echo_clients::property::{run_property, Counterexample, PropertyOutcome, ShrinkLimits};
+use echo_clients::FailureKind;
 use echo_clients::ScriptConfig;
 use echo_spec::{emit_file, emit_step, parse_file, Case, CaseKind, PropertyParams, MAX_PROP_CASES};
 use std::path::{Path, PathBuf};
@@ -50,7 +52,7 @@ pub fn execute(
     params: &PropertyParams,
     cfg: &ScriptConfig,
     regressions: Option<&Path>,
-) -> Option<(String, String)> {
+) -> Option<ClientFailure> {
     let limits = ShrinkLimits {
         max_iters: SHRINK_ITERS,
         max_time: SHRINK_TIME.mul_f64(cfg.time_scale).min(cfg.case_budget),
@@ -81,27 +83,27 @@ pub fn execute(
                 Err(e) => evidence.push_str(&format!("\ncannot write the regression: {e}")),
             }
         }
-        return Some((cx.error.failure.kind.label().to_string(), evidence));
+        return Some(ClientFailure::Step {
+            kind: cx.error.failure.kind,
+            evidence,
+        });
     }
     if let Some(reason) = &outcome.aborted {
-        return Some((
-            "ABORT".into(),
-            format!(
-                "{head}\nthe generator gave up after {} sequences: {reason}",
-                outcome.cases_run
-            ),
-        ));
+        return Some(ClientFailure::Abort(format!(
+            "{head}\nthe generator gave up after {} sequences: {reason}",
+            outcome.cases_run
+        )));
     }
     if outcome.cases_skipped > 0 {
-        return Some((
-            "SLOW".into(),
-            format!(
+        return Some(ClientFailure::Step {
+            kind: FailureKind::Slow,
+            evidence: format!(
                 "{head}\nonly {} of {} sequences ran within the case budget of {} ms",
                 outcome.cases_run,
                 params.cases,
                 cfg.case_budget.as_millis()
             ),
-        ));
+        });
     }
     None
 }
@@ -131,7 +133,7 @@ fn describe_failure(outcome: &PropertyOutcome, total: u32, cx: &Counterexample) 
     text.push_str(&format!(
         "{}\ntranscript (last events):\n{}",
         cx.error,
-        crate::server::indent(&cx.transcript.tail(10))
+        crate::text::indent(&cx.transcript.tail(10))
     ));
     text
 }

@@ -2,7 +2,6 @@
 //! rules) with the cases that check it, requirements without a case, and cases covered by none.
 
 use crate::config::UsageError;
-use crate::exit;
 use crate::flags::Format;
 use echo_spec::{Requirements, Spec};
 use std::path::Path;
@@ -22,8 +21,8 @@ pub fn registry(dir: Option<&Path>, spec: &Spec) -> Result<Option<Requirements>,
     Ok(reg)
 }
 
-/// Prints the traceability listing.
-pub fn list(spec: &Spec, dir: Option<&Path>, format: Format) -> Result<i32, UsageError> {
+/// The traceability listing, as text or JSON.
+pub fn list(spec: &Spec, dir: Option<&Path>, format: Format) -> Result<String, UsageError> {
     let Some(reg) = registry(dir, spec)? else {
         let d = dir.map(|d| d.display().to_string()).unwrap_or_default();
         return Err(UsageError(format!(
@@ -54,11 +53,12 @@ pub fn list(spec: &Spec, dir: Option<&Path>, format: Format) -> Result<i32, Usag
             "requirements_without_case": without,
             "cases_without_requirement": uncovered,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        return Ok(exit::OK);
+        return Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ));
     }
-    print!("{}", text(&reg, spec));
-    Ok(exit::OK)
+    Ok(text(&reg, spec))
 }
 
 /// The listing for people.

@@ -90,6 +90,31 @@ pub struct Case {
     pub origin: Origin,
 }
 
+/// The tag of slow or resource-hungry cases (C10k, descriptor exhaustion, the big property case):
+/// left out of a default run, run alone with `--heavy`.
+pub const HEAVY_TAG: &str = "heavy";
+
+impl Case {
+    /// True for a case tagged [`HEAVY_TAG`].
+    pub fn is_heavy(&self) -> bool {
+        self.tags.iter().any(|t| t == HEAVY_TAG)
+    }
+
+    /// True when the case opens a crowd of connections or datagrams (`hold`, `storm`,
+    /// `udp_burst`, or many concurrent clients): its figures, and its neighbours' verdicts,
+    /// depend on nothing else running against the same server.
+    pub fn opens_crowd(&self) -> bool {
+        fn crowd(steps: &[Step]) -> bool {
+            steps.iter().any(|s| match s {
+                Step::Hold { .. } | Step::Storm { .. } | Step::UdpBurst { .. } => true,
+                Step::Repeat { steps, .. } => crowd(steps),
+                _ => false,
+            })
+        }
+        matches!(self.kind, CaseKind::Concurrent { .. }) || crowd(self.kind.steps())
+    }
+}
+
 /// The closed set of case kinds, each with typed parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -9,9 +9,9 @@
 //! A listed case that fails is XFAIL and does not gate; one that passes is XPASS ("remove it from
 //! the list"), which gates only under `--strict`. An id that names no case is a usage error.
 
-use super::{failing, Expected, GateReport};
+use super::{Expected, GateReport};
 use crate::config::UsageError;
-use crate::report::{CaseResult, Grade};
+use crate::report::CaseResult;
 use echo_spec::Spec;
 use serde::Deserialize;
 use std::path::Path;
@@ -115,37 +115,22 @@ pub fn apply(list: &[ExpectFail], results: &mut [CaseResult], gate: &mut GateRep
     }
 }
 
-/// Turns one listed result into XFAIL (it failed) or XPASS (it passed).
+/// Turns one listed result into XFAIL (it failed) or XPASS (it passed), through
+/// [`crate::grade::expect_fail`].
 fn regrade(e: &ExpectFail, r: &mut CaseResult, gate: &mut GateReport) {
-    let grade = if failing(r.grade) {
-        Grade::XFail
-    } else if r.grade == Grade::Pass {
-        Grade::XPass
-    } else {
-        return;
-    };
-    r.grade = grade;
-    let note = match grade {
-        Grade::XFail => format!("expected failure: {}", e.reason),
-        _ => format!(
-            "listed in --expect-fail ({}) but passed; remove it from the list",
-            e.reason
-        ),
-    };
-    r.evidence = Some(match r.evidence.take() {
-        Some(ev) => format!("{note}\n{ev}"),
-        None => note,
-    });
-    gate.expected.push(Expected {
-        id: r.id.clone(),
-        reason: e.reason.clone(),
-        grade,
-    });
+    if let Some(grade) = crate::grade::expect_fail(r, &e.reason) {
+        gate.expected.push(Expected {
+            id: r.id.clone(),
+            reason: e.reason.clone(),
+            grade,
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Grade;
 
     fn spec() -> Spec {
         Spec::embedded().expect("embedded spec")

@@ -106,14 +106,9 @@ impl Options {
         gate.flaky = results
             .iter()
             .filter(|r| r.grade == Grade::Flaky)
-            .map(|r| {
-                let runs = r
-                    .evidence
-                    .as_deref()
-                    .and_then(|e| e.lines().next())
-                    .unwrap_or("")
-                    .trim_end_matches("; one failure:");
-                format!("{}: {runs}", r.id)
+            .map(|r| match r.runs {
+                Some(t) => format!("{}: passed {} of {} runs", r.id, t.passed, t.runs),
+                None => r.id.clone(),
             })
             .collect();
         if let Some((path, base)) = &self.baseline {
@@ -131,7 +126,7 @@ pub fn gating_level(level: Level, strict: bool) -> bool {
 
 /// A grade that counts as failing for gating and baselines.
 pub fn failing(grade: Grade) -> bool {
-    matches!(grade, Grade::Fail | Grade::Flaky)
+    grade.is_failing()
 }
 
 /// The exit code of a finished run: 3 when the server had problems, then 5 for a regression of a
@@ -245,6 +240,7 @@ pub(crate) fn fixture(id: &str, level: echo_spec::Level, grade: Grade) -> CaseRe
         notes: Vec::new(),
         seed: None,
         prop_cases: None,
+        runs: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! All passed: PASS. None passed: FAIL (the first failure's evidence). Some: FLAKY, "passed k of N",
 //! with the evidence of one failure.
 
-use crate::report::{CaseResult, Grade};
+use crate::outcome::CaseResult;
 
 /// The largest `--repeat`.
 pub const MAX_REPEAT: u32 = 100;
@@ -21,51 +21,21 @@ pub fn fold(runs: Vec<Vec<CaseResult>>) -> Vec<CaseResult> {
     }
 }
 
-/// Folds the results of one case over `n` runs.
+/// Folds the results of one case over `n` runs (see [`crate::grade::fold_runs`]).
 pub fn fold_case(results: Vec<CaseResult>, n: usize) -> CaseResult {
-    let passed = results.iter().filter(|r| r.grade == Grade::Pass).count();
-    let failed: Vec<&CaseResult> = results
-        .iter()
-        .filter(|r| matches!(r.grade, Grade::Fail | Grade::Flaky))
-        .collect();
-    let mean = results.iter().map(|r| r.duration_ms).sum::<u64>() / results.len().max(1) as u64;
-    let first = results[0].clone();
-    if n <= 1 {
-        return first;
-    }
-    match (passed, failed.first()) {
-        (_, None) => CaseResult {
-            duration_ms: mean,
-            ..first
-        },
-        (0, Some(f)) => CaseResult {
-            duration_ms: mean,
-            evidence: Some(format!(
-                "failed all {n} runs; the first failure:\n{}",
-                f.evidence.as_deref().unwrap_or("(no evidence)")
-            )),
-            ..(*f).clone()
-        },
-        (k, Some(f)) => CaseResult {
-            grade: Grade::Flaky,
-            duration_ms: mean,
-            evidence: Some(format!(
-                "passed {k} of {n} runs; one failure:\n{}",
-                f.evidence.as_deref().unwrap_or("(no evidence)")
-            )),
-            ..(*f).clone()
-        },
-    }
+    crate::grade::fold_runs(results, n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::{FailureClass, Grade};
 
     fn r(grade: Grade, ev: &str) -> CaseResult {
         CaseResult {
             duration_ms: 10,
-            failure: (grade == Grade::Fail).then(|| "HANG".into()),
+            failure: (grade == Grade::Fail)
+                .then_some(FailureClass::Client(echo_clients::FailureKind::Hang)),
             evidence: Some(ev.into()),
             ..crate::gate::fixture("a", echo_spec::Level::Must, grade)
         }
@@ -91,7 +61,7 @@ mod tests {
             3,
         );
         assert_eq!(some.grade, Grade::Flaky);
-        assert_eq!(some.failure.as_deref(), Some("HANG"));
+        assert_eq!(some.failure.map(|f| f.label()), Some("HANG"));
         let ev = some.evidence.unwrap_or_default();
         assert!(
             ev.starts_with("passed 2 of 3 runs") && ev.contains("boom"),

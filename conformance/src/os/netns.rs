@@ -28,7 +28,7 @@ pub fn is_private() -> bool {
 pub fn enter_private(wanted: bool) {
     let status = if !wanted {
         "host (--no-netns)".to_string()
-    } else if !crate::privilege::is_root() {
+    } else if !nix::unistd::geteuid().is_root() {
         "host (the runner is not root)".to_string()
     } else if threads() != Some(1) {
         "host (threads already exist, so a namespace would not cover them)".to_string()

@@ -49,11 +49,14 @@ pub(crate) fn sample() -> RunReport {
         claimed,
         grade,
         duration_ms: 7,
-        failure: matches!(grade, Grade::Fail | Grade::Flaky).then(|| "HANG".into()),
+        failure: matches!(grade, Grade::Fail | Grade::Flaky).then_some(
+            crate::outcome::FailureClass::Client(echo_clients::FailureKind::Hang),
+        ),
         evidence: evidence.map(String::from),
         notes: Vec::new(),
         seed: None,
         prop_cases: None,
+        runs: None,
     };
     let cases = vec![
         case("echo.pass", Grade::Pass, true, None),
@@ -102,6 +105,7 @@ pub(crate) fn sample() -> RunReport {
         summary: RunReport::summarise(&cases),
         cases,
         server_problems: vec![],
+        run_notes: vec![],
         duration_ms: 100,
         exit_code: 1,
         gate: None,

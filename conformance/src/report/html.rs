@@ -63,7 +63,7 @@ pub fn render(report: &RunReport) -> String {
             id = escape(&c.id),
             level = c.level.as_str(),
             grade = escape(&shown),
-            failure = escape(c.failure.as_deref().unwrap_or("")),
+            failure = escape(c.failure.map(|f| f.label()).unwrap_or("")),
             ms = c.duration_ms,
             title = escape(&c.title),
         ));

@@ -1,24 +1,32 @@
 //! Output for people: a line per case as it finishes, evidence under each failure, a summary.
-//! Colour and a progress bar only on a terminal.
+//! On a terminal: colour, and a status line under the output that names the cases running and
+//! for how long (so a case that hangs for a minute shows which one it is); off a terminal, plain
+//! lines only.
 
-use super::{CaseResult, Event, Grade, RunReport};
+use super::{CaseResult, Grade, RunReport};
+use crate::events::{Attempt, Event};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Prints events as they come; the summary comes from [`summary`].
 pub struct LiveReporter {
     colour: bool,
     bar: Mutex<Option<ProgressBar>>,
+    running: Mutex<BTreeMap<String, (Instant, Attempt)>>,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl LiveReporter {
-    /// A reporter writing to `out`; colour and progress when `tty` is true and stderr is a terminal.
+    /// A reporter writing to `out`; colour and the status line when `tty` is true and stderr is a
+    /// terminal.
     pub fn new(out: Box<dyn Write + Send>, tty: bool) -> Self {
         LiveReporter {
             colour: tty,
             bar: Mutex::new(None),
+            running: Mutex::new(BTreeMap::new()),
             out: Mutex::new(out),
         }
     }
@@ -26,16 +34,30 @@ impl LiveReporter {
     /// Handles one event.
     pub fn event(&self, event: Event) {
         match event {
-            Event::Started { to_run } => {
+            Event::RunStarted { to_run } => {
                 if self.colour && std::io::stderr().is_terminal() {
                     let bar = ProgressBar::new(to_run as u64);
-                    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+                    if let Ok(style) =
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                    {
                         bar.set_style(style);
                     }
+                    bar.enable_steady_tick(Duration::from_millis(250));
                     *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
                 }
             }
+            Event::CaseStarted { id, attempt } => {
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id, (Instant::now(), attempt));
+                self.show_running();
+            }
             Event::CaseFinished(r) => {
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&r.id);
                 if r.grade == Grade::NotClaimed {
                     return;
                 }
@@ -48,12 +70,56 @@ impl LiveReporter {
                     }
                     None => self.write(&text),
                 }
+                drop(bar);
+                self.show_running();
             }
-            Event::Relaunched { .. } => {}
+            Event::ServerDied { status, during } => {
+                let text = format!(
+                    "      the server {status} while {} ran; each is run again alone\n",
+                    during.join(", ")
+                );
+                self.above_bar(&text);
+            }
+            Event::Relaunched { .. } | Event::RunFinished { .. } => {}
         }
     }
 
-    /// Removes the progress bar.
+    /// The status line: the cases running now, the longest-running first, with their age.
+    fn show_running(&self) {
+        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(b) = bar.as_ref() else { return };
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut items: Vec<_> = running.iter().collect();
+        items.sort_by_key(|(_, (t, _))| *t);
+        let text: Vec<String> = items
+            .iter()
+            .take(3)
+            .map(|(id, (t, attempt))| {
+                let why = match attempt {
+                    Attempt::Scheduled => "",
+                    Attempt::Confirm => " (alone)",
+                    Attempt::Attribution => " (attribution)",
+                };
+                format!("{id}{why} {}s", t.elapsed().as_secs())
+            })
+            .collect();
+        let more = running.len().saturating_sub(3);
+        let mut msg = format!("running: {}", text.join(", "));
+        if more > 0 {
+            msg.push_str(&format!(" +{more}"));
+        }
+        b.set_message(msg);
+    }
+
+    fn above_bar(&self, text: &str) {
+        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match bar.as_ref() {
+            Some(b) => b.suspend(|| self.write(text)),
+            None => self.write(text),
+        }
+    }
+
+    /// Removes the status line.
     pub fn finish(&self) {
         if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
             b.finish_and_clear();
@@ -90,8 +156,7 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
     let unclaimed = if r.claimed { "" } else { " (not claimed)" };
     let kind = r
         .failure
-        .as_deref()
-        .map(|k| format!(" [{k}]"))
+        .map(|k| format!(" [{}]", k.label()))
         .unwrap_or_default();
     let seed = match (r.seed, r.prop_cases) {
         (Some(seed), Some(n)) => format!(" (seed {seed}, {n} cases)"),
@@ -107,7 +172,7 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
     );
     if let Some(e) = &r.evidence {
         if r.grade != Grade::Pass && (r.claimed || r.grade == Grade::Skip) {
-            line.push_str(&crate::server::indent(e));
+            line.push_str(&crate::text::indent(e));
             line.push('\n');
         }
     }
@@ -122,6 +187,9 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     let mut text = report.environment.summary_line();
     for p in &report.server_problems {
         text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
+    }
+    for n in &report.run_notes {
+        text.push_str(&format!("note: {n}\n"));
     }
     let n = |g: Grade| report.summary.get(&g).copied().unwrap_or(0);
     let unclaimed: Vec<_> = report

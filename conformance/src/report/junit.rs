@@ -32,7 +32,7 @@ fn status(c: &CaseResult) -> TestCaseStatus {
         Grade::Pass | Grade::Info | Grade::XPass => TestCaseStatus::success(),
         Grade::Fail | Grade::Flaky => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let class = c.failure.as_deref().unwrap_or("FAIL");
+            let class = c.failure.map(|f| f.label()).unwrap_or("FAIL");
             let ty = if c.grade == Grade::Flaky {
                 format!("FLAKY {class}")
             } else {

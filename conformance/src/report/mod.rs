@@ -1,5 +1,8 @@
-//! The results of a run, as data; the printers for people and machines live in the submodules.
+//! The reporters: a finished run as one [`RunReport`] ([`build`]), and its renderings for people
+//! (`human`, live from events and as a summary; `catalog` for `list` and `explain`) and for
+//! machines (`json`, `junit`, `tap`, `html`; `dir` writes them all).
 
+pub mod catalog;
 pub mod dir;
 pub mod html;
 pub mod human;
@@ -7,80 +10,16 @@ pub mod json;
 pub mod junit;
 pub mod tap;
 
+pub use crate::outcome::{CaseResult, Grade};
+
+use crate::config::RunConfig;
 use crate::environment::Environment;
-use echo_spec::Level;
-use serde::{Deserialize, Serialize};
+use crate::execute::Outcome;
+use crate::plan::Target;
+use echo_spec::{Claim, Spec};
+use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The verdict on one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
-pub enum Grade {
-    /// The server did what the case requires.
-    Pass,
-    /// It did not; the evidence says how.
-    Fail,
-    /// The case could not run here; the evidence says why.
-    Skip,
-    /// The server does not claim what the case requires.
-    NotClaimed,
-    /// A measurement, never a failure.
-    Info,
-    /// Passed only some of the repeated runs.
-    Flaky,
-    /// Failed, as `--expect-fail` says it will; does not gate.
-    #[serde(rename = "XFAIL")]
-    XFail,
-    /// Listed by `--expect-fail` but passed: remove it from the list (gates under `--strict`).
-    #[serde(rename = "XPASS")]
-    XPass,
-}
-
-impl Grade {
-    /// The grade as printed.
-    pub fn label(self) -> &'static str {
-        match self {
-            Grade::Pass => "PASS",
-            Grade::Fail => "FAIL",
-            Grade::Skip => "SKIP",
-            Grade::NotClaimed => "NOT-CLAIMED",
-            Grade::Info => "INFO",
-            Grade::Flaky => "FLAKY",
-            Grade::XFail => "XFAIL",
-            Grade::XPass => "XPASS",
-        }
-    }
-}
-
-/// The verdict on one case, with what backs it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CaseResult {
-    /// The case id.
-    pub id: String,
-    /// The case title.
-    pub title: String,
-    /// The case level.
-    pub level: Level,
-    /// Whether the server claims what the case requires (only unclaimed cases run under `--detect`).
-    pub claimed: bool,
-    /// The verdict.
-    pub grade: Grade,
-    /// How long the case took.
-    pub duration_ms: u64,
-    /// The failure class (HANG, STALL, SLOW, MISMATCH, …) when the grade is FAIL.
-    pub failure: Option<String>,
-    /// What backs a FAIL or SKIP: the failing step, offsets and bytes, the transcript, the server's last words.
-    pub evidence: Option<String>,
-    /// Measurements reported whatever the grade (connect counts, memory, CPU).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// For a `property` case: the seed its sequences came from (`--seed` repeats the run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    /// For a `property` case: how many sequences it was to run (`--prop-cases`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prop_cases: Option<u32>,
-}
+use std::time::Instant;
 
 /// How the server was reached.
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +47,9 @@ pub struct RunReport {
     pub cases: Vec<CaseResult>,
     /// Problems with the server process itself (did not start, crashed), each a line.
     pub server_problems: Vec<String>,
+    /// Facts of the run that belong to no single case (what attribution tried and spent).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_notes: Vec<String>,
     /// Wall-clock duration of the run.
     pub duration_ms: u64,
     /// The exit code the run maps to.
@@ -122,30 +64,63 @@ impl RunReport {
     pub fn summarise(cases: &[CaseResult]) -> BTreeMap<Grade, usize> {
         let mut summary = BTreeMap::new();
         for c in cases {
-            let grade = if c.claimed {
-                c.grade
-            } else {
-                Grade::NotClaimed
-            };
-            *summary.entry(grade).or_insert(0) += 1;
+            *summary.entry(crate::grade::summary_grade(c)).or_insert(0) += 1;
         }
         summary
     }
 }
 
-/// What the runner tells reporters as it goes.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The run starts with this many cases to execute.
-    Started {
-        /// Cases that will run.
-        to_run: usize,
-    },
-    /// A case finished.
-    CaseFinished(CaseResult),
-    /// The server was started again (after it died, or for a case that needs a fresh one).
-    Relaunched {
-        /// Why.
-        reason: String,
-    },
+/// The report of a finished run: results, the environment, `--detect`'s profile and the exit code.
+pub fn build(
+    cfg: &RunConfig,
+    spec: &Spec,
+    outcome: Outcome,
+    started: Instant,
+    gate: Option<crate::gate::GateReport>,
+) -> RunReport {
+    let results = outcome.results;
+    let exit_code = crate::gate::exit_code(
+        &results,
+        &outcome.server_problems,
+        cfg.strict,
+        gate.as_ref(),
+    );
+    let privilege = if cfg.plan.claims.contains(Claim::Privileged) {
+        Claim::Privileged
+    } else {
+        Claim::Unprivileged
+    };
+    let detected = cfg.plan.detect.then(|| {
+        crate::detect::strongest(
+            &spec.cases,
+            &results,
+            &cfg.plan.claims,
+            cfg.transform_claim,
+            privilege,
+        )
+    });
+    RunReport {
+        target: TargetInfo {
+            mode: if matches!(cfg.plan.target, Target::Launch(_)) {
+                "cmd"
+            } else {
+                "addr"
+            },
+            value: cfg.target_text.clone(),
+        },
+        environment: Environment {
+            privilege_target: cfg.privilege.clone().ok(),
+            privilege_skip: cfg.plan.privilege_skip.clone(),
+            ..Environment::probe(cfg.plan.time_scale)
+        },
+        claims: cfg.plan.claims.to_string(),
+        detected,
+        summary: RunReport::summarise(&results),
+        cases: results,
+        server_problems: outcome.server_problems,
+        run_notes: outcome.notes,
+        duration_ms: started.elapsed().as_millis() as u64,
+        exit_code,
+        gate,
+    }
 }

@@ -1,9 +1,11 @@
-//! The resource steps of `process` cases, on a launched [`Server`]: a baseline (`mark`), leaks
+//! The resource steps of `process` cases, on an observed server: a baseline (`mark`), leaks
 //! (`expect_resources`), memory (`expect_rss`), CPU (`expect_cpu`), signals and an empty group.
 
-use crate::observe::resources::{self, Usage};
+use super::Observer;
 use crate::os::procs;
-use crate::server::{indent, Server};
+use crate::os::resources::{self, Usage};
+use crate::server::{describe, Server};
+use crate::text::indent;
 use echo_clients::{Failure, FailureKind};
 use echo_spec::SignalName;
 use nix::sys::signal::killpg;
@@ -14,13 +16,13 @@ use std::time::{Duration, Instant};
 /// At most this many descriptors are quoted in evidence.
 const MAX_QUOTED: usize = 12;
 
-fn now_usage(server: &Server) -> Result<Usage, Failure> {
-    resources::sample(&procs::group_members(server.pgid()))
+fn now_usage(o: &Observer<'_>) -> Result<Usage, Failure> {
+    resources::sample(&procs::group_members(o.server.pgid()))
         .map_err(|e| Failure::new(FailureKind::Process, e))
 }
 
-fn baseline(server: &Server) -> Result<&Usage, Failure> {
-    server.baseline.as_ref().ok_or_else(|| {
+fn baseline<'o>(o: &'o Observer<'_>) -> Result<&'o Usage, Failure> {
+    o.baseline.as_ref().ok_or_else(|| {
         Failure::new(
             FailureKind::Process,
             "no `mark` step recorded a baseline before this step",
@@ -30,21 +32,21 @@ fn baseline(server: &Server) -> Result<&Usage, Failure> {
 
 /// Records the baseline. The peak-RSS counters (VmHWM) are reset first, so a peak from before
 /// (start-up, a collection) does not count as growth later.
-pub fn mark(server: &mut Server) -> Result<String, Failure> {
-    for pid in procs::group_members(server.pgid()) {
+pub fn mark(o: &mut Observer<'_>) -> Result<String, Failure> {
+    for pid in procs::group_members(o.server.pgid()) {
         // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+); where it is not
         // allowed, the peak since start stays, which can only overstate growth.
         let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
     }
-    let usage = now_usage(server)?;
+    let usage = now_usage(o)?;
     let note = format!("baseline: {}", usage.summary());
-    server.baseline = Some(usage);
+    o.baseline = Some(usage);
     Ok(note)
 }
 
 /// What is wrong with `now` against `base`, one line each.
 fn leaks(
-    server: &Server,
+    o: &Observer<'_>,
     base: &Usage,
     now: &Usage,
     fd_delta: u32,
@@ -72,7 +74,7 @@ fn leaks(
             now.threads, base.threads
         ));
     }
-    let close_wait = match resources::close_wait(&now.pids, server.addr.port()) {
+    let close_wait = match resources::close_wait(&now.pids, o.server.addr.port()) {
         Ok(rows) => rows,
         Err(e) => vec![format!("(the socket tables could not be read: {e})")],
     };
@@ -88,7 +90,7 @@ fn leaks(
                 .join("\n  ")
         ));
     }
-    let zombies = resources::zombies(server.pgid());
+    let zombies = resources::zombies(o.server.pgid());
     if !zombies.is_empty() {
         problems.push(format!(
             "{} zombie children never reaped:\n  {}",
@@ -106,16 +108,16 @@ fn leaks(
 
 /// Waits up to `settle` for the resources to come back to the baseline.
 pub fn expect_resources(
-    server: &mut Server,
+    o: &mut Observer<'_>,
     fd_delta: u32,
     threads_delta: u32,
     settle: Duration,
 ) -> Result<String, Failure> {
-    let base = baseline(server)?.clone();
+    let base = baseline(o)?.clone();
     let deadline = Instant::now() + settle;
     loop {
-        let now = now_usage(server)?;
-        let problems = leaks(server, &base, &now, fd_delta, threads_delta);
+        let now = now_usage(o)?;
+        let problems = leaks(o, &base, &now, fd_delta, threads_delta);
         if problems.is_empty() {
             return Ok(format!(
                 "resources back: {} fds (baseline {}), {} threads (baseline {}), no CLOSE_WAIT, no zombies",
@@ -141,13 +143,13 @@ pub fn expect_resources(
 
 /// Checks peak memory against the baseline and a total.
 pub fn expect_rss(
-    server: &mut Server,
+    o: &mut Observer<'_>,
     max_growth_kib: Option<u64>,
     max_kib: Option<u64>,
 ) -> Result<String, Failure> {
-    let now = now_usage(server)?;
+    let now = now_usage(o)?;
     let growth = match max_growth_kib {
-        Some(_) => Some(now.peak_kib.saturating_sub(baseline(server)?.rss_kib)),
+        Some(_) => Some(now.peak_kib.saturating_sub(baseline(o)?.rss_kib)),
         None => None,
     };
     let mut problems = Vec::new();
@@ -184,9 +186,9 @@ pub fn expect_rss(
 }
 
 /// Checks the CPU time used since the baseline.
-pub fn expect_cpu(server: &mut Server, max: Duration) -> Result<String, Failure> {
-    let base_ms = baseline(server)?.cpu_ms;
-    let now = now_usage(server)?;
+pub fn expect_cpu(o: &mut Observer<'_>, max: Duration) -> Result<String, Failure> {
+    let base_ms = baseline(o)?.cpu_ms;
+    let now = now_usage(o)?;
     let used = now.cpu_ms.saturating_sub(base_ms);
     let measured = format!(
         "CPU: {used} ms used since the baseline (budget {} ms)",
@@ -207,20 +209,20 @@ pub fn expect_cpu(server: &mut Server, max: Duration) -> Result<String, Failure>
 
 /// Sends `signal` to the server's main process; `STOP` and `CONT` go to its whole process group,
 /// so that a server of several processes freezes and thaws as one.
-pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
-    if let Some(status) = server.try_exit() {
+pub fn signal(o: &mut Observer<'_>, signal: SignalName) -> Result<(), Failure> {
+    if let Some(status) = o.server.try_exit() {
         return Err(Failure::new(
             FailureKind::Process,
             format!(
                 "the server had already {} before SIG{} could be sent",
-                crate::server::describe(status),
+                describe(status),
                 signal.as_str()
             ),
         ));
     }
     let sig = Signal::try_from(signal.number())
         .map_err(|e| Failure::new(FailureKind::Process, format!("signal {signal:?}: {e}")))?;
-    let pid = Pid::from_raw(server.pgid());
+    let pid = Pid::from_raw(o.server.pgid());
     let sent = if signal.may_end() {
         kill(pid, sig)
     } else {
@@ -232,18 +234,18 @@ pub fn signal(server: &mut Server, signal: SignalName) -> Result<(), Failure> {
             format!(
                 "cannot send SIG{} to pid {}: {e}",
                 signal.as_str(),
-                server.pgid()
+                o.server.pgid()
             ),
         )
     })
 }
 
 /// Waits up to `within` until no process of the group is left.
-pub fn expect_group_empty(server: &mut Server, within: Duration) -> Result<(), Failure> {
+pub fn expect_group_empty(o: &mut Observer<'_>, within: Duration) -> Result<(), Failure> {
     let deadline = Instant::now() + within;
     loop {
-        server.try_exit();
-        let members = procs::group_members(server.pgid());
+        o.server.try_exit();
+        let members = procs::group_members(o.server.pgid());
         if members.is_empty() {
             return Ok(());
         }
@@ -272,20 +274,22 @@ pub fn expect_group_empty(server: &mut Server, within: Duration) -> Result<(), F
 }
 
 /// Stops the server with `signal`, then launches it again on the same port.
-pub fn restart(server: &mut Server, signal: SignalName) -> Result<String, Failure> {
+pub fn restart(o: &mut Observer<'_>, signal: SignalName) -> Result<String, Failure> {
     let start = Instant::now();
-    let grace = server.spec.grace;
+    let grace = o.server.spec().grace;
     // The parser allows TERM and KILL only; `stop` is SIGTERM, the grace period, then SIGKILL.
     if signal == SignalName::Kill {
-        let _ = killpg(Pid::from_raw(server.pgid()), Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(o.server.pgid()), Signal::SIGKILL);
     }
-    server.stop(grace);
+    o.server.stop(grace);
     let stopped = start.elapsed();
-    let mut spec = server.spec.clone();
-    spec.port = Some(server.addr.port());
+    let mut spec = o.server.spec().clone();
+    spec.port = Some(o.server.addr.port());
     match Server::launch(&spec) {
         Ok(fresh) => {
-            *server = fresh;
+            *o.server = fresh;
+            // A new instance: a baseline of the old one means nothing.
+            o.baseline = None;
             Ok(format!(
                 "restart: stopped with SIG{} in {} ms, listening again on port {} after {} ms",
                 signal.as_str(),

@@ -1,14 +1,11 @@
-//! The observer: judges a launched server's privileges from outside, through `/proc`, for every
-//! process of its process group and every task of each. A failed check quotes the offending
-//! `/proc` lines with their pid and tid.
+//! The privilege checks (`expect_priv`): judges a launched server's privileges from outside,
+//! through `/proc`, for every process of the server and every task of each. A failed check quotes
+//! the offending `/proc` lines with their pid and tid.
 
-pub mod net;
-pub mod resources;
-pub mod status;
-
+use crate::os::net;
+use crate::os::status::{self, TaskStatus};
 use crate::privilege::PrivTarget;
 use echo_spec::PrivCheck;
-use status::TaskStatus;
 
 /// Capability bits that would let a process regain root: CAP_SETGID (6), CAP_SETUID (7), CAP_SETPCAP (8).
 const REGAIN_CAPS: u64 = (1 << 6) | (1 << 7) | (1 << 8);

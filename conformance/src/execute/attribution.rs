@@ -1,0 +1,427 @@
+//! Crash and wedge attribution: a failure seen while cases shared a server (or ran beside other
+//! fresh instances) is not trusted until the case shows it alone on a fresh instance.
+//!
+//! 1. Every such failure is run again alone. One that fails again is confirmed ("reproduced
+//!    alone"); one that passes is graded on that run, and what it saw is kept as a note.
+//! 2. A death of the shared instance that no confirmed case reproduces is looked for further:
+//!    each other case of that instance alone, then pairs of the cases in flight at the death run
+//!    together. What is not found is said: "the server died while A, B and C ran together".
+//! 3. A case that failed beside others and passes alone, on an instance that did not die, was
+//!    wedged by another case: the cases that ran before it are tried in front of it on a fresh
+//!    instance, and the one after which it fails is the culprit (an INTERACTION failure).
+//!
+//! Every rerun counts against the plan's [`RerunBudget`](crate::plan::RerunBudget); what was
+//! spent is a note of the run.
+
+use super::steps::{run_steps, script_config};
+use super::{fresh, needs_confirmation, Death, Instance, Ran};
+use crate::events::{Attempt, Event, Sink};
+use crate::grade::{self, ServerFate};
+use crate::outcome::{Grade, Verdict};
+use crate::plan::{Plan, Target};
+use crate::server::{describe, Server};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Most cases tried in front of one wedged case.
+const MAX_CULPRIT_TRIES: usize = 4;
+/// Most cases in flight at a death whose pairs are tried.
+const MAX_PAIR_SET: usize = 5;
+
+/// What attribution decided.
+#[derive(Debug, Default)]
+pub struct Attributed {
+    /// Revised verdicts, by plan index.
+    pub verdicts: Vec<(usize, Verdict)>,
+    /// Crashes of the run, each naming its cause as far as it was found.
+    pub problems: Vec<String>,
+    /// What attribution tried and spent.
+    pub notes: Vec<String>,
+}
+
+struct Budget {
+    launches: usize,
+    used: usize,
+    started: Instant,
+    until: Instant,
+}
+
+impl Budget {
+    fn new(plan: &Plan) -> Budget {
+        let started = Instant::now();
+        Budget {
+            launches: plan.rerun_budget.launches,
+            used: 0,
+            started,
+            until: started + Duration::from_secs_f64(plan.rerun_budget.seconds * plan.time_scale),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        if self.used >= self.launches || Instant::now() >= self.until {
+            return false;
+        }
+        self.used += 1;
+        true
+    }
+
+    fn why(&self) -> String {
+        format!(
+            "the rerun budget of {} launches and {} s ran out",
+            self.launches,
+            (self.until - self.started).as_secs()
+        )
+    }
+}
+
+/// A run alone on a fresh instance.
+struct Alone {
+    verdict: Verdict,
+    death: Option<Death>,
+}
+
+/// Confirms, attributes and re-grades the failures in `ran`.
+pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
+    let mut out = Attributed::default();
+    for r in ran {
+        if let Some(d) = r.death.as_ref().filter(|d| d.crash) {
+            if !matches!(r.instance, Instance::Shared { .. }) {
+                let id = &plan.cases[r.idx].case.id;
+                out.problems
+                    .push(format!("`{id}`: the server {}", d.status));
+            }
+        }
+    }
+    let suspects: Vec<&Ran> = ran.iter().filter(|r| needs_confirmation(r, plan)).collect();
+    if matches!(plan.target, Target::Addr(_)) {
+        for r in &suspects {
+            if matches!(r.instance, Instance::Shared { .. }) {
+                let why = "the server is reached by --addr and cannot be relaunched";
+                out.verdicts
+                    .push((r.idx, grade::unconfirmed(r.verdict.clone(), why)));
+            }
+        }
+        return out;
+    }
+    if suspects.is_empty() {
+        return out;
+    }
+    let mut budget = Budget::new(plan);
+    let mut alone: BTreeMap<usize, Alone> = BTreeMap::new();
+    let mut final_: BTreeMap<usize, Verdict> = BTreeMap::new();
+    let mut victims: Vec<&Ran> = Vec::new();
+
+    // 1. Every failure seen beside others, again alone.
+    for r in &suspects {
+        let Some(a) = run_alone(plan, r.idx, sink, &mut budget, &mut out) else {
+            final_.insert(r.idx, grade::unconfirmed(r.verdict.clone(), &budget.why()));
+            continue;
+        };
+        if a.verdict.grade.is_failing() {
+            if let Some(d) = a.death.as_ref().filter(|d| d.crash) {
+                let id = &plan.cases[r.idx].case.id;
+                out.problems.push(format!(
+                    "`{id}`: the server {} (reproduced alone)",
+                    d.status
+                ));
+            }
+            final_.insert(r.idx, grade::reproduced_alone(a.verdict.clone()));
+        } else {
+            victims.push(r);
+        }
+        alone.insert(r.idx, a);
+    }
+
+    // 2. Deaths of the shared instance.
+    let mut causes: BTreeMap<usize, String> = BTreeMap::new();
+    for noticer in ran.iter().filter(|r| r.death.is_some()) {
+        let Instance::Shared { generation } = noticer.instance else {
+            continue;
+        };
+        let death = noticer.death.clone().unwrap_or_else(|| Death {
+            status: "died".into(),
+            crash: false,
+        });
+        let on_gen: Vec<&Ran> = ran
+            .iter()
+            .filter(|r| r.instance == (Instance::Shared { generation }))
+            .collect();
+        let cause = find_killer(
+            plan,
+            &on_gen,
+            noticer,
+            &death,
+            sink,
+            &mut budget,
+            &mut alone,
+            &mut final_,
+            &mut out,
+        );
+        for r in &on_gen {
+            causes.entry(r.idx).or_insert_with(|| cause.clone());
+        }
+    }
+
+    // 3. Wedges: failed beside others, pass alone, on an instance that did not die.
+    let mut culprits: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for v in &victims {
+        if causes.contains_key(&v.idx) {
+            continue;
+        }
+        let cause = match v.instance {
+            Instance::Shared { generation } => {
+                match find_wedger(plan, ran, v, generation, &culprits, sink, &mut budget, &final_) {
+                    Some(c) => {
+                        culprits.entry(c).or_default().push(v.idx);
+                        format!(
+                            "it fails after `{}`, which stops the server serving other clients",
+                            plan.cases[c].case.id
+                        )
+                    }
+                    None => "no case that ran before it makes it fail on a fresh instance (within the rerun budget); \
+                             the failure depends on what ran beside it"
+                        .to_string(),
+                }
+            }
+            _ => "it failed while other fresh instances ran on this machine".to_string(),
+        };
+        causes.insert(v.idx, cause);
+    }
+    for v in &victims {
+        if let Some(a) = alone.get(&v.idx) {
+            let cause = causes.get(&v.idx).cloned().unwrap_or_default();
+            final_.insert(
+                v.idx,
+                grade::innocent_alone(a.verdict.clone(), &v.verdict, &cause),
+            );
+        }
+    }
+    for (c, vs) in culprits {
+        let names: Vec<String> = vs.iter().map(|&i| plan.cases[i].case.id.clone()).collect();
+        let own = final_
+            .get(&c)
+            .cloned()
+            .or_else(|| alone.get(&c).map(|a| a.verdict.clone()))
+            .or_else(|| ran.iter().find(|r| r.idx == c).map(|r| r.verdict.clone()));
+        if let Some(own) = own {
+            final_.insert(c, grade::culprit(own, &names));
+        }
+    }
+    out.notes.push(format!(
+        "attribution: {} failure(s) seen beside other cases were run again alone; {} fresh launch(es) in {} ms",
+        suspects.len(),
+        budget.used,
+        budget.started.elapsed().as_millis()
+    ));
+    out.verdicts.extend(final_);
+    out
+}
+
+/// Runs case `idx` alone on a fresh instance, within the budget.
+fn run_alone(
+    plan: &Plan,
+    idx: usize,
+    sink: Sink<'_>,
+    budget: &mut Budget,
+    out: &mut Attributed,
+) -> Option<Alone> {
+    if !budget.take() {
+        return None;
+    }
+    match fresh::run(plan, &plan.cases[idx], sink, Attempt::Confirm) {
+        Ok((verdict, death)) => Some(Alone { verdict, death }),
+        Err(e) => {
+            out.notes.push(format!(
+                "`{}` could not be run again alone: {e}",
+                plan.cases[idx].case.id
+            ));
+            None
+        }
+    }
+}
+
+/// Looks for the case (or pair of cases) that killed the shared instance of `on_gen`; returns
+/// what the cases of that instance are told about the death.
+#[allow(clippy::too_many_arguments)]
+fn find_killer(
+    plan: &Plan,
+    on_gen: &[&Ran],
+    noticer: &Ran,
+    death: &Death,
+    sink: Sink<'_>,
+    budget: &mut Budget,
+    alone: &mut BTreeMap<usize, Alone>,
+    final_: &mut BTreeMap<usize, Verdict>,
+    out: &mut Attributed,
+) -> String {
+    let id = |i: usize| plan.cases[i].case.id.clone();
+    let killed_alone = |alone: &BTreeMap<usize, Alone>| {
+        on_gen
+            .iter()
+            .find(|r| alone.get(&r.idx).is_some_and(|a| a.death.is_some()))
+            .map(|r| r.idx)
+    };
+    if let Some(k) = killed_alone(alone) {
+        return format!("the server died under it: `{}` kills it alone", id(k));
+    }
+    // Each other case of the instance alone, the most recent first.
+    let mut others: Vec<&&Ran> = on_gen
+        .iter()
+        .filter(|r| !alone.contains_key(&r.idx))
+        .collect();
+    others.sort_by_key(|r| std::cmp::Reverse(r.ended));
+    for r in others {
+        let Some(a) = run_alone(plan, r.idx, sink, budget, out) else {
+            break;
+        };
+        let dead = a.death.clone();
+        alone.insert(r.idx, a);
+        if let Some(d) = dead {
+            if d.crash || death.crash {
+                out.problems.push(format!(
+                    "`{}`: the server {} (reproduced alone)",
+                    id(r.idx),
+                    d.status
+                ));
+            }
+            if let Some(a) = alone.get(&r.idx) {
+                final_.insert(r.idx, grade::reproduced_alone(a.verdict.clone()));
+            }
+            return format!("the server died under it: `{}` kills it alone", id(r.idx));
+        }
+    }
+    // Pairs of the cases in flight when the death was seen.
+    let in_flight: Vec<usize> = on_gen
+        .iter()
+        .filter(|r| r.started <= noticer.ended && r.ended >= noticer.started)
+        .map(|r| r.idx)
+        .take(MAX_PAIR_SET)
+        .collect();
+    for (k, &a) in in_flight.iter().enumerate() {
+        for &b in &in_flight[k + 1..] {
+            if !budget.take() {
+                break;
+            }
+            if let Some(status) = together_kills(plan, &[a, b], sink) {
+                let names = [id(a), id(b)];
+                for (me, partner) in [(a, &names[1]), (b, &names[0])] {
+                    let own = alone
+                        .get(&me)
+                        .map(|x| x.verdict.clone())
+                        .unwrap_or_else(|| grade::skip(""));
+                    final_.insert(
+                        me,
+                        grade::crash_together(own, std::slice::from_ref(partner), &status),
+                    );
+                }
+                if death.crash {
+                    out.problems.push(format!(
+                        "`{}` and `{}` together: the server {status}; neither kills it alone",
+                        names[0], names[1]
+                    ));
+                }
+                return format!(
+                    "the server died under it: `{}` and `{}` kill it together",
+                    names[0], names[1]
+                );
+            }
+        }
+    }
+    let names: Vec<String> = in_flight.iter().map(|&i| format!("`{}`", id(i))).collect();
+    let what = format!(
+        "the server {} while {} ran together; none kills it alone{}",
+        death.status,
+        names.join(", "),
+        if in_flight.len() > 1 {
+            ", and no pair of them does"
+        } else {
+            ""
+        }
+    );
+    if death.crash {
+        out.problems.push(what.clone());
+    }
+    what
+}
+
+/// Runs `cases` at once on one fresh instance; the server's death, if it died.
+fn together_kills(plan: &Plan, cases: &[usize], sink: Sink<'_>) -> Option<String> {
+    let Target::Launch(spec) = &plan.target else {
+        return None;
+    };
+    let mut server = Server::launch(spec).ok()?;
+    let addr = server.addr;
+    std::thread::scope(|scope| {
+        for &i in cases {
+            let p = &plan.cases[i];
+            sink(Event::CaseStarted {
+                id: p.case.id.clone(),
+                attempt: Attempt::Attribution,
+            });
+            scope.spawn(move || {
+                let cfg = script_config(&p.case, p.at(addr), &plan.transform, plan.time_scale);
+                run_steps(&p.case, &cfg, None, None)
+            });
+        }
+    });
+    server.exit_within(fresh::DEATH_SETTLE).map(describe)
+}
+
+/// Looks for the case that, run first on a fresh instance, makes `victim` fail.
+#[allow(clippy::too_many_arguments)]
+fn find_wedger(
+    plan: &Plan,
+    ran: &[Ran],
+    victim: &Ran,
+    generation: u64,
+    known: &BTreeMap<usize, Vec<usize>>,
+    sink: Sink<'_>,
+    budget: &mut Budget,
+    final_: &BTreeMap<usize, Verdict>,
+) -> Option<usize> {
+    let Target::Launch(spec) = &plan.target else {
+        return None;
+    };
+    let confirmed = |i: usize| final_.get(&i).is_some_and(|v| v.grade == Grade::Fail);
+    let mut candidates: Vec<&Ran> = ran
+        .iter()
+        .filter(|r| {
+            r.idx != victim.idx
+                && r.instance == (Instance::Shared { generation })
+                && r.started <= victim.ended
+        })
+        .collect();
+    // Culprits found for other victims first, then confirmed failures, then the most recent.
+    candidates.sort_by_key(|r| {
+        (
+            !known.contains_key(&r.idx),
+            !confirmed(r.idx),
+            std::cmp::Reverse(r.started),
+        )
+    });
+    for c in candidates.into_iter().take(MAX_CULPRIT_TRIES) {
+        if !budget.take() {
+            return None;
+        }
+        let Ok(mut server) = Server::launch(spec) else {
+            return None;
+        };
+        let run = |i: usize| {
+            let p = &plan.cases[i];
+            sink(Event::CaseStarted {
+                id: p.case.id.clone(),
+                attempt: Attempt::Attribution,
+            });
+            let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);
+            run_steps(&p.case, &cfg, None, None)
+        };
+        let _ = run(c.idx);
+        let after = run(victim.idx);
+        let died = server.exit_within(Duration::ZERO).is_some();
+        let v = grade::decide(&plan.cases[victim.idx], after, ServerFate::Fine);
+        if v.grade == Grade::Fail && !died {
+            return Some(c.idx);
+        }
+    }
+    None
+}

@@ -1,0 +1,285 @@
+//! The executor: carries out a [`Schedule`] and hands every case its final verdict.
+//!
+//! Phases, in order: the `--family both` probe ([`family`]); the shared instance ([`shared`]),
+//! first the cases that may run side by side, then the crowds one at a time; fresh instances
+//! ([`fresh`]), side by side where their ports allow, then alone; and last [`attribution`], which
+//! confirms alone every failure seen beside other cases and finds the case behind a crash or a
+//! wedge. [`steps`] runs one case's steps against an address.
+
+pub mod attribution;
+pub mod family;
+pub mod fresh;
+pub mod shared;
+pub mod steps;
+
+use crate::events::{Attempt, Event, Sink};
+use crate::grade::{self, ServerFate};
+use crate::outcome::{CaseResult, Grade, Verdict};
+use crate::plan::{Plan, Planned};
+use crate::schedule::{after_launch_failure, schedule, AfterLaunchFailure, Placement};
+use crate::server::LaunchError;
+use echo_spec::Claim;
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What the executor produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Results in plan order.
+    pub results: Vec<CaseResult>,
+    /// Server deaths and failed launches, one line each (exit 3).
+    pub server_problems: Vec<String>,
+    /// Facts of the run that belong to no single case (what attribution tried, what it spent).
+    pub notes: Vec<String>,
+}
+
+/// A server death seen at the end of a case.
+#[derive(Debug, Clone)]
+pub struct Death {
+    /// How it ended, for people.
+    pub status: String,
+    /// True when it is a crash of the run: a non-zero exit or a signal, during a claimed case.
+    pub crash: bool,
+}
+
+impl Death {
+    /// The death of a server that ended with `status` during a case (`claimed` or not).
+    pub fn of(status: ExitStatus, claimed: bool) -> Death {
+        Death {
+            status: crate::server::describe(status),
+            crash: claimed && status.code() != Some(0),
+        }
+    }
+}
+
+/// Which instance a case ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instance {
+    /// The shared instance, in its n-th generation (0 when it could not be launched).
+    Shared {
+        /// Which launch of it.
+        generation: u64,
+    },
+    /// A fresh instance of its own, while other fresh instances ran beside it.
+    FreshBeside,
+    /// A fresh instance, with nothing else running: a verdict that needs no confirmation.
+    FreshAlone,
+}
+
+/// One execution of a case, as the executor recorded it.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// The case's index in the plan.
+    pub idx: usize,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The server's death, when this case saw it.
+    pub death: Option<Death>,
+    /// Where it ran.
+    pub instance: Instance,
+    /// When it started.
+    pub started: Instant,
+    /// When it ended.
+    pub ended: Instant,
+    /// A launch that failed for it, as a line of the run's server problems.
+    pub launch_problem: Option<String>,
+}
+
+/// Runs the plan, reporting through `sink`. Fails only when the server cannot be started at all.
+pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
+    let started = Instant::now();
+    let gaps = family::unanswered(plan)?;
+    let sched = schedule(plan, &gaps);
+    sink(Event::RunStarted {
+        to_run: sched.to_run(),
+    });
+    let mut settled: Vec<Option<Verdict>> = vec![None; plan.cases.len()];
+    for (i, placement) in sched.placements.iter().enumerate() {
+        if let Placement::Settled(v) = placement {
+            settled[i] = Some(v.clone());
+            sink(Event::CaseFinished(result(
+                &plan.cases[i],
+                v.clone(),
+                Duration::ZERO,
+            )));
+        }
+    }
+    // A verdict that needs no confirmation is reported as soon as the case ends; attribution
+    // reports the rest, and any it revises.
+    let ran = Mutex::new(Vec::new());
+    let record = |r: Ran| {
+        if !needs_confirmation(&r, plan) {
+            sink(Event::CaseFinished(result(
+                &plan.cases[r.idx],
+                r.verdict.clone(),
+                r.ended - r.started,
+            )));
+        }
+        ran.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    };
+
+    let side_by_side = sched.indices(|p| matches!(p, Placement::Shared));
+    let crowds = sched.indices(|p| matches!(p, Placement::SharedAlone));
+    if !side_by_side.is_empty() || !crowds.is_empty() {
+        let shared = shared::Shared::start(plan)?;
+        let jobs = if plan.claims.contains(Claim::Concurrent) {
+            plan.jobs.max(1)
+        } else {
+            1
+        };
+        in_parallel(jobs, &side_by_side, |i| record(shared.run(plan, i, sink)));
+        for &i in &crowds {
+            record(shared.run(plan, i, sink));
+        }
+        shared.stop();
+    }
+
+    let beside = sched.indices(|p| matches!(p, Placement::FreshBeside));
+    let mut alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
+    let deferred = Mutex::new(Vec::new());
+    // At most one fresh server per CPU at a time: the cases measure the server, not the machine.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    in_parallel(plan.jobs.max(1).min(cpus), &beside, |i| {
+        let placement = &sched.placements[i];
+        match run_fresh(plan, i, sink, Instance::FreshBeside) {
+            Err(_) if after_launch_failure(placement) == AfterLaunchFailure::RetryAlone => {
+                deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i)
+            }
+            Err(e) => record(launch_failed(plan, i, e)),
+            Ok(r) => record(r),
+        }
+    });
+    alone.extend(deferred.into_inner().unwrap_or_else(|e| e.into_inner()));
+    for i in alone {
+        match run_fresh(plan, i, sink, Instance::FreshAlone) {
+            Ok(r) => record(r),
+            Err(e) => record(launch_failed(plan, i, e)),
+        }
+    }
+
+    let mut ran = ran.into_inner().unwrap_or_else(|e| e.into_inner());
+    ran.sort_by_key(|r| r.idx);
+    let mut verdicts: Vec<Option<Verdict>> = settled;
+    let mut durations = vec![Duration::ZERO; plan.cases.len()];
+    for r in &ran {
+        durations[r.idx] = r.ended - r.started;
+        verdicts[r.idx] = Some(r.verdict.clone());
+    }
+    let attributed = attribution::attribute(plan, &ran, sink);
+    let mut problems: Vec<String> = ran
+        .iter()
+        .filter_map(|r| r.launch_problem.clone())
+        .collect();
+    problems.extend(attributed.problems);
+    for (idx, v) in &attributed.verdicts {
+        verdicts[*idx] = Some(v.clone());
+    }
+    let results: Vec<CaseResult> = verdicts
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let v = v.unwrap_or_else(|| grade::skip("the case did not run (an executor error)"));
+            result(&plan.cases[i], v, durations[i])
+        })
+        .collect();
+    for r in &ran {
+        let revised = attributed.verdicts.iter().any(|(i, _)| *i == r.idx);
+        if revised || needs_confirmation(r, plan) {
+            sink(Event::CaseFinished(results[r.idx].clone()));
+        }
+    }
+    sink(Event::RunFinished {
+        took: started.elapsed(),
+    });
+    Ok(Outcome {
+        results,
+        server_problems: problems,
+        notes: attributed.notes,
+    })
+}
+
+/// Runs `f` on each of `items`, `workers` at a time.
+fn in_parallel(workers: usize, items: &[usize], f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    let workers = workers.max(1).min(items.len().max(1));
+    let done = std::sync::Barrier::new(workers);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&i) = items.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    f(i);
+                }
+                // A launched server's parent-death signal follows the thread that started it, so
+                // no worker leaves while another may still be using a server.
+                done.wait();
+            });
+        }
+    });
+}
+
+/// Runs case `idx` on a fresh instance and records how it went.
+pub fn run_fresh(
+    plan: &Plan,
+    idx: usize,
+    sink: Sink<'_>,
+    instance: Instance,
+) -> Result<Ran, LaunchError> {
+    let started = Instant::now();
+    let (verdict, death) = fresh::run(plan, &plan.cases[idx], sink, Attempt::Scheduled)?;
+    Ok(Ran {
+        idx,
+        verdict,
+        death,
+        instance,
+        started,
+        ended: Instant::now(),
+        launch_problem: None,
+    })
+}
+
+/// A case that could not get a server: a FAIL of class SERVER, and a server problem of the run.
+fn launch_failed(plan: &Plan, idx: usize, e: LaunchError) -> Ran {
+    let p = &plan.cases[idx];
+    let msg = format!("launch for `{}` failed: {e}", p.case.id);
+    let now = Instant::now();
+    Ran {
+        idx,
+        verdict: grade::decide(p, Default::default(), ServerFate::LaunchFailed(msg.clone())),
+        death: None,
+        instance: Instance::FreshAlone,
+        started: now,
+        ended: now,
+        launch_problem: Some(msg),
+    }
+}
+
+/// The report row of one case.
+pub fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
+    CaseResult {
+        id: p.case.id.clone(),
+        title: p.case.title.clone(),
+        level: p.case.level,
+        claimed: p.claimed,
+        grade: v.grade,
+        duration_ms: took.as_millis() as u64,
+        failure: v.failure,
+        evidence: v.evidence,
+        notes: v.notes,
+        seed: p.case.kind.property().map(|params| params.seed),
+        prop_cases: p.case.kind.property().map(|params| params.cases),
+        runs: None,
+    }
+}
+
+/// True for a grade that attribution must confirm alone.
+pub fn needs_confirmation(r: &Ran, plan: &Plan) -> bool {
+    r.verdict.grade == Grade::Fail
+        && r.launch_problem.is_none()
+        && match r.instance {
+            Instance::Shared { generation } => generation > 0,
+            Instance::FreshBeside => plan.cases[r.idx].claimed,
+            Instance::FreshAlone => false,
+        }
+}

@@ -1,0 +1,152 @@
+//! The shared instance: one launched server that many cases use, `--jobs` at a time on a
+//! concurrent server, relaunched when it dies. Each generation of it is numbered, so attribution
+//! knows which cases ran against the instance that died.
+
+use super::steps::{run_steps, script_config};
+use super::{Death, Instance, Ran};
+use crate::events::{Attempt, Event, Sink};
+use crate::grade::{self, ServerFate};
+use crate::plan::{Plan, Planned, Target};
+use crate::server::{describe, LaunchError, Server};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The shared instance and the cases running against it.
+pub struct Shared {
+    state: Mutex<State>,
+}
+
+struct State {
+    server: Option<Server>,
+    generation: u64,
+    running: Vec<String>,
+}
+
+impl Shared {
+    /// A first launch proves the command works at all; its failure is the run's failure (exit 3).
+    pub fn start(plan: &Plan) -> Result<Shared, LaunchError> {
+        let server = match &plan.target {
+            Target::Launch(spec) => Some(Server::launch(spec)?),
+            Target::Addr(_) => None,
+        };
+        Ok(Shared {
+            state: Mutex::new(State {
+                server,
+                generation: 1,
+                running: Vec::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs case `idx` on the shared instance, relaunching it first if it died.
+    pub fn run(&self, plan: &Plan, idx: usize, sink: Sink<'_>) -> Ran {
+        let p = &plan.cases[idx];
+        let started = Instant::now();
+        let (addr, generation) = match self.address(plan, p, sink) {
+            Ok(found) => found,
+            Err(msg) => {
+                let v = grade::decide(p, Default::default(), ServerFate::LaunchFailed(msg.clone()));
+                return Ran {
+                    idx,
+                    verdict: v,
+                    death: None,
+                    instance: Instance::Shared { generation: 0 },
+                    started,
+                    ended: Instant::now(),
+                    launch_problem: Some(msg),
+                };
+            }
+        };
+        sink(Event::CaseStarted {
+            id: p.case.id.clone(),
+            attempt: Attempt::Scheduled,
+        });
+        let cfg = script_config(&p.case, p.at(addr), &plan.transform, plan.time_scale);
+        let outcome = run_steps(&p.case, &cfg, None, plan.regressions.as_deref());
+        let settle = if outcome.failure.is_some() {
+            super::fresh::DEATH_SETTLE
+        } else {
+            Duration::ZERO
+        };
+        let (fate, death) = self.finished(p, generation, settle, sink);
+        Ran {
+            idx,
+            verdict: grade::decide(p, outcome, fate),
+            death,
+            instance: Instance::Shared { generation },
+            started,
+            ended: Instant::now(),
+            launch_problem: None,
+        }
+    }
+
+    /// Where to connect, and the generation of the instance there.
+    fn address(
+        &self,
+        plan: &Plan,
+        p: &Planned,
+        sink: Sink<'_>,
+    ) -> Result<(SocketAddr, u64), String> {
+        let mut st = self.lock();
+        let spec = match &plan.target {
+            Target::Addr(addr) => return Ok((*addr, 0)),
+            Target::Launch(spec) => spec,
+        };
+        if st.server.is_none() {
+            let s = Server::launch(spec)
+                .map_err(|e| format!("relaunch before `{}` failed: {e}", p.case.id))?;
+            st.server = Some(s);
+            st.generation += 1;
+            sink(Event::Relaunched {
+                reason: "the previous instance died".into(),
+            });
+        }
+        st.running.push(p.case.id.clone());
+        let addr = st.server.as_ref().map(|s| s.addr).ok_or("no server")?;
+        Ok((addr, st.generation))
+    }
+
+    /// Records that case `p` ended on `generation`, and whether the server died under it.
+    fn finished(
+        &self,
+        p: &Planned,
+        generation: u64,
+        settle: Duration,
+        sink: Sink<'_>,
+    ) -> (ServerFate, Option<Death>) {
+        let mut st = self.lock();
+        let during = st.running.clone();
+        if let Some(i) = st.running.iter().position(|id| *id == p.case.id) {
+            st.running.remove(i);
+        }
+        if st.generation != generation {
+            return (ServerFate::Fine, None);
+        }
+        let Some(server) = st.server.as_mut() else {
+            return (ServerFate::Fine, None);
+        };
+        let Some(status) = server.exit_within(settle) else {
+            return (ServerFate::Fine, None);
+        };
+        let fate = ServerFate::Died {
+            status: describe(status),
+            tail: server.final_output(),
+        };
+        sink(Event::ServerDied {
+            status: describe(status),
+            during,
+        });
+        st.server = None;
+        (fate, Some(Death::of(status, p.claimed)))
+    }
+
+    /// Stops the shared instance.
+    pub fn stop(self) {
+        drop(self.lock().server.take());
+    }
+}

@@ -1,0 +1,124 @@
+//! Runs the steps of one case against an address and reports what the client side saw; the
+//! grade is decided from that by [`crate::grade::decide`].
+
+use crate::grade::{ClientFailure, StepsOutcome};
+use crate::text::indent;
+use echo_clients::{
+    run_script, FailureKind, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Transform,
+};
+use echo_spec::{Case, CaseKind};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Default no-progress deadline, before `--time-scale`.
+pub const DEFAULT_NO_PROGRESS_MS: u64 = 2_000;
+/// Default per-step budget, before `--time-scale`.
+pub const DEFAULT_STEP_MS: u64 = 10_000;
+/// Default per-case budget, before `--time-scale`.
+pub const DEFAULT_CASE_MS: u64 = 60_000;
+
+/// Builds the client configuration for `case`, with every time scaled.
+pub fn script_config(
+    case: &Case,
+    addr: SocketAddr,
+    transform: &Transform,
+    time_scale: f64,
+) -> ScriptConfig {
+    let scale = |ms: u64| Duration::from_secs_f64(ms as f64 * time_scale / 1000.0);
+    let t = case.timeouts;
+    ScriptConfig {
+        addr,
+        transform: transform.clone(),
+        time_scale,
+        no_progress: scale(t.no_progress_ms.unwrap_or(DEFAULT_NO_PROGRESS_MS)),
+        step_budget: scale(t.step_ms.unwrap_or(DEFAULT_STEP_MS)),
+        case_budget: scale(t.case_ms.unwrap_or(DEFAULT_CASE_MS)),
+        seed_offset: 0,
+    }
+}
+
+/// Runs the steps of `case` with `cfg`: one script, N concurrent clients, or a property run.
+/// `hooks` observes the launched server for process steps; a failing `property` case also writes
+/// its shrunk steps into `regressions`.
+pub fn run_steps(
+    case: &Case,
+    cfg: &ScriptConfig,
+    hooks: Option<&mut dyn ProcessHooks>,
+    regressions: Option<&std::path::Path>,
+) -> StepsOutcome {
+    match &case.kind {
+        CaseKind::Script { steps } | CaseKind::Process { steps } => {
+            let outcome = run_script(steps, cfg, None, hooks);
+            StepsOutcome {
+                failure: failure_of(&outcome, None),
+                notes: outcome.notes,
+            }
+        }
+        CaseKind::Concurrent { clients, steps } => StepsOutcome {
+            failure: concurrent(*clients, steps, cfg),
+            notes: Vec::new(),
+        },
+        CaseKind::Property { params } => StepsOutcome {
+            failure: crate::property::execute(case, params, cfg, regressions),
+            notes: Vec::new(),
+        },
+    }
+}
+
+fn failure_of(outcome: &ScriptOutcome, client: Option<u32>) -> Option<ClientFailure> {
+    let err = outcome.result.as_ref().err()?;
+    let who = client.map(|i| format!("client {i}: ")).unwrap_or_default();
+    let evidence = format!(
+        "{who}{err}\ntranscript (last events):\n{}",
+        indent(&outcome.transcript.tail(10))
+    );
+    Some(ClientFailure::Step {
+        kind: err.failure.kind,
+        evidence,
+    })
+}
+
+fn concurrent(
+    clients: u32,
+    steps: &[echo_spec::Step],
+    cfg: &ScriptConfig,
+) -> Option<ClientFailure> {
+    let barrier = Rendezvous::new(clients as usize);
+    let io = |evidence: String| ClientFailure::Step {
+        kind: FailureKind::Io,
+        evidence,
+    };
+    let outcomes: Vec<Option<ClientFailure>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|i| {
+                let mut cfg = cfg.clone();
+                cfg.seed_offset = cfg.seed_offset.wrapping_add(u64::from(i));
+                let barrier = &barrier;
+                std::thread::Builder::new()
+                    .stack_size(256 * 1024)
+                    .spawn_scoped(scope, move || {
+                        let outcome = run_script(steps, &cfg, Some(barrier), None);
+                        failure_of(&outcome, Some(i))
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Some(io("a client thread panicked".into()))),
+                Err(e) => Some(io(format!("cannot start a client thread: {e}"))),
+            })
+            .collect()
+    });
+    let failed: Vec<_> = outcomes.into_iter().flatten().collect();
+    let count = failed.len();
+    match failed.into_iter().next()? {
+        ClientFailure::Step { kind, evidence } => Some(ClientFailure::Step {
+            kind,
+            evidence: format!("{count} of {clients} clients failed; the first:\n{evidence}"),
+        }),
+        abort => Some(abort),
+    }
+}
