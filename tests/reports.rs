@@ -52,6 +52,11 @@ fn scrub_json(text: &str) -> String {
             c["evidence"] = Value::String(scrub(e));
         }
     }
+    for n in v["run_notes"].as_array_mut().into_iter().flatten() {
+        if let Some(t) = n.as_str() {
+            *n = Value::String(scrub(t));
+        }
+    }
     serde_json::to_string_pretty(&v).expect("serialises")
 }
 

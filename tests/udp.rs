@@ -43,7 +43,7 @@ fn udp_reference() -> &'static Report {
 #[case::twice("udp-twice", "udp.one-answer", "MISMATCH", &["a second answer to a datagram already answered"])]
 #[case::shared_peer("udp-shared-peer", "udp.many-senders", "HANG|MISMATCH", &["of 8 clients failed"])]
 #[case::lossy("udp-lossy", "udp.burst", "LOSS", &["10.00% of the datagrams were lost", "tolerated"])]
-#[case::icmp_dies("udp-icmp-dies", "udp.icmp-unreachable", "HANG", &["Connection refused", "exited with status 1"])]
+#[case::icmp_dies("udp-icmp-dies", "udp.icmp-unreachable", "DIED", &["Connection refused", "exited with status 1"])]
 fn udp_mutant_fails_its_case(
     #[case] mutant: &str,
     #[case] case: &str,

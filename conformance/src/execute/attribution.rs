@@ -135,7 +135,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
     // 2. Deaths of the shared instance.
     let mut causes: BTreeMap<usize, String> = BTreeMap::new();
     for noticer in ran.iter().filter(|r| r.death.is_some()) {
-        let Instance::Shared { generation } = noticer.instance else {
+        let Instance::Shared { generation, .. } = noticer.instance else {
             continue;
         };
         let death = noticer.death.clone().unwrap_or_else(|| Death {
@@ -144,7 +144,9 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         });
         let on_gen: Vec<&Ran> = ran
             .iter()
-            .filter(|r| r.instance == (Instance::Shared { generation }))
+            .filter(
+                |r| matches!(r.instance, Instance::Shared { generation: g, .. } if g == generation),
+            )
             .collect();
         let cause = find_killer(
             plan,
@@ -169,7 +171,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
             continue;
         }
         let cause = match v.instance {
-            Instance::Shared { generation } => {
+            Instance::Shared { generation, .. } => {
                 match find_wedger(plan, ran, v, generation, &culprits, sink, &mut budget, &final_) {
                     Some(c) => {
                         culprits.entry(c).or_default().push(v.idx);
@@ -387,7 +389,7 @@ fn find_wedger(
         .iter()
         .filter(|r| {
             r.idx != victim.idx
-                && r.instance == (Instance::Shared { generation })
+                && matches!(r.instance, Instance::Shared { generation: g, .. } if g == generation)
                 && r.started <= victim.ended
         })
         .collect();

@@ -61,6 +61,9 @@ pub enum Instance {
     Shared {
         /// Which launch of it.
         generation: u64,
+        /// True when the case was the first on this launch and no other case started before it
+        /// ended: it ran as if on a fresh instance of its own.
+        alone: bool,
     },
     /// A fresh instance of its own, while other fresh instances ran beside it.
     FreshBeside,
@@ -278,7 +281,11 @@ pub fn needs_confirmation(r: &Ran, plan: &Plan) -> bool {
     r.verdict.grade == Grade::Fail
         && r.launch_problem.is_none()
         && match r.instance {
-            Instance::Shared { generation } => generation > 0,
+            // A case that had the instance to itself needs no confirmation, except for a death,
+            // which attribution still reproduces so that the report can say so.
+            Instance::Shared { generation, alone } => {
+                generation > 0 && (!alone || r.death.is_some())
+            }
             Instance::FreshBeside => plan.cases[r.idx].claimed,
             Instance::FreshAlone => false,
         }

@@ -21,6 +21,8 @@ struct State {
     server: Option<Server>,
     generation: u64,
     running: Vec<String>,
+    /// How many cases have started on this generation.
+    started: usize,
 }
 
 impl Shared {
@@ -35,6 +37,7 @@ impl Shared {
                 server,
                 generation: 1,
                 running: Vec::new(),
+                started: 0,
             }),
         })
     }
@@ -55,7 +58,10 @@ impl Shared {
                     idx,
                     verdict: v,
                     death: None,
-                    instance: Instance::Shared { generation: 0 },
+                    instance: Instance::Shared {
+                        generation: 0,
+                        alone: false,
+                    },
                     started,
                     ended: Instant::now(),
                     launch_problem: Some(msg),
@@ -73,12 +79,12 @@ impl Shared {
         } else {
             Duration::ZERO
         };
-        let (fate, death) = self.finished(p, generation, settle, sink);
+        let (fate, death, alone) = self.finished(p, generation, settle, sink);
         Ran {
             idx,
             verdict: grade::decide(p, outcome, fate),
             death,
-            instance: Instance::Shared { generation },
+            instance: Instance::Shared { generation, alone },
             started,
             ended: Instant::now(),
             launch_problem: None,
@@ -102,36 +108,40 @@ impl Shared {
                 .map_err(|e| format!("relaunch before `{}` failed: {e}", p.case.id))?;
             st.server = Some(s);
             st.generation += 1;
+            st.started = 0;
             sink(Event::Relaunched {
                 reason: "the previous instance died".into(),
             });
         }
         st.running.push(p.case.id.clone());
+        st.started += 1;
         let addr = st.server.as_ref().map(|s| s.addr).ok_or("no server")?;
         Ok((addr, st.generation))
     }
 
-    /// Records that case `p` ended on `generation`, and whether the server died under it.
+    /// Records that case `p` ended on `generation`: whether the server died under it, and whether
+    /// the case had that generation to itself.
     fn finished(
         &self,
         p: &Planned,
         generation: u64,
         settle: Duration,
         sink: Sink<'_>,
-    ) -> (ServerFate, Option<Death>) {
+    ) -> (ServerFate, Option<Death>, bool) {
         let mut st = self.lock();
         let during = st.running.clone();
         if let Some(i) = st.running.iter().position(|id| *id == p.case.id) {
             st.running.remove(i);
         }
         if st.generation != generation {
-            return (ServerFate::Fine, None);
+            return (ServerFate::Fine, None, false);
         }
+        let alone = st.started == 1;
         let Some(server) = st.server.as_mut() else {
-            return (ServerFate::Fine, None);
+            return (ServerFate::Fine, None, alone);
         };
         let Some(status) = server.exit_within(settle) else {
-            return (ServerFate::Fine, None);
+            return (ServerFate::Fine, None, alone);
         };
         let fate = ServerFate::Died {
             status: describe(status),
@@ -142,7 +152,7 @@ impl Shared {
             during,
         });
         st.server = None;
-        (fate, Some(Death::of(status, p.claimed)))
+        (fate, Some(Death::of(status, p.claimed)), alone)
     }
 
     /// Stops the shared instance.
