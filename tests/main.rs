@@ -5,6 +5,7 @@
 //! Every test goes through a `check_*` helper in [`util`] for its boundary; the binaries are built on
 //! first use, so `cargo test --workspace` works from a fresh clone.
 
+mod attribution;
 mod bad_input;
 mod cli;
 mod clients_lib;

@@ -170,6 +170,11 @@ pub fn culprit(own: Verdict, victims: &[String]) -> Verdict {
         if victims.len() == 1 { "es" } else { "" }
     );
     let failed_alone = own.grade == Grade::Fail;
+    let effect = if failed_alone {
+        effect
+    } else {
+        format!("{}: {effect}", FailureClass::Interaction.label())
+    };
     Verdict {
         grade: if own.grade == Grade::Info {
             Grade::Info

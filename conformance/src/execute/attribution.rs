@@ -190,6 +190,10 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         causes.insert(v.idx, cause);
     }
     for v in &victims {
+        // A case already graded by the crash search (a crash that needs two cases) keeps it.
+        if final_.contains_key(&v.idx) {
+            continue;
+        }
         if let Some(a) = alone.get(&v.idx) {
             let cause = causes.get(&v.idx).cloned().unwrap_or_default();
             final_.insert(
