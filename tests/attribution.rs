@@ -199,3 +199,58 @@ fn a_wedge_fails_the_case_that_causes_it_and_names_its_effect() {
         );
     }
 }
+
+/// A server this test started itself, killed when dropped.
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_failure_beside_others_on_a_server_reached_by_address_says_it_is_unconfirmed() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let cmd = python_server("marker_server.py", &["wedge"]).replace("{port}", &port.to_string());
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &format!("exec {cmd}")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the Python server");
+    let out = child.stdout.take().expect("piped stdout");
+    let server = Started(child);
+    let mut first = String::new();
+    BufReader::new(out)
+        .read_line(&mut first)
+        .expect("the server's first line");
+    assert!(first.contains("listening"), "{first}");
+
+    let dir = spec_dir(WEDGE_SPEC);
+    let addr = format!("127.0.0.1:{port}");
+    let mut args = vec!["run", "--addr", &addr, "--format", "json"];
+    args.extend([
+        "--spec",
+        dir.path().to_str().expect("UTF-8 path"),
+        "--jobs",
+        "3",
+    ]);
+    let run = crate::util::conform(&args);
+    drop(server);
+    assert_eq!(run.code(), exit::CASE_FAILED, "{run}");
+    let report = run.report();
+    for id in ["wedge.victim.1", "wedge.victim.2"] {
+        report.assert_grade(id, "FAIL");
+        assert!(
+            evidence(&report, id).contains("not confirmed alone")
+                && evidence(&report, id).contains("--addr"),
+            "{:#}",
+            report.case(id)
+        );
+    }
+}

@@ -17,6 +17,7 @@ mod privilege;
 mod processes;
 mod property;
 mod reports;
+mod tidy;
 mod udp;
 mod util;
 mod verdicts;

@@ -1,18 +1,17 @@
 //! The privilege profile: the reference models pass every `priv.*` case when they drop to
-//! nobody/nogroup, and each privilege mutant FAILs the case it names. These need root (CI is root);
-//! elsewhere each test prints why it is skipped and returns.
+//! nobody/nogroup, and each privilege mutant FAILs the case it names. These need root, so they are
+//! `#[ignore = "needs root …"]`: `cargo test` lists them as ignored, and CI (which is root) runs
+//! them with `cargo test --workspace -- --ignored`. Run that way without root, they fail and say why.
 
 use crate::util::{check_run, exit, model_claims, mutant_cmd, server_cmd};
 use rstest::rstest;
 
-/// True when the tests can bind port 7 and drop privileges; prints the reason when not.
-fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        println!("SKIP {test}: needs root to bind port 7 and drop to nobody (CI runs as root)");
-        false
-    }
+/// Fails the test, saying why, when it cannot bind port 7 and drop privileges.
+fn require_root(test: &str) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "{test} needs root to bind port 7 and drop to nobody; run it as root (CI does)"
+    );
 }
 
 #[rstest]
@@ -22,10 +21,9 @@ fn root_or_skip(test: &str) -> bool {
 #[case::tokio("tokio", &["--user", "nobody", "--group", "nogroup"])]
 #[case::tokio_tcp_udp("tokio", &["--transport", "both", "--user", "nobody", "--group", "nogroup"])]
 #[case::epoll_udp("epoll", &["--udp", "--user", "nobody", "--group", "nogroup"])]
+#[ignore = "needs root: binds port 7 and drops to nobody (CI runs it with --ignored)"]
 fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
-    if !root_or_skip(&format!("reference_drops_correctly::{model}")) {
-        return;
-    }
+    require_root(&format!("reference_drops_correctly::{model}"));
     let claims = model_claims(model, extra);
     assert!(
         claims.contains("privileged"),
@@ -68,10 +66,9 @@ fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
 #[case::bind_after_drop("bind-after-drop", "priv.listen.bound-by-root", exit::SERVER)]
 #[case::ignore_failure("ignore-failure", "priv.no-regain", exit::CASE_FAILED)]
 #[case::udp_root_helper("udp-root-helper", "priv.udp.bound-by-root", exit::CASE_FAILED)]
+#[ignore = "needs root: binds port 7 and drops to nobody (CI runs it with --ignored)"]
 fn privilege_mutant_fails_its_case(#[case] mutant: &str, #[case] case: &str, #[case] code: i32) {
-    if !root_or_skip(&format!("privilege_mutant_fails_its_case::{mutant}")) {
-        return;
-    }
+    require_root(&format!("privilege_mutant_fails_its_case::{mutant}"));
     let claims = if case.starts_with("priv.udp.") {
         "privileged,stream,forever,concurrent,tcp,udp"
     } else {
@@ -94,10 +91,9 @@ fn privilege_mutant_fails_its_case(#[case] mutant: &str, #[case] case: &str, #[c
 }
 
 #[test]
+#[ignore = "needs root: binds port 7 and drops to nobody (CI runs it with --ignored)"]
 fn listen_bound_by_root_judges_the_udp_socket_too() {
-    if !root_or_skip("listen_bound_by_root_judges_the_udp_socket_too") {
-        return;
-    }
+    require_root("listen_bound_by_root_judges_the_udp_socket_too");
     // The root helper holds only the UDP socket: the TCP listener alone would pass.
     let report = check_run(
         &mutant_cmd("udp-root-helper"),

@@ -100,7 +100,12 @@ impl Shared {
     ) -> Result<(SocketAddr, u64), String> {
         let mut st = self.lock();
         let spec = match &plan.target {
-            Target::Addr(addr) => return Ok((*addr, 0)),
+            Target::Addr(addr) => {
+                // A server reached by address is never relaunched: one generation.
+                st.running.push(p.case.id.clone());
+                st.started += 1;
+                return Ok((*addr, st.generation));
+            }
             Target::Launch(spec) => spec,
         };
         if st.server.is_none() {
