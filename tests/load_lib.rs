@@ -136,3 +136,41 @@ fn a_held_crowd_echoes_its_probes() {
     assert_eq!(err.kind, echo_clients::FailureKind::Mismatch, "{err}");
     crowd.reset_all();
 }
+
+/// `echo-load` as a command: its JSON parses and counts verified echoes; a bad flag is refused
+/// with exit 2 and a message naming the flag.
+#[test]
+fn echo_load_prints_json_and_refuses_bad_flags() {
+    let addr = echo_server(|b| b).to_string();
+    let load = crate::util::bin("echo-load");
+    let out = std::process::Command::new(&load)
+        .args(["--addr", &addr, "--mode", "ping-pong", "--connections", "2"])
+        .args(["--seconds", "0.2", "--one-source"])
+        .output()
+        .expect("run echo-load");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(v["ops"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["errors"], serde_json::json!({}), "{v}");
+    assert!(
+        v.get("sent").is_none(),
+        "no datagram figures in a TCP mode: {v}"
+    );
+
+    for (flags, named) in [
+        (&["--mode", "pingpong"][..], "--mode"),
+        (&["--connections", "0"][..], "--connections"),
+        (&["--payload", "0"][..], "--payload"),
+        (&["--seconds", "0"][..], "--seconds"),
+    ] {
+        let out = std::process::Command::new(&load)
+            .args(["--addr", &addr])
+            .args(flags)
+            .output()
+            .expect("run echo-load");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(named), "{flags:?}: {err}");
+        assert!(out.stdout.is_empty(), "{flags:?}");
+    }
+}

@@ -34,7 +34,8 @@ pub const REPORT_FILES: &[&str] = &[
     "index.html",
 ];
 
-/// The directory holding `echo-conform`, `echo-server` and `echo-mutant`, built on first use.
+/// The directory holding `echo-conform`, `echo-server`, `echo-mutant` and `echo-load`, built on
+/// first use.
 ///
 /// The test binary lives in `<target>/<profile>/deps/`, so the binaries are two levels up; building
 /// them with `--target-dir <target>` puts them exactly there, whatever `CARGO_TARGET_DIR` says.
@@ -48,10 +49,10 @@ pub fn bin_dir() -> &'static Path {
             .expect("the test binary lives in <target>/<profile>/deps")
             .to_path_buf();
         build_binaries(&profile_dir);
-        for name in ["echo-conform", "echo-server", "echo-mutant"] {
+        for name in ["echo-conform", "echo-server", "echo-mutant", "echo-load"] {
             assert!(
                 profile_dir.join(name).is_file(),
-                "{} is missing; run `cargo build -p echo-conform -p echo-servers` first",
+                "{} is missing; run `cargo build -p echo-conform -p echo-servers -p echo-clients` first",
                 profile_dir.join(name).display()
             );
         }
@@ -71,6 +72,8 @@ fn build_binaries(profile_dir: &Path) {
         "echo-conform",
         "-p",
         "echo-servers",
+        "-p",
+        "echo-clients",
     ])
     .arg("--target-dir")
     .arg(target_dir)
@@ -81,7 +84,7 @@ fn build_binaries(profile_dir: &Path) {
     let out = cmd.output().expect("running cargo build");
     assert!(
         out.status.success(),
-        "building the binaries failed; run `cargo build -p echo-conform -p echo-servers` to see why\n{}",
+        "building the binaries failed; run `cargo build -p echo-conform -p echo-servers -p echo-clients` to see why\n{}",
         describe(&cmd, &out)
     );
 }

@@ -19,110 +19,170 @@
 //! `duplicates`, `late`, `reordered`, `mismatches` and `mismatch_sample`; `rate` is answered
 //! datagrams per second. A one-line summary goes to stderr for people.
 
+use clap::{Parser, ValueEnum};
 use echo_clients::load::{
-    run_load, DatagramReport, LoadConfig, LoadMode, MAX_DATAGRAM_PAYLOAD, MAX_SENDERS, MAX_WINDOW,
+    run_load, DatagramReport, LoadConfig, LoadMode, LoadReport, MAX_DATAGRAM_PAYLOAD, MAX_SENDERS,
+    MAX_WINDOW,
 };
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Drives load at an echo server and prints one JSON object of what it measured.
+#[derive(Debug, Parser)]
+#[command(name = "echo-load", version)]
+struct Args {
+    /// The server, on loopback: HOST:PORT.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// What kind of load.
+    #[arg(long, value_enum, default_value_t = Mode::PingPong)]
+    mode: Mode,
+    /// Connections (ping-pong, throughput, hold-idle) or requests in flight (conn-per-request,
+    /// connect-only); senders for the datagram mode when --senders is not given.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    connections: u32,
+    /// Bytes per message (per chunk for throughput, per datagram for datagram).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Length of the measured window, in seconds (0.1 to 600).
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Connect from 127.0.0.1 only, instead of spreading over 127.0.0.1–8.
+    #[arg(long)]
+    one_source: bool,
+    /// The server's process group, to report its CPU and memory and which side was busy.
+    #[arg(long)]
+    server_pgid: Option<i32>,
+    /// Datagram mode: sending sockets.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_SENDERS as i64))]
+    senders: Option<u32>,
+    /// Datagram mode: datagrams in flight per sender.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=MAX_WINDOW as i64))]
+    window: u32,
+    /// Datagram mode: total datagrams per second, paced (unpaced when absent).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
+    /// Datagram mode: how long an unanswered datagram waits before it counts as lost.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    loss_timeout_ms: u64,
+}
+
+/// The kinds of load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Each connection sends a message and waits for its echo, again and again.
+    PingPong,
+    /// A new connection per request: connect, send, read the echo, close.
+    ConnPerRequest,
+    /// Full-duplex streaming on each connection.
+    Throughput,
+    /// Connect and close, nothing sent.
+    ConnectOnly,
+    /// Open the connections and hold them idle.
+    HoldIdle,
+    /// UDP: windows of datagrams per sender.
+    Datagram,
+}
+
+/// What `echo-load` prints: the figures every mode has, and the datagram ones in that mode.
+#[derive(Debug, Serialize)]
+struct Printed<'a> {
+    ops: u64,
+    bytes: u64,
+    seconds: f64,
+    rate: f64,
+    throughput: f64,
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    client_cpu: f64,
+    server_cpu: Option<f64>,
+    server_rss_kib: Option<u64>,
+    bottleneck: &'static str,
+    errors: &'a BTreeMap<String, u64>,
+    #[serde(flatten)]
+    datagram: Option<DatagramFigures<'a>>,
+}
+
+/// The datagram mode's own figures.
+#[derive(Debug, Serialize)]
+struct DatagramFigures<'a> {
+    sent: u64,
+    answered: u64,
+    lost: u64,
+    loss_percent: f64,
+    duplicates: u64,
+    late: u64,
+    reordered: u64,
+    mismatches: u64,
+    mismatch_sample: Option<&'a str>,
+}
+
 fn main() {
-    match run() {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!("echo-load: {e}");
-            std::process::exit(2);
-        }
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("echo-load: {e}");
+        std::process::exit(2);
     }
 }
 
-fn run() -> Result<(), String> {
+fn run(args: &Args) -> Result<(), String> {
     // A hold of thousands of connections needs more descriptors than the usual soft limit.
     let _ = echo_clients::crowd::raise_nofile_limit();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| flag(&args, name);
-    let num = |name: &str, default: usize| -> Result<usize, String> {
-        get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|e| format!("{name} {v}: {e}"))
-        })
-    };
-    let addr = get("--addr")
-        .ok_or("--addr HOST:PORT is required")?
-        .parse()
-        .map_err(|e| format!("--addr: {e}"))?;
-    let mode_name = get("--mode").unwrap_or_else(|| "ping-pong".into());
-    if mode_name == "datagram" {
-        return datagram(&args, addr, num("--senders", num("--connections", 4)?)?);
+    if !(0.1..=600.0).contains(&args.seconds) {
+        return Err(format!("--seconds {}: must be 0.1 to 600", args.seconds));
     }
-    let connections = num("--connections", 10)?.clamp(1, 20_000);
-    let payload = num("--payload", 64)?.clamp(1, 1 << 20);
-    let mode = match mode_name.as_str() {
-        "ping-pong" => LoadMode::PingPong {
+    let connections = args.connections as usize;
+    let payload = args.payload;
+    if args.mode != Mode::Datagram && !(1..=1 << 20).contains(&payload) {
+        return Err(format!("--payload {payload}: must be 1..={}", 1 << 20));
+    }
+    let mode = match args.mode {
+        Mode::PingPong => LoadMode::PingPong {
             connections,
             payload,
         },
-        "conn-per-request" => LoadMode::ConnPerRequest {
+        Mode::ConnPerRequest => LoadMode::ConnPerRequest {
             concurrency: connections,
             payload,
         },
-        "throughput" => LoadMode::Throughput {
+        Mode::Throughput => LoadMode::Throughput {
             connections,
             chunk: payload,
         },
-        "connect-only" => LoadMode::ConnectOnly {
+        Mode::ConnectOnly => LoadMode::ConnectOnly {
             concurrency: connections,
         },
-        "hold-idle" => LoadMode::HoldIdle { connections },
-        other => {
-            return Err(format!(
-                "--mode: unknown mode `{other}` (ping-pong, conn-per-request, throughput, connect-only, hold-idle, datagram)"
-            ))
-        }
+        Mode::HoldIdle => LoadMode::HoldIdle { connections },
+        Mode::Datagram => return datagram(args),
     };
-    let cfg = common(&args, LoadConfig::new(addr, mode))?;
-    let r = run_load(&cfg).map_err(|e| format!("cannot start the runtime: {e}"))?;
-    print_json(&r, None);
-    Ok(())
+    let r = run_load(&common(args, LoadConfig::new(args.addr, mode)))
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    print_json(&r, None)
 }
 
-/// The datagram mode: its own flags, checked rather than clamped, and its own figures.
-fn datagram(args: &[String], addr: std::net::SocketAddr, senders: usize) -> Result<(), String> {
-    let get = |name: &str| flag(args, name);
-    let num = |name: &str, default: u64| -> Result<u64, String> {
-        get(name).map_or(Ok(default), |v| {
-            v.parse().map_err(|e| format!("{name} {v}: {e}"))
-        })
-    };
+/// The datagram mode: its own flags and its own figures.
+fn datagram(args: &Args) -> Result<(), String> {
+    let senders = args.senders.unwrap_or(args.connections) as usize;
     if !(1..=MAX_SENDERS).contains(&senders) {
         return Err(format!("--senders {senders}: must be 1..={MAX_SENDERS}"));
     }
-    let payload = num("--payload", 64)? as usize;
-    if payload > MAX_DATAGRAM_PAYLOAD {
+    if args.payload > MAX_DATAGRAM_PAYLOAD {
         return Err(format!(
-            "--payload {payload}: a datagram carries at most {MAX_DATAGRAM_PAYLOAD} bytes"
+            "--payload {}: a datagram carries at most {MAX_DATAGRAM_PAYLOAD} bytes",
+            args.payload
         ));
-    }
-    let window = num("--window", 16)? as usize;
-    if !(1..=MAX_WINDOW).contains(&window) {
-        return Err(format!("--window {window}: must be 1..={MAX_WINDOW}"));
-    }
-    let rate = match get("--rate") {
-        Some(_) => match num("--rate", 0)? {
-            0 => return Err("--rate: must be at least 1 datagram per second".into()),
-            r => Some(r),
-        },
-        None => None,
-    };
-    let loss_ms = num("--loss-timeout-ms", 200)?;
-    if !(1..=10_000).contains(&loss_ms) {
-        return Err(format!("--loss-timeout-ms {loss_ms}: must be 1..=10000"));
     }
     let mode = LoadMode::Datagram {
         senders,
-        payload,
-        window,
-        rate,
-        loss_timeout: Duration::from_millis(loss_ms),
+        payload: args.payload,
+        window: args.window as usize,
+        rate: args.rate,
+        loss_timeout: Duration::from_millis(args.loss_timeout_ms),
     };
-    let mut cfg = common(args, LoadConfig::new(addr, mode))?;
+    let mut cfg = common(args, LoadConfig::new(args.addr, mode));
     cfg.sources.clear();
     let r = run_load(&cfg).map_err(|e| format!("cannot run the load: {e}"))?;
     let d = r.datagram.clone().unwrap_or_default();
@@ -144,88 +204,48 @@ fn datagram(args: &[String], addr: std::net::SocketAddr, senders: usize) -> Resu
             .as_deref()
             .map_or_else(String::new, |s| format!("; first mismatch: {s}"))
     );
-    print_json(&r, Some(&d));
-    Ok(())
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    print_json(&r, Some(&d))
 }
 
 /// The flags every mode shares: `--seconds`, `--one-source`, `--server-pgid`.
-fn common(args: &[String], mut cfg: LoadConfig) -> Result<LoadConfig, String> {
-    let get = |name: &str| flag(args, name);
-    let seconds: f64 = get("--seconds").map_or(Ok(2.0), |v| {
-        v.parse().map_err(|e| format!("--seconds {v}: {e}"))
-    })?;
-    cfg.duration = Duration::from_secs_f64(seconds.clamp(0.1, 600.0));
-    if args.iter().any(|a| a == "--one-source") {
+fn common(args: &Args, mut cfg: LoadConfig) -> LoadConfig {
+    cfg.duration = Duration::from_secs_f64(args.seconds);
+    if args.one_source {
         cfg.sources.clear();
     }
-    cfg.server_pgid = match get("--server-pgid") {
-        Some(v) => Some(v.parse().map_err(|e| format!("--server-pgid {v}: {e}"))?),
-        None => None,
-    };
-    Ok(cfg)
-}
-
-/// A JSON string literal for `s`.
-fn quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    cfg.server_pgid = args.server_pgid;
+    cfg
 }
 
 /// Prints the report as one JSON object, with the datagram figures when there are some.
-fn print_json(r: &echo_clients::load::LoadReport, d: Option<&DatagramReport>) {
-    let errors: Vec<String> = r
-        .errors
-        .iter()
-        .map(|(k, v)| format!("{}: {v}", quoted(k)))
-        .collect();
-    let datagram = d.map_or_else(String::new, |d| {
-        format!(
-            ", \"sent\": {}, \"answered\": {}, \"lost\": {}, \"loss_percent\": {:.3}, \"duplicates\": {}, \"late\": {}, \"reordered\": {}, \"mismatches\": {}, \"mismatch_sample\": {}",
-            d.sent,
-            d.answered,
-            d.lost,
-            d.loss_percent(),
-            d.duplicates,
-            d.late,
-            d.reordered,
-            d.mismatches,
-            d.mismatch_sample
-                .as_deref()
-                .map_or_else(|| "null".to_string(), quoted)
-        )
-    });
-    println!(
-        "{{\"ops\": {}, \"bytes\": {}, \"seconds\": {:.3}, \"rate\": {:.1}, \"throughput\": {:.1}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"client_cpu\": {:.3}, \"server_cpu\": {}, \"server_rss_kib\": {}, \"bottleneck\": \"{}\", \"errors\": {{{}}}{datagram}}}",
-        r.ops,
-        r.bytes,
-        r.seconds,
-        r.rate(),
-        r.throughput(),
-        r.latency_us[0],
-        r.latency_us[1],
-        r.latency_us[2],
-        r.client_cpu,
-        r.server_cpu
-            .map_or_else(|| "null".to_string(), |c| format!("{c:.3}")),
-        r.server_rss_kib
-            .map_or_else(|| "null".to_string(), |k| k.to_string()),
-        r.bottleneck(),
-        errors.join(", ")
-    );
+fn print_json(r: &LoadReport, d: Option<&DatagramReport>) -> Result<(), String> {
+    let printed = Printed {
+        ops: r.ops,
+        bytes: r.bytes,
+        seconds: r.seconds,
+        rate: r.rate(),
+        throughput: r.throughput(),
+        p50_us: r.latency_us[0],
+        p99_us: r.latency_us[1],
+        p999_us: r.latency_us[2],
+        client_cpu: r.client_cpu,
+        server_cpu: r.server_cpu,
+        server_rss_kib: r.server_rss_kib,
+        bottleneck: r.bottleneck(),
+        errors: &r.errors,
+        datagram: d.map(|d| DatagramFigures {
+            sent: d.sent,
+            answered: d.answered,
+            lost: d.lost,
+            loss_percent: d.loss_percent(),
+            duplicates: d.duplicates,
+            late: d.late,
+            reordered: d.reordered,
+            mismatches: d.mismatches,
+            mismatch_sample: d.mismatch_sample.as_deref(),
+        }),
+    };
+    let line = serde_json::to_string(&printed).map_err(|e| format!("cannot write JSON: {e}"))?;
+    println!("{line}");
+    Ok(())
 }
