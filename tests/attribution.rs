@@ -66,8 +66,11 @@ fn a_crash_on_reset_is_blamed_on_the_cases_that_reset_and_no_other() {
         exit::SERVER,
     );
     for id in KILLERS {
-        report.assert_failed(id, "DIED", &["exited with status 1", "reproduced alone"]);
+        report.assert_failed(id, "DIED", &["exited with status 1"]);
     }
+    // The script case ran beside others on the shared instance, so its death was reproduced
+    // alone; the process case ran on a fresh instance of its own to begin with.
+    report.assert_failed(KILLERS[0], "DIED", &["reproduced alone"]);
     for id in INNOCENT {
         report.assert_grade(id, "PASS");
     }

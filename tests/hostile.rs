@@ -8,11 +8,12 @@ use crate::util::{check_run, exit, server_cmd, tokio_reference};
 use rstest::rstest;
 
 /// The mutants tested here, for the coverage check in `mutants`.
-pub const MUTANTS: [&str; 12] = [
+pub const MUTANTS: [&str; 13] = [
     "unbounded-buffer",
     "sigpipe-dies",
     "slow-accept",
     "pool-of-8",
+    "short-backlog",
     "emfile-spin",
     "fd-leak",
     "zombie-children",
@@ -27,6 +28,7 @@ pub const MUTANTS: [&str; 12] = [
 #[case::unbounded_buffer("unbounded-buffer", "hostile.slow-reader.bounded-memory", "MEMORY", &["grew by", "since the baseline (limit 16384 KiB)"])]
 #[case::sigpipe_dies("sigpipe-dies", "hostile.reset-during-echo", "DIED", &["was killed by signal 13 (SIGPIPE)"])]
 #[case::slow_accept("slow-accept", "hostile.storm.2000", "CONNECTS", &["connected but not echoed"])]
+#[case::short_backlog("short-backlog", "hostile.idle-holders.100", "HANG", &["root cause: the server listens", "with backlog 5", "accept-queue overflow", "listen with a larger backlog"])]
 #[case::pool_of_8("pool-of-8", "hostile.idle-holders.100", "HANG", &["`expect_echo_prefix` on `main`"])]
 #[case::emfile_spin("emfile-spin", "hostile.emfile.recovers", "CPU", &["spins instead of waiting", "/stat: comm echo-mutant"])]
 #[case::fd_leak("fd-leak", "resources.no-leaks", "LEAK", &["descriptors open", "-> socket:["])]
@@ -65,4 +67,12 @@ fn hostile_mutant_fails_its_case(
         )
         .assert_grade(case, "PASS");
     }
+}
+
+#[test]
+fn the_short_backlog_mutant_passes_with_a_backlog_of_128() {
+    // The same server with one argument changed: the root cause the evidence names is the cause.
+    let cmd = crate::util::mutant_cmd("short-backlog").replace(" --port", " --backlog 128 --port");
+    let report = check_run(&cmd, &["--case", "hostile.idle-holders.100"], exit::OK);
+    report.assert_grade("hostile.idle-holders.100", "PASS");
 }

@@ -19,6 +19,7 @@ const PRIVILEGE_PREFIX: &str = "priv.";
 #[case::flood("flood", "echo.no-banner", "MISMATCH", &["`expect_silence`", "unexpected byte(s) at offset 0"])]
 #[case::banner("banner", "echo.no-banner", "MISMATCH", &["`expect_silence`", "[68 65 6c 6c 6f 0d 0a]"])]
 #[case::crlf("crlf", "echo.nothing-added", "MISMATCH", &["first difference at offset 8", "received [0d 0a"])]
+#[case::strip("strip", "echo.nothing-removed", "MISMATCH", &["first difference at offset 0", "expected [20 20"])]
 #[case::close_on_half_close("close-on-half-close", "stream.half-close.flush-then-eof", "EARLY-EOF", &["`expect_eof`", "still owed"])]
 #[case::slow_drip("slow-drip", "echo.exchange.100", "SLOW", &["total budget"])]
 #[case::sequential_stream("sequential-stream", "concurrency.idle-does-not-block", "HANG", &["on `busy`"])]
@@ -106,6 +107,31 @@ fn die_after_first_fails_connect_close_and_names_the_death() {
 }
 
 #[test]
+fn oneshot_reset_dies_fails_oneshot_reset_next_served() {
+    let case = "oneshot.reset.next-served";
+    let claims = "oneshot,forever,sequential";
+    assert_eq!(listed_case("oneshot-reset-dies"), case);
+    // A crash of the server is exit 3, the death the case's evidence.
+    let report = check_run(
+        &mutant_cmd("oneshot-reset-dies"),
+        &["--case", case, "--claims", claims],
+        exit::SERVER,
+    );
+    report.assert_failed(
+        case,
+        "DIED",
+        &["exited with status 1", "oneshot-reset-dies:"],
+    );
+    // The faithful sequential reference closes with unread input too, and survives the reset.
+    let reference = check_run(
+        &server_cmd("sequential", &[]),
+        &["--case", case, "--claims", claims],
+        exit::OK,
+    );
+    reference.assert_grade(case, "PASS");
+}
+
+#[test]
 fn every_non_privilege_mutant_is_covered() {
     let mut covered = vec![
         "truncate",
@@ -120,6 +146,8 @@ fn every_non_privilege_mutant_is_covered() {
         "sequential-stream",
         "cross-talk",
         "reset-breaks",
+        "oneshot-reset-dies",
+        "strip",
         "telnet-iac",
         "single-keeps-listening",
         "die-after-first",

@@ -85,7 +85,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = ["identity", "uppercase", "prefix"])]
     pub transform: Option<String>,
     /// With `--transform prefix`: the regex each reply starts with.
-    #[arg(long, default_value = r"[A-Za-z0-9_-]+: ")]
+    #[arg(long, default_value = r"[A-Za-z0-9_() -]+: ")]
     pub prefix_regex: String,
     /// Run only cases whose id matches this glob (repeatable).
     #[arg(long = "case", value_name = "GLOB")]

@@ -4,13 +4,16 @@
 //! Both read only after `poll` says the socket is readable, with a [`TICK`] timeout, so a
 //! thread notices SIGTERM while a client idles. Writes are blocking `write_all`: a client that
 //! stops reading blocks the writer, and so the server stops reading from it (backpressure
-//! without any buffer beyond one chunk). Both close with FIN, never with unread data pending
-//! when it can be helped: `stream` reads to EOF first; `oneshot` half-closes and then drains.
+//! without any buffer beyond one chunk). `stream` reads to EOF before it closes, so it closes
+//! with FIN. `oneshot` is the seed's program as a client sees it: one read, one reply, close.
+//! Input it did not read turns that close into a reset (RFC 1122 §4.2.2.13); the seed does not
+//! drain, so neither does this (an earlier version drained for 500 ms, which hid from the spec
+//! what a faithful oneshot server does).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::poll::PollFlags;
 
@@ -40,8 +43,9 @@ impl Session {
 /// The largest read of a oneshot session, as in the seed's `conn.recv(1024)`.
 pub const ONESHOT_MAX: usize = 1024;
 
-/// How long a oneshot session keeps draining input after its reply, so that closing with
-/// unread bytes does not turn the FIN into a RST.
+/// How long the event-loop and tokio models' oneshot sessions keep draining input after their
+/// reply, so that closing with unread bytes does not turn the FIN into a RST. That is their own
+/// hardening; the seed-faithful blocking models do not drain.
 pub const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// Serves one connection in the given shape. Connection errors (reset, broken pipe) end only
@@ -70,17 +74,13 @@ pub fn echo_stream(stream: &mut TcpStream, transform: &Transformer) -> io::Resul
     stream.shutdown(Shutdown::Write)
 }
 
-/// One read, one reply, then a half-close and a short drain.
+/// One read of at most [`ONESHOT_MAX`] bytes and one reply; the caller's drop closes, as the
+/// seed's `with conn:` does.
 pub fn echo_oneshot(stream: &mut TcpStream, transform: &Transformer) -> io::Result<()> {
     let mut buf = [0u8; ONESHOT_MAX];
     match read_some(stream, &mut buf)? {
         None | Some(0) => Ok(()),
-        Some(n) => {
-            stream.write_all(&transform.apply(&buf[..n]))?;
-            stream.shutdown(Shutdown::Write)?;
-            drain(stream, DRAIN_LIMIT);
-            Ok(())
-        }
+        Some(n) => stream.write_all(&transform.apply(&buf[..n])),
     }
 }
 
@@ -98,25 +98,6 @@ pub fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<us
             Ok(n) => return Ok(Some(n)),
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
             Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Reads and discards until EOF, an error, or `limit` passes.
-pub fn drain(stream: &mut TcpStream, limit: Duration) {
-    let until = Instant::now() + limit;
-    let mut buf = [0u8; 4096];
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        match wait_ready(stream.as_fd(), PollFlags::POLLIN, left.min(TICK)) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(_) => return,
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
-            Err(_) => return,
         }
     }
 }

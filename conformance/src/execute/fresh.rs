@@ -96,7 +96,13 @@ fn fate_after(
         if !failed {
             return (ServerFate::Fine, None);
         }
-        return match server.exit_within(Duration::ZERO) {
+        // A failure is often the first sign of a death: give the exit a moment to be seen.
+        let settle = if expects_exit {
+            Duration::ZERO
+        } else {
+            DEATH_SETTLE
+        };
+        return match server.exit_within(settle) {
             Some(status) if !expects_exit => (
                 ServerFate::Died {
                     status: describe(status),

@@ -144,9 +144,16 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     let deferred = Mutex::new(Vec::new());
     // At most one fresh server per CPU at a time: the cases measure the server, not the machine.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    in_parallel(plan.jobs.max(1).min(cpus), &beside, |i| {
+    let workers = plan.jobs.max(1).min(cpus);
+    // With one worker, or one such case, nothing runs beside it: its verdict needs no rerun.
+    let beside_others = if workers > 1 && beside.len() > 1 {
+        Instance::FreshBeside
+    } else {
+        Instance::FreshAlone
+    };
+    in_parallel(workers, &beside, |i| {
         let placement = &sched.placements[i];
-        match run_fresh(plan, i, sink, Instance::FreshBeside) {
+        match run_fresh(plan, i, sink, beside_others) {
             Err(_) if after_launch_failure(placement) == AfterLaunchFailure::RetryAlone => {
                 deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i)
             }

@@ -2,6 +2,7 @@
 //! grade is decided from that by [`crate::grade::decide`].
 
 use crate::grade::{ClientFailure, StepsOutcome};
+use crate::observer::backlog;
 use crate::text::indent;
 use echo_clients::{
     run_script, FailureKind, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Transform,
@@ -41,6 +42,30 @@ pub fn script_config(
 /// `hooks` observes the launched server for process steps; a failing `property` case also writes
 /// its shrunk steps into `regressions`.
 pub fn run_steps(
+    case: &Case,
+    cfg: &ScriptConfig,
+    hooks: Option<&mut dyn ProcessHooks>,
+    regressions: Option<&std::path::Path>,
+) -> StepsOutcome {
+    // A crowd that goes unserved is explained by what the kernel counted meanwhile.
+    let before = if case.opens_crowd() {
+        backlog::Before::now()
+    } else {
+        None
+    };
+    let mut outcome = steps_of(case, cfg, hooks, regressions);
+    if let (Some(before), Some(ClientFailure::Step { kind, evidence })) =
+        (before, outcome.failure.as_mut())
+    {
+        if backlog::may_be_lost_connections(*kind) {
+            evidence.push('\n');
+            evidence.push_str(&backlog::explain(cfg.addr, before));
+        }
+    }
+    outcome
+}
+
+fn steps_of(
     case: &Case,
     cfg: &ScriptConfig,
     hooks: Option<&mut dyn ProcessHooks>,

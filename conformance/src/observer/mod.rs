@@ -2,6 +2,7 @@
 //! implements the client library's [`ProcessHooks`] for `process` cases: the resource steps
 //! ([`steps`]), exits, and the privilege checks ([`privilege`]), each through `/proc`.
 
+pub mod backlog;
 pub mod privilege;
 pub mod steps;
 

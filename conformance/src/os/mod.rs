@@ -7,7 +7,9 @@ pub mod net;
 pub mod netns;
 pub mod procs;
 pub mod resources;
+pub mod sockdiag;
 pub mod status;
+pub mod tcpext;
 
 use std::time::{Duration, Instant};
 

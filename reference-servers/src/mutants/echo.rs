@@ -22,6 +22,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "flood", case: "echo.no-banner", defect: "on connect sends an endless stream of bytes (stops after 64 MiB or when the peer is gone)", run: flood },
         Mutant { name: "banner", case: "echo.no-banner", defect: "writes \"hello\\r\\n\" on connect, then echoes correctly", run: banner },
         Mutant { name: "crlf", case: "echo.nothing-added", defect: "translates every \"\\n\" into \"\\r\\n\"", run: crlf },
+        Mutant { name: "strip", case: "echo.nothing-removed", defect: "strips ASCII whitespace from both ends of every read before echoing it, as the seed's loop does with `recv(1024).strip()`", run: strip },
         Mutant { name: "close-on-half-close", case: "stream.half-close.flush-then-eof", defect: "writes in 50 ms batches and closes at the client's FIN, dropping echo data still pending", run: close_on_half_close },
         Mutant { name: "slow-drip", case: "echo.exchange.100", defect: "echoes correctly but sleeps 50 ms before each write", run: slow_drip },
     ]
@@ -124,6 +125,14 @@ fn crlf(flags: &Flags) -> anyhow::Result<()> {
                 }
                 out.push(b);
             }
+        });
+    })
+}
+
+fn strip(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "strip", |stream| {
+        echo_with(stream, |chunk, out| {
+            out.extend_from_slice(chunk.trim_ascii())
         });
     })
 }

@@ -24,6 +24,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "unbounded-buffer", case: "hostile.slow-reader.bounded-memory", defect: "a reader thread queues everything it reads for a writer thread without limit, so a client that does not read grows the server's memory", run: unbounded_buffer },
         Mutant { name: "sigpipe-dies", case: "hostile.reset-during-echo", defect: "restores the default SIGPIPE action and ignores write(2) errors, so writing on after a client's reset kills the process", run: sigpipe_dies },
         Mutant { name: "slow-accept", case: "hostile.storm.2000", defect: "a listen backlog of 8 and a 20 ms pause after every accept: a burst of connects overflows the queue and times out", run: slow_accept },
+        Mutant { name: "short-backlog", case: "hostile.idle-holders.100", defect: "listens with a backlog of 5 (Python socketserver's default request_queue_size), so 100 clients connecting at once overflow the accept queue and some are never accepted", run: short_backlog },
         Mutant { name: "pool-of-8", case: "hostile.idle-holders.100", defect: "eight threads each serve one connection at a time, so eight idle clients starve everyone else", run: pool_of_8 },
         Mutant { name: "emfile-spin", case: "hostile.emfile.recovers", defect: "retries accept at once on EMFILE, spinning a core while the descriptor limit is reached", run: emfile_spin },
         Mutant { name: "fd-leak", case: "resources.no-leaks", defect: "shuts down its side at the end of a connection but never closes the descriptor", run: fd_leak },
@@ -108,6 +109,21 @@ fn slow_accept(flags: &Flags) -> anyhow::Result<()> {
         },
     )?;
     Ok(())
+}
+
+fn short_backlog(flags: &Flags) -> anyhow::Result<()> {
+    let port = flags
+        .port
+        .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
+    let addr = SocketAddr::new(flags.bind, port);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    // The defect: a queue of five for a server that is otherwise thread-per-connection.
+    socket.listen(flags.backlog.unwrap_or(5))?;
+    let listener: TcpListener = socket.into();
+    announce("short-backlog", &listener)?;
+    super::thread_per_connection(&listener, stream_echo)
 }
 
 fn pool_of_8(flags: &Flags) -> anyhow::Result<()> {

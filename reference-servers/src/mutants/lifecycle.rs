@@ -22,6 +22,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "sequential-stream", case: "concurrency.idle-does-not-block", defect: "a sequential accept loop with full stream echo (no concurrency)", run: sequential_stream },
         Mutant { name: "cross-talk", case: "concurrency.clients.50", defect: "every fourth 1 KiB read is echoed into the previously accepted connection while that one is open", run: cross_talk },
         Mutant { name: "single-keeps-listening", case: "lifecycle.single.exits", defect: "serves one connection, then keeps the listener open and never exits", run: single_keeps_listening },
+        Mutant { name: "oneshot-reset-dies", case: "oneshot.reset.next-served", defect: "the seed's loop without its faults hidden: one recv(1024), one reply, close, and any error on a connection ends the process with status 1", run: oneshot_reset_dies },
         Mutant { name: "reset-breaks", case: "lifecycle.reset.next-served", defect: "after a client resets a connection the accept thread ends; the process stays up, listening, serving no one", run: reset_breaks },
     ]
 }
@@ -43,6 +44,27 @@ fn die_after_first(flags: &Flags) -> anyhow::Result<()> {
         );
         std::process::exit(1);
     })
+}
+
+fn oneshot_reset_dies(flags: &Flags) -> anyhow::Result<()> {
+    let listener = bind(flags, None)?;
+    announce("oneshot-reset-dies", &listener)?;
+    accept::accept_loop(
+        &listener,
+        || true,
+        |mut stream, _| {
+            let mut buf = [0u8; crate::session::ONESHOT_MAX];
+            let served = read_some(&mut stream, &mut buf)
+                .and_then(|n| stream.write_all(&buf[..n.unwrap_or(0)]));
+            // The defect: an error on one connection is not caught, so it ends the server.
+            if let Err(e) = served {
+                eprintln!("{}: oneshot-reset-dies: {e}; exiting", crate::program());
+                std::process::exit(1);
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    Ok(())
 }
 
 fn sequential_stream(flags: &Flags) -> anyhow::Result<()> {
