@@ -44,6 +44,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         }
         let claims = match case {
             "lifecycle.single.exits" => "single,sequential",
+            c if c.starts_with("oneshot.") => "oneshot,forever,sequential",
             c if c.starts_with("scale.") => "c10k",
             c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
             c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
@@ -115,6 +116,7 @@ fn reference_for(claims: &str) -> &'static str {
         "udp" => "tokio --udp",
         "dual-stack" => "threaded --bind ::",
         "single,sequential" => "basic",
+        "oneshot,forever,sequential" => "sequential",
         c if c.starts_with("privileged") && c.contains("udp") => {
             "tokio --transport both --user nobody --group nogroup"
         }
