@@ -8,14 +8,17 @@ use crate::events::{Attempt, Event};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The cases running now: when each started, and why.
+type Running = BTreeMap<String, (Instant, Attempt)>;
 
 /// Prints events as they come; the summary comes from [`summary`].
 pub struct LiveReporter {
     colour: bool,
     bar: Mutex<Option<ProgressBar>>,
-    running: Mutex<BTreeMap<String, (Instant, Attempt)>>,
+    running: Arc<Mutex<Running>>,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
@@ -26,7 +29,7 @@ impl LiveReporter {
         LiveReporter {
             colour: tty,
             bar: Mutex::new(None),
-            running: Mutex::new(BTreeMap::new()),
+            running: Arc::new(Mutex::new(BTreeMap::new())),
             out: Mutex::new(out),
         }
     }
@@ -37,10 +40,19 @@ impl LiveReporter {
             Event::RunStarted { to_run } => {
                 if self.colour && std::io::stderr().is_terminal() {
                     let bar = ProgressBar::new(to_run as u64);
+                    // The running cases are rendered at every tick, so their ages keep counting
+                    // while a case hangs.
+                    let running = Arc::clone(&self.running);
                     if let Ok(style) =
-                        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {running}")
                     {
-                        bar.set_style(style);
+                        bar.set_style(style.with_key(
+                            "running",
+                            move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let running = running.lock().unwrap_or_else(|e| e.into_inner());
+                                let _ = w.write_str(&running_line(&running));
+                            },
+                        ));
                     }
                     bar.enable_steady_tick(Duration::from_millis(250));
                     *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
@@ -84,31 +96,11 @@ impl LiveReporter {
         }
     }
 
-    /// The status line: the cases running now, the longest-running first, with their age.
+    /// Redraws the status line at once (it also redraws on every tick).
     fn show_running(&self) {
-        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(b) = bar.as_ref() else { return };
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let mut items: Vec<_> = running.iter().collect();
-        items.sort_by_key(|(_, (t, _))| *t);
-        let text: Vec<String> = items
-            .iter()
-            .take(3)
-            .map(|(id, (t, attempt))| {
-                let why = match attempt {
-                    Attempt::Scheduled => "",
-                    Attempt::Confirm => " (alone)",
-                    Attempt::Attribution => " (attribution)",
-                };
-                format!("{id}{why} {}s", t.elapsed().as_secs())
-            })
-            .collect();
-        let more = running.len().saturating_sub(3);
-        let mut msg = format!("running: {}", text.join(", "));
-        if more > 0 {
-            msg.push_str(&format!(" +{more}"));
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.tick();
         }
-        b.set_message(msg);
     }
 
     fn above_bar(&self, text: &str) {
@@ -131,6 +123,30 @@ impl LiveReporter {
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
+}
+
+/// The status line: the cases running now, the longest-running first, with their age.
+fn running_line(running: &Running) -> String {
+    let mut items: Vec<_> = running.iter().collect();
+    items.sort_by_key(|(_, (t, _))| *t);
+    let text: Vec<String> = items
+        .iter()
+        .take(3)
+        .map(|(id, (t, attempt))| {
+            let why = match attempt {
+                Attempt::Scheduled => "",
+                Attempt::Confirm => " (alone)",
+                Attempt::Attribution => " (attribution)",
+            };
+            format!("{id}{why} {}s", t.elapsed().as_secs())
+        })
+        .collect();
+    let more = running.len().saturating_sub(3);
+    let mut line = format!("running: {}", text.join(", "));
+    if more > 0 {
+        line.push_str(&format!(" +{more}"));
+    }
+    line
 }
 
 fn paint(text: &str, code: &str, colour: bool) -> String {
