@@ -13,6 +13,7 @@ mod hostile;
 mod load_lib;
 mod models;
 mod mutants;
+mod pool;
 mod privilege;
 mod processes;
 mod property;

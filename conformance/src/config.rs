@@ -292,7 +292,11 @@ pub fn select(
         .filter(|c| wanted.is_empty() || wanted.contains(&c.level))
         .filter(|c| heavy || !matchers.is_empty() || !c.is_heavy())
         .map(|c| Planned {
-            case: c.clone(),
+            // Against a pool, a case that needs concurrency runs at the pool's size.
+            case: claims
+                .pool()
+                .and_then(|n| echo_spec::scaled_to_pool(c, n))
+                .unwrap_or_else(|| c.clone()),
             claimed: claims.satisfies(&c.requires),
             over: None,
         })

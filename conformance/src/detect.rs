@@ -44,7 +44,11 @@ pub fn strongest(
         vec![
             pick(Claim::Stream, Claim::Oneshot, false),
             pick(Claim::Forever, Claim::Single, false),
-            pick(Claim::Concurrent, Claim::Sequential, true),
+            match declared.pool() {
+                // A declared pool is met when every case scaled to it passed.
+                Some(n) if met(Claim::Concurrent) != Some(false) => format!("pool={n}"),
+                _ => pick(Claim::Concurrent, Claim::Sequential, true),
+            },
         ]
     } else {
         Vec::new()

@@ -25,6 +25,8 @@ pub enum Concurrency {
     Concurrent,
     /// One client at a time; head-of-line blocking is part of the model.
     Sequential,
+    /// Up to this many clients at a time: a pool of workers that each serve one (`pool=N`).
+    Pool(usize),
 }
 
 /// Every claim of one server configuration.
@@ -34,7 +36,7 @@ pub struct Claims {
     pub session: Session,
     /// `forever` or `single`.
     pub lifetime: Lifetime,
-    /// `concurrent` or `sequential`.
+    /// `concurrent`, `pool=N` or `sequential`.
     pub concurrency: Concurrency,
     /// `identity`, `uppercase` or `prefix`.
     pub transform: Transform,
@@ -55,8 +57,10 @@ impl fmt::Display for Claims {
             Lifetime::Single => "single",
         };
         let concurrency = match self.concurrency {
-            Concurrency::Concurrent => "concurrent",
-            Concurrency::Sequential => "sequential",
+            Concurrency::Concurrent => "concurrent".to_string(),
+            Concurrency::Sequential => "sequential".to_string(),
+            Concurrency::Pool(1) => "sequential".to_string(),
+            Concurrency::Pool(n) => format!("pool={n}"),
         };
         let privilege = if self.privileged {
             "privileged"

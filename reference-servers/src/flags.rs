@@ -136,7 +136,11 @@ impl Config {
 
     /// The claims this configuration makes.
     pub fn claims(&self) -> Claims {
-        let concurrency = self.model.concurrency();
+        let concurrency = match self.model.concurrency() {
+            // Each oneshot worker serves one client at a time; stream workers too.
+            _ if self.model == crate::models::Model::Prefork => Concurrency::Pool(self.workers),
+            c => c,
+        };
         Claims {
             session: self.session,
             lifetime: self.model.lifetime(),
@@ -241,10 +245,7 @@ mod tests {
                 "threaded",
                 "stream,forever,concurrent,identity,unprivileged",
             ),
-            (
-                "prefork",
-                "oneshot,forever,concurrent,identity,unprivileged",
-            ),
+            ("prefork", "oneshot,forever,pool=20,identity,unprivileged"),
             ("select", "stream,forever,concurrent,identity,unprivileged"),
             (
                 "poll",
@@ -277,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             claims(&["--model", "prefork", "--stream", "--user", "nobody", "--claims"]),
-            "stream,forever,concurrent,identity,privileged"
+            "stream,forever,pool=20,identity,privileged"
         );
         assert_eq!(
             claims(&["--model", "poll", "--max-conns", "100", "--claims"]),

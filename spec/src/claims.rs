@@ -35,6 +35,9 @@ pub enum Claim {
     Concurrent,
     /// Serve one connection at a time (head-of-line blocking allowed).
     Sequential,
+    /// Serve up to N connections at once (a pre-forked pool of N workers): spelled `pool=N` in a
+    /// claim list, where N is the [`ClaimSet::pool`] size; a case `requires = ["pool"]`.
+    Pool,
     /// Reply bytes are the received bytes.
     Identity,
     /// Reply bytes are the received bytes, ASCII upper-cased.
@@ -63,7 +66,7 @@ pub enum Dimension {
     Session,
     /// `forever` or `single`.
     Lifetime,
-    /// `concurrent` or `sequential`.
+    /// `concurrent`, `pool=N` or `sequential`.
     Concurrency,
     /// `identity`, `uppercase` or `prefix`.
     Transform,
@@ -78,13 +81,14 @@ pub enum Dimension {
 }
 
 /// Every claim, in canonical order.
-pub const ALL_CLAIMS: [Claim; 15] = [
+pub const ALL_CLAIMS: [Claim; 16] = [
     Claim::Stream,
     Claim::Oneshot,
     Claim::Forever,
     Claim::Single,
     Claim::Concurrent,
     Claim::Sequential,
+    Claim::Pool,
     Claim::Identity,
     Claim::Uppercase,
     Claim::Prefix,
@@ -106,6 +110,7 @@ impl Claim {
             Claim::Single => "single",
             Claim::Concurrent => "concurrent",
             Claim::Sequential => "sequential",
+            Claim::Pool => "pool",
             Claim::Identity => "identity",
             Claim::Uppercase => "uppercase",
             Claim::Prefix => "prefix",
@@ -123,7 +128,7 @@ impl Claim {
         match self {
             Claim::Stream | Claim::Oneshot => Dimension::Session,
             Claim::Forever | Claim::Single => Dimension::Lifetime,
-            Claim::Concurrent | Claim::Sequential => Dimension::Concurrency,
+            Claim::Concurrent | Claim::Sequential | Claim::Pool => Dimension::Concurrency,
             Claim::Identity | Claim::Uppercase | Claim::Prefix => Dimension::Transform,
             Claim::Unprivileged | Claim::Privileged => Dimension::Privilege,
             Claim::C10k => Dimension::Scale,
@@ -147,7 +152,13 @@ impl FromStr for Claim {
             .copied()
             .find(|c| c.as_str() == s.trim())
             .ok_or_else(|| {
-                let known: Vec<_> = ALL_CLAIMS.iter().map(|c| c.as_str()).collect();
+                let known: Vec<_> = ALL_CLAIMS
+                    .iter()
+                    .map(|c| match c {
+                        Claim::Pool => "pool=N",
+                        c => c.as_str(),
+                    })
+                    .collect();
                 format!("unknown claim `{}` (known: {})", s.trim(), known.join(", "))
             })
     }
@@ -157,7 +168,12 @@ impl FromStr for Claim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimSet {
     claims: Vec<Claim>,
+    /// N of `pool=N`, when the set claims a pool.
+    pool: Option<u32>,
 }
+
+/// The sizes a `pool=N` claim may have: a pool of one is `sequential`.
+pub const POOL_SIZES: std::ops::RangeInclusive<u32> = 2..=10_000;
 
 impl Default for ClaimSet {
     /// A full RFC 862 TCP server: stream, forever, concurrent, identity, unprivileged, over TCP.
@@ -171,6 +187,7 @@ impl Default for ClaimSet {
                 Claim::Unprivileged,
                 Claim::Tcp,
             ],
+            pool: None,
         }
     }
 }
@@ -214,13 +231,32 @@ impl ClaimSet {
     }
 
     /// True when every claim in `required` is part of this set. A requirement that names no
-    /// transport is a TCP case: it needs `tcp` as well.
+    /// transport is a TCP case: it needs `tcp` as well. A pool meets `concurrent` too: the
+    /// runner scales such a case to the pool's size.
     pub fn satisfies(&self, required: &[Claim]) -> bool {
         let transport_named = required
             .iter()
             .any(|c| c.dimension() == Dimension::Transport);
-        required.iter().all(|c| self.claims.contains(c))
-            && (transport_named || self.claims.contains(&Claim::Tcp))
+        required.iter().all(|c| {
+            self.claims.contains(c)
+                || (*c == Claim::Concurrent && self.claims.contains(&Claim::Pool))
+        }) && (transport_named || self.claims.contains(&Claim::Tcp))
+    }
+
+    /// N of a `pool=N` claim.
+    pub fn pool(&self) -> Option<u32> {
+        self.pool
+    }
+
+    /// The same set claiming a pool of `n` instead of its concurrency value.
+    pub fn with_pool(&self, n: u32) -> ClaimSet {
+        let mut set = self.clone();
+        set.claims
+            .retain(|c| c.dimension() != Dimension::Concurrency);
+        set.claims.push(Claim::Pool);
+        set.claims.sort();
+        set.pool = Some(n);
+        set
     }
 
     /// True when the set holds `claim`.
@@ -236,14 +272,34 @@ impl ClaimSet {
 
 impl FromStr for ClaimSet {
     type Err = String;
-    /// Parses a comma-separated list such as `oneshot,sequential`.
+    /// Parses a comma-separated list such as `oneshot,sequential` or `oneshot,pool=20`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parsed = s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(Claim::from_str)
-            .collect::<Result<Vec<_>, _>>()?;
-        ClaimSet::from_claims(&parsed)
+        let mut pool = None;
+        let mut parsed = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(n) = part.strip_prefix("pool=") {
+                let n: u32 = n
+                    .parse()
+                    .ok()
+                    .filter(|n| POOL_SIZES.contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "`{part}`: a pool's size is a whole number from {} to {}",
+                            POOL_SIZES.start(),
+                            POOL_SIZES.end()
+                        )
+                    })?;
+                pool = Some(n);
+                parsed.push(Claim::Pool);
+            } else if part == "pool" {
+                return Err("`pool` needs its size: `pool=N`, N clients served at once".into());
+            } else {
+                parsed.push(Claim::from_str(part)?);
+            }
+        }
+        let mut set = ClaimSet::from_claims(&parsed)?;
+        set.pool = pool;
+        Ok(set)
     }
 }
 
@@ -256,7 +312,10 @@ impl fmt::Display for ClaimSet {
             .claims
             .iter()
             .filter(|c| !(tcp_only && **c == Claim::Tcp))
-            .map(|c| c.as_str())
+            .map(|c| match (c, self.pool) {
+                (Claim::Pool, Some(n)) => format!("pool={n}"),
+                _ => c.as_str().to_string(),
+            })
             .collect();
         f.write_str(&names.join(","))
     }
@@ -301,6 +360,28 @@ mod tests {
             both.to_string(),
             "stream,forever,concurrent,identity,unprivileged,tcp,udp,dual-stack"
         );
+    }
+
+    #[test]
+    fn a_pool_has_a_size_and_meets_concurrent_cases() {
+        let set: ClaimSet = "oneshot,pool=20".parse().unwrap();
+        assert_eq!(set.pool(), Some(20));
+        assert_eq!(
+            set.to_string(),
+            "oneshot,forever,pool=20,identity,unprivileged"
+        );
+        assert_eq!(set.to_string().parse::<ClaimSet>().unwrap(), set);
+        assert!(set.satisfies(&[Claim::Concurrent]) && set.satisfies(&[Claim::Pool]));
+        assert!(!set.satisfies(&[Claim::Sequential]));
+        let concurrent: ClaimSet = "".parse().unwrap();
+        assert!(!concurrent.satisfies(&[Claim::Pool]));
+        assert_eq!(
+            concurrent.with_pool(8).to_string(),
+            "stream,forever,pool=8,identity,unprivileged"
+        );
+        for bad in ["pool", "pool=1", "pool=x", "pool=20,sequential"] {
+            assert!(bad.parse::<ClaimSet>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,12 +16,13 @@ mod emit;
 mod error;
 mod model;
 mod parse;
+mod pool;
 mod property;
 mod raw;
 mod requirements;
 mod schema;
 
-pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS};
+pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS, POOL_SIZES};
 pub use emit::{emit_case, emit_file, emit_step};
 pub use error::SpecError;
 pub use model::{
@@ -32,6 +33,7 @@ pub use parse::{
     parse_file, MAX_BURST_DATAGRAMS, MAX_CLIENTS, MAX_DATAGRAM, MAX_EXPANDED_STEPS, MAX_MS,
     MAX_PAYLOAD,
 };
+pub use pool::scaled_to_pool;
 pub use property::{
     PropertyOp, PropertyParams, ALL_PROPERTY_OPS, MAX_PROP_CASES, MAX_PROP_CONNECTIONS,
     MAX_PROP_OPS, MAX_PROP_PAYLOAD, MAX_PROP_WAIT_MS,

@@ -129,6 +129,9 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         let shared = shared::Shared::start(plan)?;
         let jobs = if plan.claims.contains(Claim::Concurrent) {
             plan.jobs.max(1)
+        } else if let Some(n) = plan.claims.pool() {
+            // Each case side by side may hold a connection or two of the pool.
+            plan.jobs.max(1).min(n as usize / 2)
         } else {
             1
         };

@@ -2,8 +2,9 @@
 //! in the seed) that all call `accept()` on the one inherited listening socket. The kernel hands
 //! each connection to one of them.
 //!
-//! Profile: `oneshot,forever,concurrent` (one read and reply per connection, as the seed's
-//! worker does; `--stream` for a full echo). Concurrency is bounded by the number of workers.
+//! Profile: `oneshot,forever,pool=N` with N = `--workers` (one read and reply per connection,
+//! as the seed's worker does; `--stream` for a full echo): N clients are served at once, and the
+//! next one waits for a worker.
 //!
 //! The master accepts nothing. It restarts a worker that dies, and on SIGTERM it sends SIGTERM
 //! to every worker, waits the grace period, SIGKILLs any straggler and reaps them all, so no
