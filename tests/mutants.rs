@@ -153,6 +153,8 @@ fn every_non_privilege_mutant_is_covered() {
         "die-after-first",
         // Tested in bad_input: the runner must exit 3.
         "exit-at-once",
+        // Tested in processes: the runner finds and ends the daemon it leaks.
+        "daemonize-leak",
     ];
     covered.extend(crate::hostile::MUTANTS);
     covered.extend(crate::udp::MUTANTS);

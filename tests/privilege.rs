@@ -63,6 +63,7 @@ fn reference_drops_correctly(#[case] model: &str, #[case] extra: &[&str]) {
 #[case::umask_decimal("umask-decimal", "priv.umask", exit::CASE_FAILED)]
 #[case::one_thread_drop("one-thread-drop", "priv.tree.all-tasks", exit::CASE_FAILED)]
 #[case::root_master("root-master", "priv.tree.all-tasks", exit::CASE_FAILED)]
+#[case::escape_setsid_root("escape-setsid-root", "priv.tree.all-tasks", exit::CASE_FAILED)]
 #[case::bind_after_drop("bind-after-drop", "priv.listen.bound-by-root", exit::SERVER)]
 #[case::ignore_failure("ignore-failure", "priv.no-regain", exit::CASE_FAILED)]
 #[case::udp_root_helper("udp-root-helper", "priv.udp.bound-by-root", exit::CASE_FAILED)]

@@ -160,3 +160,36 @@ fn sigint_mid_run_stops_the_server_and_the_runner_promptly() {
         describe(&cmd, &out)
     );
 }
+
+/// A server that double-forks a daemon into a session of its own: the runner (a child subreaper,
+/// and following its environment mark) finds it, says so in the run's notes, and ends it.
+#[test]
+fn a_daemonized_helper_is_found_and_ended() {
+    let needle = "--mutant daemonize-leak";
+    let run = crate::util::conform(&[
+        "run",
+        "--cmd",
+        &crate::util::mutant_cmd("daemonize-leak"),
+        "--case",
+        "echo.text.short",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code(), exit::OK, "{run}");
+    let notes = run.report().0["run_notes"].to_string();
+    assert!(
+        notes.contains("left the process group of the server") && notes.contains("by setsid"),
+        "{notes}"
+    );
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline.contains(needle).then_some(cmdline)
+        })
+        .collect();
+    assert!(left.is_empty(), "the daemon outlived the run: {left:#?}");
+}

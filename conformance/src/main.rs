@@ -24,5 +24,13 @@ fn main() {
         }
     }
     echo_conform::os::raise_nofile_limit();
+    // Every orphan a launched server leaves (a double-forked daemon, a `setsid` helper) is
+    // re-parented to the runner, so that it can be found and ended. Without it the environment
+    // mark still finds them.
+    if let Err(e) = echo_conform::os::procs::become_subreaper() {
+        eprintln!(
+            "echo-conform: note: {e}; escaped descendants are found by their environment only"
+        );
+    }
     std::process::exit(echo_conform::cli::run(cli.command));
 }

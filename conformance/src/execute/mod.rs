@@ -206,10 +206,12 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     sink(Event::RunFinished {
         took: started.elapsed(),
     });
+    let mut notes = attributed.notes;
+    notes.extend(crate::os::groups::take_escapes());
     Ok(Outcome {
         results,
         server_problems: problems,
-        notes: attributed.notes,
+        notes,
     })
 }
 

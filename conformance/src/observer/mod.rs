@@ -6,7 +6,7 @@ pub mod backlog;
 pub mod privilege;
 pub mod steps;
 
-use crate::os::{net, poll_until, procs, resources::Usage};
+use crate::os::{net, poll_until, resources::Usage};
 use crate::server::{describe, Server};
 use crate::text::indent;
 use echo_clients::{Failure, FailureKind, ProcessHooks};
@@ -86,7 +86,7 @@ impl ProcessHooks for Observer<'_> {
                 format!(
                     "the server was still running after {} ms (pids {:?})",
                     within.as_millis(),
-                    procs::group_members(server.pgid())
+                    server.processes()
                 ),
             )),
         }
@@ -104,7 +104,7 @@ impl ProcessHooks for Observer<'_> {
         // A drop may still be in progress right after readiness: retry until `within` has passed.
         let mut last = String::new();
         let held = poll_until(Instant::now() + within, Duration::from_millis(25), || {
-            let mut members = procs::group_members(leader);
+            let mut members = self.server.processes();
             if let Some(i) = members.iter().position(|&p| p == leader) {
                 members.swap(0, i);
             }
@@ -139,7 +139,7 @@ impl ProcessHooks for Observer<'_> {
         let Some(status) = poll_until(Instant::now() + within, Duration::from_millis(10), || {
             server.try_exit()
         }) else {
-            let listening = net::listeners_of_group(server.pgid(), server.addr.port());
+            let listening = net::listeners_of(&server.processes(), server.addr.port());
             return Err(Failure::new(
                 FailureKind::Privilege,
                 format!(

@@ -2,7 +2,6 @@
 //! (`expect_resources`), memory (`expect_rss`), CPU (`expect_cpu`), signals and an empty group.
 
 use super::Observer;
-use crate::os::procs;
 use crate::os::resources::{self, Usage};
 use crate::server::{describe, Server};
 use crate::text::indent;
@@ -17,8 +16,7 @@ use std::time::{Duration, Instant};
 const MAX_QUOTED: usize = 12;
 
 fn now_usage(o: &Observer<'_>) -> Result<Usage, Failure> {
-    resources::sample(&procs::group_members(o.server.pgid()))
-        .map_err(|e| Failure::new(FailureKind::Process, e))
+    resources::sample(&o.server.processes()).map_err(|e| Failure::new(FailureKind::Process, e))
 }
 
 fn baseline<'o>(o: &'o Observer<'_>) -> Result<&'o Usage, Failure> {
@@ -33,7 +31,7 @@ fn baseline<'o>(o: &'o Observer<'_>) -> Result<&'o Usage, Failure> {
 /// Records the baseline. The peak-RSS counters (VmHWM) are reset first, so a peak from before
 /// (start-up, a collection) does not count as growth later.
 pub fn mark(o: &mut Observer<'_>) -> Result<String, Failure> {
-    for pid in procs::group_members(o.server.pgid()) {
+    for pid in o.server.processes() {
         // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+); where it is not
         // allowed, the peak since start stays, which can only overstate growth.
         let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
@@ -245,7 +243,7 @@ pub fn expect_group_empty(o: &mut Observer<'_>, within: Duration) -> Result<(), 
     let deadline = Instant::now() + within;
     loop {
         o.server.try_exit();
-        let members = procs::group_members(o.server.pgid());
+        let members = o.server.processes();
         if members.is_empty() {
             return Ok(());
         }
@@ -279,7 +277,7 @@ pub fn restart(o: &mut Observer<'_>, signal: SignalName) -> Result<String, Failu
     let grace = o.server.spec().grace;
     // The parser allows TERM and KILL only; `stop` is SIGTERM, the grace period, then SIGKILL.
     if signal == SignalName::Kill {
-        let _ = killpg(Pid::from_raw(o.server.pgid()), Signal::SIGKILL);
+        o.server.signal(Signal::SIGKILL);
     }
     o.server.stop(grace);
     let stopped = start.elapsed();

@@ -1,17 +1,38 @@
-//! Every process group the runner started, so that any exit path (normal, panic, Ctrl-C) ends them all.
+//! Every server the runner started (its process group and its environment mark), so that any
+//! exit path (normal, panic, Ctrl-C) ends them all, with every descendant that left the group.
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+static LIVE: Mutex<BTreeMap<i32, String>> = Mutex::new(BTreeMap::new());
 static HOOKS: Once = Once::new();
+static ESCAPES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Remembers a process group that must be ended before the runner exits.
-pub fn register(pgid: i32) {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner()).insert(pgid);
+/// Most escape facts kept for one run (a fork bomb must not flood the report).
+const MAX_ESCAPES: usize = 20;
+
+/// Records a fact of the run: a process of a server that left its process group.
+pub fn record_escape(line: String) {
+    let mut all = ESCAPES.lock().unwrap_or_else(|p| p.into_inner());
+    if all.len() < MAX_ESCAPES && !all.contains(&line) {
+        all.push(line);
+    }
+}
+
+/// The escape facts recorded so far, emptied.
+pub fn take_escapes() -> Vec<String> {
+    std::mem::take(&mut *ESCAPES.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Remembers a server (its group, led by `pgid`, and its mark) that must be ended before the
+/// runner exits.
+pub fn register(pgid: i32, mark: &str) {
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pgid, mark.to_string());
 }
 
 /// Forgets a process group that has been ended.
@@ -19,32 +40,45 @@ pub fn unregister(pgid: i32) {
     LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pgid);
 }
 
-fn live() -> Vec<i32> {
+fn live() -> Vec<(i32, String)> {
     LIVE.lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .copied()
+        .map(|(g, m)| (*g, m.clone()))
         .collect()
+}
+
+/// The leaders of the servers still registered: the runner's own children, reaped by their
+/// `Child` handles.
+pub fn leaders() -> Vec<i32> {
+    live().into_iter().map(|(g, _)| g).collect()
+}
+
+/// Sends `signal` to every process of each server in `servers`: its group, then each descendant
+/// that left it.
+fn signal_all(servers: &[(i32, String)], signal: Signal) {
+    for (pgid, mark) in servers {
+        let _ = killpg(Pid::from_raw(*pgid), signal);
+        for pid in super::procs::server_processes(*pgid, mark) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
 }
 
 /// Ends every registered group (used when the runner itself is dying): SIGTERM, up to 300 ms for
 /// the groups to empty, then SIGKILL to whatever is left.
 pub fn kill_all() {
-    let groups = live();
-    for &pgid in &groups {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
-    }
+    let servers = live();
+    signal_all(&servers, Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_millis(300);
     while Instant::now() < deadline
-        && groups
+        && servers
             .iter()
-            .any(|&g| !super::procs::group_members(g).is_empty())
+            .any(|(g, m)| !super::procs::server_processes(*g, m).is_empty())
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for pgid in live() {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-    }
+    signal_all(&live(), Signal::SIGKILL);
 }
 
 /// Installs, once, a panic hook and SIGINT/SIGTERM/SIGHUP handlers that end every registered group.

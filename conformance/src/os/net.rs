@@ -168,14 +168,14 @@ pub struct Listener {
     pub uid: u32,
 }
 
-/// The UDP sockets bound on `port` held by a process of group `pgid`.
-pub fn udp_sockets_of_group(pgid: i32, port: u16) -> Vec<UdpRow> {
-    udp_sockets_on_port(&super::procs::group_members(pgid), port).unwrap_or_default()
+/// The UDP sockets bound on `port` held by one of `pids`.
+pub fn udp_sockets_of(pids: &[i32], port: u16) -> Vec<UdpRow> {
+    udp_sockets_on_port(pids, port).unwrap_or_default()
 }
 
-/// The LISTEN sockets on `port` held by a process of group `pgid`.
-pub fn listeners_of_group(pgid: i32, port: u16) -> Vec<Listener> {
-    sockets_on_port(&super::procs::group_members(pgid), port)
+/// The LISTEN sockets on `port` held by one of `pids`.
+pub fn listeners_of(pids: &[i32], port: u16) -> Vec<Listener> {
+    sockets_on_port(pids, port)
         .unwrap_or_default()
         .into_iter()
         .filter(is_listen)

@@ -31,7 +31,12 @@ pub struct Server {
     stopped: bool,
     started_as: Option<(u32, u32)>,
     spec: LaunchSpec,
+    /// The value of [`procs::MARK`] in its environment, unique to this launch.
+    mark: String,
 }
+
+/// Launches so far, for the marks.
+static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Describes an exit status for people: `exited with status 1` or `was killed by signal 9 (SIGKILL)`.
 pub fn describe(status: ExitStatus) -> String {
@@ -69,8 +74,14 @@ impl Server {
                     .replace("{bind}", &spec.bind.to_string())
             })
             .collect();
+        let mark = format!(
+            "{}-{}",
+            std::process::id(),
+            LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
         let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
+        cmd.env(procs::MARK, &mark)
+            .args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -123,7 +134,7 @@ impl Server {
             source,
         })?;
         let pgid = child.id() as i32;
-        groups::register(pgid);
+        groups::register(pgid, &mark);
         let pipes: Vec<Box<dyn Read + Send>> = [
             child
                 .stdout
@@ -147,6 +158,7 @@ impl Server {
             stopped: false,
             started_as: as_user,
             spec: spec.clone(),
+            mark,
         })
     }
 
@@ -222,7 +234,7 @@ impl Server {
     /// when the server claims that transport.
     fn bound(&self, spec: &LaunchSpec, port: u16) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
         let tcp = if spec.tcp {
-            net::listeners_of_group(self.pgid, port)
+            net::listeners_of(&self.processes(), port)
                 .into_iter()
                 .map(|l| l.addr)
                 .collect()
@@ -230,7 +242,7 @@ impl Server {
             Vec::new()
         };
         let udp = if spec.udp {
-            net::udp_sockets_of_group(self.pgid, port)
+            net::udp_sockets_of(&self.processes(), port)
                 .into_iter()
                 .map(|r| r.local)
                 .collect()
@@ -289,37 +301,65 @@ impl Server {
         }
     }
 
-    /// Ends the whole process group: SIGTERM, up to `grace`, then SIGKILL. Returns true when SIGTERM sufficed.
+    /// Every live process of the server: its group, and every descendant, also one that left
+    /// the group (`setsid`) or was re-parented to the runner (a double fork).
+    pub fn processes(&self) -> Vec<i32> {
+        procs::server_processes(self.pgid, &self.mark)
+    }
+
+    /// The server's processes that left its process group, each with how (`setsid`).
+    pub fn escaped(&self) -> Vec<(i32, &'static str)> {
+        procs::escaped(self.pgid, &self.mark)
+    }
+
+    /// Sends `signal` to the whole group and to every descendant that left it.
+    pub fn signal(&self, signal: Signal) {
+        let _ = killpg(Pid::from_raw(self.pgid), signal);
+        for pid in self.processes() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// Ends the server, the whole group and every descendant outside it: SIGTERM, up to `grace`,
+    /// then SIGKILL. Returns true when SIGTERM sufficed.
     pub fn stop(&mut self, grace: Duration) -> bool {
         if self.stopped {
             return true;
         }
         self.stopped = true;
-        let pg = Pid::from_raw(self.pgid);
-        let _ = killpg(pg, Signal::SIGTERM);
+        for (pid, how) in self.escaped() {
+            groups::record_escape(format!(
+                "pid {pid} ({}) left the process group of the server (pid {}) by {how}; it was found and ended all the same",
+                comm(pid),
+                self.pgid
+            ));
+        }
+        self.signal(Signal::SIGTERM);
         // A case may have left the group stopped (SIGSTOP): thawed, it can act on the SIGTERM.
-        let _ = killpg(pg, Signal::SIGCONT);
+        self.signal(Signal::SIGCONT);
         let deadline = Instant::now() + grace;
         let mut graceful = false;
-        let pgid = self.pgid;
         if poll_until(deadline, Duration::from_millis(10), || {
-            (self.try_exit().is_some() && procs::group_members(pgid).is_empty()).then_some(())
+            (self.try_exit().is_some() && self.processes().is_empty()).then_some(())
         })
         .is_some()
         {
             graceful = true;
         }
         if !graceful {
-            let _ = killpg(pg, Signal::SIGKILL);
+            self.signal(Signal::SIGKILL);
             if self.status.is_none() {
                 self.status = self.child.wait().ok();
             }
             let end = Instant::now() + Duration::from_secs(2);
             poll_until(end, Duration::from_millis(10), || {
-                procs::group_members(pgid).is_empty().then_some(())
+                self.signal(Signal::SIGKILL);
+                self.processes().is_empty().then_some(())
             });
         }
         groups::unregister(self.pgid);
+        // Descendants the runner adopted as subreaper are its children now: reap them.
+        procs::reap_adopted(&groups::leaders());
         graceful
     }
 
@@ -333,6 +373,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop(Duration::from_millis(500));
     }
+}
+
+/// The command name of `pid`, for people.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| crate::text::printable(c.trim().as_bytes()))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// True when a socket bound to `local` answers clients that connect to `host`: the same address,

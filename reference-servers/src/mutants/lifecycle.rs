@@ -23,6 +23,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "cross-talk", case: "concurrency.clients.50", defect: "every fourth 1 KiB read is echoed into the previously accepted connection while that one is open", run: cross_talk },
         Mutant { name: "single-keeps-listening", case: "lifecycle.single.exits", defect: "serves one connection, then keeps the listener open and never exits", run: single_keeps_listening },
         Mutant { name: "oneshot-reset-dies", case: "oneshot.reset.next-served", defect: "the seed's loop without its faults hidden: one recv(1024), one reply, close, and any error on a connection ends the process with status 1", run: oneshot_reset_dies },
+        Mutant { name: "daemonize-leak", case: "-", defect: "double-forks a helper into a session of its own (setsid, fork, the middle process exits) before serving correctly: a daemon the runner must still find and end", run: daemonize_leak },
         Mutant { name: "reset-breaks", case: "lifecycle.reset.next-served", defect: "after a client resets a connection the accept thread ends; the process stays up, listening, serving no one", run: reset_breaks },
     ]
 }
@@ -65,6 +66,25 @@ fn oneshot_reset_dies(flags: &Flags) -> anyhow::Result<()> {
         },
     )?;
     Ok(())
+}
+
+fn daemonize_leak(flags: &Flags) -> anyhow::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    let listener = bind(flags, None)?;
+    // SAFETY: single-threaded here; the children only call setsid, fork, _exit and sleep.
+    if let ForkResult::Child = unsafe { fork() }? {
+        let _ = setsid();
+        // SAFETY: as above.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => loop {
+                // The leaked daemon: no parent of the server's, no process group of its own.
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            },
+            _ => unsafe { libc::_exit(0) },
+        }
+    }
+    announce("daemonize-leak", &listener)?;
+    super::thread_per_connection(&listener, stream_echo)
 }
 
 fn sequential_stream(flags: &Flags) -> anyhow::Result<()> {

@@ -24,6 +24,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "umask-decimal", case: "priv.umask", defect: "umask(77) in decimal (0o115) instead of 0o007", run: umask_decimal },
         Mutant { name: "one-thread-drop", case: "priv.tree.all-tasks", defect: "starts a helper thread, then drops with raw per-thread syscalls on the main thread only", run: one_thread_drop },
         Mutant { name: "root-master", case: "priv.tree.all-tasks", defect: "pre-fork: only the workers drop; the master stays root", run: root_master },
+        Mutant { name: "escape-setsid-root", case: "priv.tree.all-tasks", defect: "forks a helper before the drop; the helper calls setsid() (leaving the process group) and stays root while the server drops and serves", run: escape_setsid_root },
         Mutant { name: "bind-after-drop", case: "priv.listen.bound-by-root", defect: "drops first, then binds: EACCES on port 7, or a listener not owned by root", run: bind_after_drop },
         Mutant { name: "udp-root-helper", case: "priv.udp.bound-by-root", defect: "serves TCP and UDP: the main process drops, but a forked helper keeps root and the UDP socket to answer datagrams", run: udp_root_helper },
         Mutant { name: "ignore-failure", case: "priv.no-regain", defect: "seteuid(nobody) first, then setgroups/setgid/setuid with results ignored: they fail or change only the effective ids; real and saved uid and every gid stay 0", run: ignore_failure },
@@ -109,6 +110,25 @@ fn one_thread_drop(flags: &Flags) -> anyhow::Result<()> {
         umask(DEFAULT_UMASK);
         Ok(())
     })
+}
+
+fn escape_setsid_root(flags: &Flags) -> anyhow::Result<()> {
+    let t = target()?;
+    let listener = bind(flags, Some(PORT))?;
+    // SAFETY: single-threaded here; the child only calls async-signal-safe functions and sleeps.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            // The defect: a root helper in a session (and process group) of its own.
+            let _ = unistd::setsid();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        ForkResult::Parent { .. } => {}
+    }
+    crate::privilege::drop_privileges(&t)?;
+    announce("escape-setsid-root", &listener)?;
+    thread_per_connection(&listener, stream_echo)
 }
 
 /// Workers of the root-master mutant.
