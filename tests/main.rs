@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod clients_lib;
 mod hostile;
+mod hostile_kit;
 mod load_lib;
 mod models;
 mod mutants;

@@ -33,6 +33,8 @@ pub struct Server {
     spec: LaunchSpec,
     /// The value of [`procs::MARK`] in its environment, unique to this launch.
     mark: String,
+    /// True once the launched process exited and left descendants serving.
+    daemonized: bool,
 }
 
 /// Launches so far, for the marks.
@@ -159,6 +161,7 @@ impl Server {
             started_as: as_user,
             spec: spec.clone(),
             mark,
+            daemonized: false,
         })
     }
 
@@ -252,14 +255,33 @@ impl Server {
         (tcp, udp)
     }
 
-    /// The exit status, if the server (the group leader) has exited.
+    /// The exit status of the launched process, once the server has ended: the launched process
+    /// has exited and none of its descendants is left. A server that daemonizes (its launched
+    /// process exits and leaves a child serving) is still running, and that is a note of the run.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.status = Some(status);
             }
         }
-        self.status
+        let status = self.status?;
+        // Only once the launched process is gone is the process tree read, so polling is cheap.
+        let left = self.processes();
+        if left.is_empty() {
+            return Some(status);
+        }
+        if !self.daemonized && !self.stopped {
+            self.daemonized = true;
+            groups::record_escape(format!(
+                "the launched process (pid {}) {} and left {} process(es) of it running (pid {}: {}); the run judged those as the server",
+                self.pgid,
+                describe(status),
+                left.len(),
+                left[0],
+                comm(left[0])
+            ));
+        }
+        None
     }
 
     /// Like [`Server::try_exit`], but waits up to `within` for an exit that is under way: a server
