@@ -19,6 +19,7 @@ mod privilege;
 mod processes;
 mod property;
 mod reports;
+mod seed;
 mod tidy;
 mod udp;
 mod util;

@@ -159,3 +159,32 @@ fn every_path_in_the_architecture_page_exists() {
         "ARCHITECTURE.md names paths that do not exist: {missing:#?}"
     );
 }
+
+#[test]
+fn every_case_has_one_row_in_the_applicability_audit() {
+    let path = root().join("spec/APPLICABILITY.md");
+    let text = std::fs::read_to_string(&path).expect("spec/APPLICABILITY.md exists");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let spec = echo_spec::Spec::embedded().expect("the embedded spec");
+    let mut missing = Vec::new();
+    for case in &spec.cases {
+        match rows.iter().filter(|r| **r == case.id).count() {
+            1 => {}
+            n => missing.push(format!("`{}` has {n} rows", case.id)),
+        }
+    }
+    for r in &rows {
+        if spec.get(r).is_none() {
+            missing.push(format!("`{r}` is not a case"));
+        }
+    }
+    assert!(missing.is_empty(), "spec/APPLICABILITY.md: {missing:#?}");
+    assert!(
+        !text.contains("**OPEN:**"),
+        "spec/APPLICABILITY.md has a case that a correct server of a profile it applies to fails"
+    );
+}

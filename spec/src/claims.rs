@@ -226,6 +226,15 @@ impl ClaimSet {
                 set.claims.push(claim);
             }
         }
+        // A server that serves one connection and exits cannot serve two at once: unless the
+        // claims say otherwise, `single` is `sequential`.
+        if seen.contains(&Claim::Single)
+            && !seen.iter().any(|c| c.dimension() == Dimension::Concurrency)
+        {
+            set.claims
+                .retain(|c| c.dimension() != Dimension::Concurrency);
+            set.claims.push(Claim::Sequential);
+        }
         set.claims.sort();
         Ok(set)
     }
@@ -237,10 +246,17 @@ impl ClaimSet {
         let transport_named = required
             .iter()
             .any(|c| c.dimension() == Dimension::Transport);
-        required.iter().all(|c| {
-            self.claims.contains(c)
-                || (*c == Claim::Concurrent && self.claims.contains(&Claim::Pool))
-        }) && (transport_named || self.claims.contains(&Claim::Tcp))
+        // A `prefix` server prefixes each reply, and a stream's replies follow the server's reads,
+        // which the client cannot see: the kit checks a prefix per message only, so it does not
+        // claim the stream cases for such a server (they run, unclaimed, under `--detect`).
+        let prefix_stream =
+            self.claims.contains(&Claim::Prefix) && required.contains(&Claim::Stream);
+        !prefix_stream
+            && required.iter().all(|c| {
+                self.claims.contains(c)
+                    || (*c == Claim::Concurrent && self.claims.contains(&Claim::Pool))
+            })
+            && (transport_named || self.claims.contains(&Claim::Tcp))
     }
 
     /// N of a `pool=N` claim.
@@ -382,6 +398,21 @@ mod tests {
         for bad in ["pool", "pool=1", "pool=x", "pool=20,sequential"] {
             assert!(bad.parse::<ClaimSet>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_prefix_server_is_not_asked_for_stream_cases() {
+        let set: ClaimSet = "prefix".parse().unwrap();
+        assert!(!set.satisfies(&[Claim::Stream]));
+        assert!(set.satisfies(&[Claim::Forever]));
+    }
+
+    #[test]
+    fn single_is_sequential_unless_told_otherwise() {
+        let set: ClaimSet = "single".parse().unwrap();
+        assert!(set.contains(Claim::Sequential) && !set.contains(Claim::Concurrent));
+        let told: ClaimSet = "single,concurrent".parse().unwrap();
+        assert!(told.contains(Claim::Concurrent));
     }
 
     #[test]

@@ -33,6 +33,15 @@ pub fn scaled_to_pool(case: &Case, n: u32) -> Option<Case> {
                 steps: scale_steps(steps, holders, &mut changes),
             }
         }
+        CaseKind::Property { params } if params.connections > n => {
+            changes.push(format!(
+                "{n} connections at most instead of {}",
+                params.connections
+            ));
+            let mut params = params.clone();
+            params.connections = n;
+            CaseKind::Property { params }
+        }
         other => other.clone(),
     };
     if changes.is_empty() {
@@ -87,6 +96,9 @@ mod tests {
             scaled_to_pool(fifty, 64).is_none(),
             "50 clients fit a pool of 64"
         );
+        let interleaved = spec.get("property.stream.interleaved").expect("case");
+        let scaled = scaled_to_pool(interleaved, 2).expect("scaled");
+        assert!(matches!(&scaled.kind, CaseKind::Property { params } if params.connections == 2));
         let plain = spec.get("echo.text.short").expect("case");
         assert!(scaled_to_pool(plain, 20).is_none());
     }

@@ -49,7 +49,9 @@ pub fn explain(addr: SocketAddr, before: Before) -> String {
         Ok(q) if c.overflows > 0 => format!(
             "root cause: the server listens on port {port} with backlog {}, and the kernel counted {} \
              accept-queue overflow(s) during this case ({scope}): connections the client saw \
-             established were never accepted; listen with a larger backlog (128 or more)",
+             established were never accepted; listen with a larger backlog (128 or more). This \
+             explains connections that were never served, not answers that came back wrong or cut \
+             short: those, if listed above, have a cause of their own",
             q.backlog, c.overflows
         ),
         Ok(q) if q.queued > 0 => format!(

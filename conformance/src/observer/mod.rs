@@ -74,7 +74,7 @@ impl ProcessHooks for Observer<'_> {
     fn expect_exit(&mut self, status: i32, within: Duration) -> Result<(), Failure> {
         let server = &mut *self.server;
         match poll_until(Instant::now() + within, Duration::from_millis(10), || {
-            server.try_exit()
+            server.launched_exit()
         }) {
             Some(st) if st.code() == Some(status) => Ok(()),
             Some(st) => Err(Failure::new(

@@ -255,16 +255,22 @@ impl Server {
         (tcp, udp)
     }
 
-    /// The exit status of the launched process, once the server has ended: the launched process
-    /// has exited and none of its descendants is left. A server that daemonizes (its launched
-    /// process exits and leaves a child serving) is still running, and that is a note of the run.
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+    /// The exit status of the launched process itself, whatever its descendants do (what
+    /// `expect_exit` judges; `expect_group_empty` judges the rest).
+    pub fn launched_exit(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.status = Some(status);
             }
         }
-        let status = self.status?;
+        self.status
+    }
+
+    /// The exit status of the launched process, once the server has ended: the launched process
+    /// has exited and none of its descendants is left. A server that daemonizes (its launched
+    /// process exits and leaves a child serving) is still running, and that is a note of the run.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        let status = self.launched_exit()?;
         // Only once the launched process is gone is the process tree read, so polling is cheap.
         let left = self.processes();
         if left.is_empty() {
