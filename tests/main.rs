@@ -9,6 +9,7 @@ mod attribution;
 mod bad_input;
 mod cli;
 mod clients_lib;
+mod fuzz_input;
 mod hostile;
 mod hostile_kit;
 mod load_lib;

@@ -1,0 +1,119 @@
+//! Hostile input to the kit, generated: random bytes and randomly damaged copies of the real spec
+//! files into the spec parser, random text into the claims, expect-fail and baseline readers.
+//! Each must answer with a value or an error that names the file, and never panic.
+
+use echo_conform::gate::{baseline::Baseline, expect};
+use echo_spec::{ClaimSet, Spec, EMBEDDED};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// Cases per generator: together well over ten thousand inputs.
+const CASES: u32 = 3000;
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: CASES,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+/// One edit of a text: replace, insert or delete a byte at a relative position.
+fn edits() -> impl Strategy<Value = Vec<(u8, f64, u8)>> {
+    prop::collection::vec((0u8..3, 0.0f64..1.0, any::<u8>()), 1..8)
+}
+
+fn damage(text: &str, edits: &[(u8, f64, u8)]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for &(kind, at, byte) in edits {
+        let i = ((bytes.len() as f64) * at) as usize;
+        match kind {
+            0 if i < bytes.len() => bytes[i] = byte,
+            1 => bytes.insert(i.min(bytes.len()), byte),
+            _ if i < bytes.len() => {
+                bytes.remove(i);
+            }
+            _ => {}
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn the_spec_parser_survives_random_bytes() {
+    runner()
+        .run(&prop::collection::vec(any::<u8>(), 0..600), |bytes| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Err(e) = Spec::from_files([("fuzz.toml".to_string(), text)]) {
+                prop_assert!(e.to_string().contains("fuzz.toml"), "{e}");
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_spec_parser_survives_damaged_spec_files() {
+    let files: Vec<(&str, &str)> = EMBEDDED.to_vec();
+    runner()
+        .run(&(0..files.len(), edits()), |(which, edits)| {
+            let text = damage(files[which].1, &edits);
+            if let Err(e) = Spec::from_files([("damaged.toml".to_string(), text)]) {
+                let msg = e.to_string();
+                prop_assert!(msg.contains("damaged.toml"), "{msg}");
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_claims_reader_survives_random_text() {
+    let words = prop::sample::select(vec![
+        "stream",
+        "oneshot",
+        "pool=",
+        "pool=20",
+        "single",
+        "concurrent",
+        "udp",
+        ",",
+        "=",
+        "c10k",
+        "prefix",
+        "\u{0}",
+        "pool=99999999999",
+        " ",
+    ]);
+    runner()
+        .run(&prop::collection::vec(words, 0..8), |parts| {
+            let text = parts.concat();
+            if let Ok(set) = text.parse::<ClaimSet>() {
+                // What it prints reads back as the same set.
+                prop_assert_eq!(set.to_string().parse::<ClaimSet>().ok(), Some(set));
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_expect_fail_and_baseline_readers_survive_random_text() {
+    let spec = Spec::embedded().expect("the embedded spec");
+    let sample = "[[expect_fail]]\nid = \"echo.text.short\"\nreason = \"because\"\n";
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("baseline.json");
+    let base = "{\"claims\": \"stream\", \"passed\": [\"echo.text.short\"]}";
+    runner()
+        .run(&edits(), |edits| {
+            if let Err(e) = expect::parse("xfail.toml", &damage(sample, &edits), &spec) {
+                prop_assert!(e.to_string().contains("xfail.toml"), "{e}");
+            }
+            std::fs::write(&path, damage(base, &edits)).expect("write");
+            if let Err(e) = Baseline::read(&path) {
+                prop_assert!(e.to_string().contains("baseline.json"), "{e}");
+            }
+            Ok(())
+        })
+        .unwrap();
+}
