@@ -22,7 +22,7 @@ Exit codes (when several apply, the first in this order wins: 2, 4, 3, 5, 1, 0):
   0  every claimed MUST case passed (XFAIL and known baseline failures do not gate)
   1  a claimed MUST case failed or was FLAKY (or SHOULD, under --strict; XPASS too, under --strict)
   2  usage error or invalid spec, baseline or expect-fail file
-  3  the server did not start, did not become ready, or crashed
+  3  the server did not start, did not become ready, or crashed; with --addr, nothing answers there
   4  the environment cannot run a required case
   5  a regression against --baseline: a case that passed there fails or is FLAKY now
   128+N  echo-conform itself was ended by signal N (130 for Ctrl-C, 143 for SIGTERM), after

@@ -45,6 +45,19 @@ pub fn unanswered(plan: &Plan) -> Result<Vec<FamilyGap>, LaunchError> {
     Ok(gaps)
 }
 
+/// With `--addr`, a first TCP connect, so that a run against nothing stops at once (exit 3)
+/// instead of failing every case with REFUSED. A `single` server is not probed: that connection
+/// would be its only one.
+pub fn reachable(plan: &Plan) -> Result<(), LaunchError> {
+    let Target::Addr(addr) = plan.target else {
+        return Ok(());
+    };
+    if !plan.claims.contains(Claim::Tcp) || plan.claims.contains(Claim::Single) {
+        return Ok(());
+    }
+    answers(plan, addr).map_err(|why| LaunchError::Unreachable { addr, why })
+}
+
 /// Whether the server answers at `addr`: a TCP connect, or for a UDP-only server one datagram.
 fn answers(plan: &Plan, addr: SocketAddr) -> Result<(), String> {
     let wait = Duration::from_secs_f64(2.0 * plan.time_scale);

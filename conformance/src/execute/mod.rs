@@ -93,6 +93,7 @@ pub struct Ran {
 /// Runs the plan, reporting through `sink`. Fails only when the server cannot be started at all.
 pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     let started = Instant::now();
+    family::reachable(plan)?;
     let gaps = family::unanswered(plan)?;
     let sched = schedule(plan, &gaps);
     sink(Event::RunStarted {

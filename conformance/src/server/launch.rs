@@ -71,6 +71,14 @@ pub enum LaunchError {
         /// Its last output lines.
         tail: String,
     },
+    /// A server reached by `--addr` did not answer at all: nothing to judge.
+    #[error("nothing answers at {addr} ({why}); start the server first, or let the runner launch it with --cmd")]
+    Unreachable {
+        /// The address given.
+        addr: std::net::SocketAddr,
+        /// What the connect said.
+        why: String,
+    },
     /// No free port could be found.
     #[error("no free port on {host}: {source}")]
     NoPort {
