@@ -115,6 +115,8 @@ fn named_paths(text: &str) -> Vec<String> {
                 || token.contains("::")
                 || token.contains("://")
                 || token.starts_with('/')
+                // Outside the repository (`../shared/`): not this tree's to keep.
+                || token.starts_with("../")
                 || token.starts_with('-')
                 || token.starts_with("target/")
                 || token.contains(['*', '{', '<', '$', '(', '=']);
