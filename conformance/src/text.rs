@@ -33,6 +33,33 @@ pub fn printable(bytes: &[u8]) -> String {
     out
 }
 
+/// The most a case's evidence may hold, in bytes, in any report format.
+pub const MAX_EVIDENCE: usize = 64 * 1024;
+
+/// `text` cut to at most `max` bytes: its first and last parts, with how much was left out
+/// between them, cut on character boundaries.
+pub fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let marker_room = 80;
+    let keep = max.saturating_sub(marker_room) / 2;
+    let mut head = keep;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - keep;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{}\n[… {} bytes of this evidence left out …]\n{}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +72,16 @@ mod tests {
         );
         assert_eq!(indent("a\nb"), "    a\n    b");
         assert_eq!(indent_or_nothing(" "), "    (nothing)");
+    }
+
+    #[test]
+    fn bounded_keeps_both_ends_and_says_what_it_left_out() {
+        let short = "short".to_string();
+        assert_eq!(bounded(short.clone(), 100), short);
+        let long = format!("{}é{}", "a".repeat(100_000), "z".repeat(100_000));
+        let cut = bounded(long, MAX_EVIDENCE);
+        assert!(cut.len() <= MAX_EVIDENCE, "{}", cut.len());
+        assert!(cut.starts_with("aaa") && cut.ends_with("zzz"));
+        assert!(cut.contains("bytes of this evidence left out"));
     }
 }

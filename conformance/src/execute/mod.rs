@@ -281,8 +281,15 @@ pub fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         grade: v.grade,
         duration_ms: took.as_millis() as u64,
         failure: v.failure,
-        evidence: v.evidence,
-        notes: v.notes,
+        // No case's evidence, in any format, outgrows this (a property transcript can).
+        evidence: v
+            .evidence
+            .map(|e| crate::text::bounded(e, crate::text::MAX_EVIDENCE)),
+        notes: v
+            .notes
+            .into_iter()
+            .map(|n| crate::text::bounded(n, crate::text::MAX_EVIDENCE / 16))
+            .collect(),
         seed: p.case.kind.property().map(|params| params.seed),
         prop_cases: p.case.kind.property().map(|params| params.cases),
         runs: None,
