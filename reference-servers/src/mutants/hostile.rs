@@ -88,30 +88,25 @@ fn sigpipe_dies(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn slow_accept(flags: &Flags) -> anyhow::Result<()> {
-    let port = flags
-        .port
-        .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
-    let addr = SocketAddr::new(flags.bind, port);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(8)?;
-    let listener: TcpListener = socket.into();
-    announce("slow-accept", &listener)?;
-    crate::accept::accept_loop(
-        &listener,
-        || true,
-        |stream, _| {
-            std::thread::spawn(move || stream_echo(stream));
-            // The defect: the accept loop itself pauses, so the short queue overflows.
-            std::thread::sleep(Duration::from_millis(20));
-            std::ops::ControlFlow::Continue(())
-        },
-    )?;
-    Ok(())
+    // The defect: the accept loop itself pauses, so the short queue overflows.
+    short_queue_slow_accept(flags, "slow-accept", 8, Duration::from_millis(20))
 }
 
 fn short_backlog(flags: &Flags) -> anyhow::Result<()> {
+    // The defect: a queue of five (`--backlog` changes it) before an accept loop that spends what
+    // CPython's ThreadingTCPServer spends per connection; with a deep backlog (`--backlog 128`)
+    // that costs a burst nothing but time.
+    let backlog = flags.backlog.unwrap_or(5);
+    short_queue_slow_accept(flags, "short-backlog", backlog, Duration::from_millis(2))
+}
+
+/// A thread-per-connection echo that listens with `backlog` and pauses `pause` after each accept.
+fn short_queue_slow_accept(
+    flags: &Flags,
+    name: &str,
+    backlog: i32,
+    pause: Duration,
+) -> anyhow::Result<()> {
     let port = flags
         .port
         .ok_or_else(|| crate::exit::coded(crate::exit::USAGE, "--port is required"))?;
@@ -119,18 +114,15 @@ fn short_backlog(flags: &Flags) -> anyhow::Result<()> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    // The defect: a queue of five for a server that is otherwise thread-per-connection.
-    socket.listen(flags.backlog.unwrap_or(5))?;
+    socket.listen(backlog)?;
     let listener: TcpListener = socket.into();
-    announce("short-backlog", &listener)?;
+    announce(name, &listener)?;
     crate::accept::accept_loop(
         &listener,
         || true,
         |stream, _| {
             std::thread::spawn(move || stream_echo(stream));
-            // What CPython's ThreadingTCPServer spends per connection; with a deep backlog
-            // (`--backlog 128`) it costs a burst nothing but time.
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(pause);
             std::ops::ControlFlow::Continue(())
         },
     )?;
