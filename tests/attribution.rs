@@ -216,10 +216,7 @@ impl Drop for Started {
 #[test]
 fn a_failure_beside_others_on_a_server_reached_by_address_says_it_is_unconfirmed() {
     use std::io::{BufRead, BufReader};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = crate::util::free_port();
     let cmd = python_server("marker_server.py", &["wedge"]).replace("{port}", &port.to_string());
     let mut child = std::process::Command::new("sh")
         .args(["-c", &format!("exec {cmd}")])

@@ -210,10 +210,7 @@ fn spec_directory_that_does_not_exist() {
 
 #[test]
 fn addr_where_nothing_answers_stops_at_once_with_exit_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = crate::util::free_port();
     let addr = format!("127.0.0.1:{port}");
     let run = crate::util::conform(&["run", "--addr", &addr]);
     assert_eq!(run.code(), exit::SERVER, "{run}");

@@ -22,18 +22,8 @@ fn cmd(mode: &str) -> String {
 }
 
 /// The processes of `mode`'s server still alive.
-fn left(mode: &str) -> Vec<String> {
-    let needle = format!("hostile_to_the_kit.py {mode} ");
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
-            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
-            line.contains(&needle).then_some(line)
-        })
-        .collect()
+fn left(mode: &str) -> Vec<crate::util::Proc> {
+    crate::util::procs_containing(&format!("hostile_to_the_kit.py {mode} "))
 }
 
 #[rstest]

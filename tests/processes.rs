@@ -181,15 +181,6 @@ fn a_daemonized_helper_is_found_and_ended() {
         notes.contains("left the process group of the server") && notes.contains("by setsid"),
         "{notes}"
     );
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            cmdline.contains(needle).then_some(cmdline)
-        })
-        .collect();
+    let left = crate::util::procs_containing(needle);
     assert!(left.is_empty(), "the daemon outlived the run: {left:#?}");
 }

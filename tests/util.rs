@@ -361,27 +361,35 @@ pub struct Proc {
 
 /// Every live (non-zombie) process whose command line starts with `marker` or whose group is `pgid`.
 pub fn procs_matching(marker: &str, pgid: Option<i32>) -> Vec<Proc> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Some(p) = read_proc(pid) else { continue };
-        if p.state == 'Z' {
-            continue;
-        }
-        if p.cmdline.starts_with(marker) || Some(p.pgid) == pgid {
-            found.push(p);
-        }
-    }
-    found
+    live_procs()
+        .filter(|p| p.cmdline.starts_with(marker) || Some(p.pgid) == pgid)
+        .collect()
+}
+
+/// Every live (non-zombie) process whose command line contains `needle` anywhere.
+pub fn procs_containing(needle: &str) -> Vec<Proc> {
+    live_procs()
+        .filter(|p| p.cmdline.contains(needle))
+        .collect()
+}
+
+/// Every live (non-zombie) process in `/proc`.
+fn live_procs() -> impl Iterator<Item = Proc> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_proc)
+        .filter(|p| p.state != 'Z')
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 fn read_proc(pid: i32) -> Option<Proc> {
