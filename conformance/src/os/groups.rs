@@ -1,8 +1,7 @@
 //! Every server the runner started (its process group and its environment mark), so that any
 //! exit path (normal, panic, Ctrl-C) ends them all, with every descendant that left the group.
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -58,10 +57,7 @@ pub fn leaders() -> Vec<i32> {
 /// that left it.
 fn signal_all(servers: &[(i32, String)], signal: Signal) {
     for (pgid, mark) in servers {
-        let _ = killpg(Pid::from_raw(*pgid), signal);
-        for pid in super::procs::server_processes(*pgid, mark) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
-        }
+        super::procs::signal_server(*pgid, mark, signal);
     }
 }
 

@@ -58,14 +58,26 @@ fn carries(pid: i32, mark: &str) -> bool {
 /// Every live process of the server launched as `leader` (the leader of its own group) with
 /// environment mark `mark`: the group, the leader's descendants, and any process carrying the mark.
 pub fn server_processes(leader: i32, mark: &str) -> Vec<i32> {
-    tree(leader, mark).into_iter().map(|(pid, _)| pid).collect()
+    tree(&table(), leader, mark)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Sends `signal` to the server's group and to each of its processes that left it.
+pub fn signal_server(leader: i32, mark: &str, signal: nix::sys::signal::Signal) {
+    use nix::unistd::Pid;
+    let _ = nix::sys::signal::killpg(Pid::from_raw(leader), signal);
+    for pid in server_processes(leader, mark) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+    }
 }
 
 /// Processes of the server that left its process group, each with how: for the run's notes.
 pub fn escaped(leader: i32, mark: &str) -> Vec<(i32, &'static str)> {
     let rows = table();
     let leader_session = rows.get(&leader).map(|r| r.session);
-    tree(leader, mark)
+    tree(&rows, leader, mark)
         .into_iter()
         .filter(|(_, r)| r.pgrp != leader)
         .map(|(pid, r)| {
@@ -79,10 +91,10 @@ pub fn escaped(leader: i32, mark: &str) -> Vec<(i32, &'static str)> {
         .collect()
 }
 
-fn tree(leader: i32, mark: &str) -> Vec<(i32, Row)> {
-    let rows = table();
+/// The server's live processes in `rows`, with their rows.
+fn tree(rows: &BTreeMap<i32, Row>, leader: i32, mark: &str) -> Vec<(i32, Row)> {
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for (&pid, r) in &rows {
+    for (&pid, r) in rows {
         children.entry(r.ppid).or_default().push(pid);
     }
     let mut found: BTreeSet<i32> = BTreeSet::new();
@@ -94,10 +106,7 @@ fn tree(leader: i32, mark: &str) -> Vec<(i32, Row)> {
     );
     let me = std::process::id() as i32;
     // Orphans the runner adopted as subreaper, and anything else, are the server's by its mark.
-    todo.extend(
-        rows.keys()
-            .filter(|&&p| p != me && !found.contains(&p) && carries(p, mark)),
-    );
+    todo.extend(rows.keys().filter(|&&p| p != me && carries(p, mark)));
     // A tree is finite and each pid is visited once.
     while let Some(pid) = todo.pop() {
         if !found.insert(pid) {

@@ -10,8 +10,7 @@ pub use output::TAIL_BYTES;
 
 use crate::os::{groups, net, poll_until, procs};
 use crate::text::indent;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use output::Output;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -342,10 +341,7 @@ impl Server {
 
     /// Sends `signal` to the whole group and to every descendant that left it.
     pub fn signal(&self, signal: Signal) {
-        let _ = killpg(Pid::from_raw(self.pgid), signal);
-        for pid in self.processes() {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
-        }
+        procs::signal_server(self.pgid, &self.mark, signal);
     }
 
     /// Ends the server, the whole group and every descendant outside it: SIGTERM, up to `grace`,
