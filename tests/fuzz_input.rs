@@ -117,3 +117,81 @@ fn the_expect_fail_and_baseline_readers_survive_random_text() {
         })
         .unwrap();
 }
+
+/// A case file around `steps`, a TOML array body.
+fn case_with(steps: &str) -> String {
+    format!(
+        "[[case]]\nid = \"absurd.case\"\ntitle = \"t\"\nsource = \"s\"\nlevel = \"must\"\n\
+         kind = \"script\"\nsteps = [\n    \"connect\",\n    {steps}\n]\n"
+    )
+}
+
+/// `depth` repeats inside each other, each `times` over, around one send.
+fn nested_repeats(depth: usize, times: u64) -> String {
+    let mut s = "{ send = { text = \"x\" } }".to_string();
+    for _ in 0..depth {
+        s = format!("{{ repeat = {{ times = {times}, steps = [{s}] }} }}");
+    }
+    s
+}
+
+#[rstest::rstest]
+#[case::length_2_pow_63(
+    "{ send = { seeded = { seed = 1, len = 9223372036854775807 } } }",
+    "len",
+    "268435456"
+)]
+#[case::negative_length("{ send = { seeded = { seed = 1, len = -1 } } }", "`len`", "u64")]
+#[case::repeat_10_pow_9(
+    "{ repeat = { times = 1000000000, steps = [\"close\"] } }",
+    "times",
+    "100000"
+)]
+#[case::pause_for_ever("{ pause_reading = { ms = 18446744073709551615 } }", "ms", "")]
+fn absurd_values_are_refused_with_their_bound(
+    #[case] step: &str,
+    #[case] field: &str,
+    #[case] bound: &str,
+) {
+    let text = case_with(step);
+    let err = Spec::from_files([("absurd.toml".to_string(), text)])
+        .expect_err("an absurd value is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("absurd.toml") && msg.contains(field), "{msg}");
+    assert!(
+        msg.contains(bound),
+        "the message states the bound {bound}: {msg}"
+    );
+}
+
+#[test]
+fn nested_repeats_that_multiply_past_the_limit_are_refused() {
+    // 100000^4 overflows u64: the count must saturate, not wrap or panic.
+    let text = case_with(&nested_repeats(4, 100_000));
+    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        msg.contains("absurd.toml") && msg.contains("1000000"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn deeply_nested_repeats_are_refused_without_exhausting_the_stack() {
+    let text = case_with(&nested_repeats(5000, 1));
+    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
+        .expect_err("refused")
+        .to_string();
+    assert!(msg.contains("absurd.toml"), "{msg}");
+}
+
+#[test]
+fn a_million_step_list_is_refused_by_size_before_it_is_parsed() {
+    let steps = vec!["\"connect\""; 1_000_000].join(", ");
+    let text = case_with(&steps);
+    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
+        .expect_err("refused")
+        .to_string();
+    assert!(msg.contains("absurd.toml") && msg.contains("MiB"), "{msg}");
+}

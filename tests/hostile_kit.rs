@@ -59,10 +59,55 @@ fn a_server_hostile_to_the_kit_gets_a_clear_grade_and_is_ended(
     assert!(left(mode).is_empty(), "left behind: {:#?}", left(mode));
 }
 
+/// Every XML event of `text`, or the parser's complaint: a well-formedness check.
+fn xml_text(text: &str) -> Result<String, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut shown = String::new();
+    let mut depth = 0i32;
+    for _ in 0..1_000_000 {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth -= 1,
+            Event::Text(t) => {
+                let raw = t.decode().map_err(|e| e.to_string())?;
+                shown.push_str(&quick_xml::escape::unescape(&raw).map_err(|e| e.to_string())?);
+            }
+            Event::GeneralRef(r) => {
+                let raw = format!("&{};", String::from_utf8_lossy(&r));
+                shown.push_str(&quick_xml::escape::unescape(&raw).map_err(|e| e.to_string())?);
+            }
+            Event::CData(c) => shown.push_str(&String::from_utf8_lossy(&c)),
+            Event::Eof => {
+                return if depth == 0 {
+                    Ok(shown)
+                } else {
+                    Err(format!("{depth} elements left open"))
+                };
+            }
+            _ => {}
+        }
+    }
+    Err("more than a million XML events".into())
+}
+
+/// The `escapes` server prints invalid UTF-8, terminal escapes, HTML, a CDATA end and TAP lines,
+/// then dies on its first connection, so that output becomes the evidence. The terminal gets no raw
+/// escape, and the HTML page, JUnit and TAP stay well-formed and show that output as text.
 #[test]
-fn output_with_invalid_utf8_and_escapes_is_shown_escaped() {
+fn server_output_is_escaped_on_the_terminal_and_in_every_report_format() {
     let cmd = cmd("escapes");
-    let run = conform(&["run", "--cmd", &cmd, "--case", "echo.text.short"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = conform(&[
+        "run",
+        "--cmd",
+        &cmd,
+        "--case",
+        "echo.text.short",
+        "--report-dir",
+        out,
+    ]);
     // It dies on its first connection: a crash of the run (exit 3), its output the evidence.
     assert_eq!(run.code(), exit::SERVER, "{run}");
     let text = String::from_utf8_lossy(&run.out.stdout);
@@ -70,6 +115,45 @@ fn output_with_invalid_utf8_and_escapes_is_shown_escaped() {
     assert!(
         !run.out.stdout.contains(&0x1b) && !run.out.stdout.contains(&0x07),
         "no raw escape or bell reaches the terminal: {text}"
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+
+    let html = read("index.html");
+    assert!(
+        html.contains("&lt;/pre&gt;&lt;script&gt;"),
+        "quoted as text: {html}"
+    );
+    assert!(
+        !html.contains("alert('pwned')</script>"),
+        "no raw script: {html}"
+    );
+    assert!(!html.contains('\u{1b}'), "no raw escape in HTML");
+
+    let junit = read("junit.xml");
+    let shown =
+        xml_text(&junit).unwrap_or_else(|e| panic!("junit.xml is not well-formed ({e}):\n{junit}"));
+    assert!(
+        shown.contains("</pre><script>"),
+        "the output is kept, as text: {shown}"
+    );
+    assert!(
+        shown.contains("]]>"),
+        "the CDATA end is kept, as text: {shown}"
+    );
+
+    let tap = read("report.tap");
+    let lines: Vec<&str> = tap
+        .lines()
+        .filter(|l| l.starts_with("ok") || l.starts_with("not ok"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one test line, none forged by the server:\n{tap}"
+    );
+    assert!(
+        tap.contains("forged by the server"),
+        "the output is kept, indented: {tap}"
     );
     assert!(left("escapes").is_empty());
 }

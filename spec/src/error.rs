@@ -63,13 +63,27 @@ pub enum SpecError {
 
 /// A TOML syntax or type error in `file` (whose text is `text`), at its line and column.
 pub(crate) fn syntax(file: &str, text: &str, e: &toml::de::Error) -> SpecError {
-    let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+    let at = e.span().map_or(0, |s| s.start);
+    let (line, column) = line_col(text, at);
+    let message = e.message().trim();
     SpecError::Syntax {
         file: file.to_string(),
         line,
         column,
-        message: e.message().trim().to_string(),
+        message: match key_before(text, at) {
+            Some(key) => format!("`{key}`: {message}"),
+            None => message.to_string(),
+        },
     }
+}
+
+/// The key whose value starts at `offset` (`len` in `len = -1`), so that a type error names its
+/// field; `None` when the text before the value is not `key =`.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset)?.trim_end();
+    let before = before.strip_suffix('=')?.trim_end();
+    let rest = before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    Some(&before[rest.len()..]).filter(|k| !k.is_empty())
 }
 
 /// Converts a byte offset into a 1-based (line, column) pair.
@@ -89,5 +103,13 @@ mod tests {
         assert_eq!(super::line_col(text, 0), (1, 1));
         assert_eq!(super::line_col(text, 3), (2, 2));
         assert_eq!(super::line_col(text, 5), (3, 1));
+    }
+
+    #[test]
+    fn key_before_names_the_field_of_a_value() {
+        let text = "x = { len = -1 }";
+        assert_eq!(super::key_before(text, 12), Some("len"));
+        assert_eq!(super::key_before(text, 0), None);
+        assert_eq!(super::key_before("[a]\n= 1", 6), None);
     }
 }

@@ -30,8 +30,8 @@ pub use model::{
     Timeouts, ALL_PRIV_CHECKS, HEAVY_TAG,
 };
 pub use parse::{
-    parse_file, MAX_BURST_DATAGRAMS, MAX_CLIENTS, MAX_DATAGRAM, MAX_EXPANDED_STEPS, MAX_MS,
-    MAX_PAYLOAD,
+    parse_file, MAX_BURST_DATAGRAMS, MAX_CLIENTS, MAX_DATAGRAM, MAX_EXPANDED_STEPS, MAX_FILE_BYTES,
+    MAX_MS, MAX_PAYLOAD,
 };
 pub use pool::scaled_to_pool;
 pub use property::{
@@ -42,6 +42,7 @@ pub use requirements::{glob_match, Requirement, Requirements, REQUIREMENTS_FILE}
 pub use schema::json_schema;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -75,10 +76,25 @@ impl Spec {
         }
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Io {
+            let io = |source| SpecError::Io {
                 path: path.clone(),
                 source,
-            })?;
+            };
+            // Read one byte past the limit at most: a huge file is refused, not loaded.
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+                .map_err(io)?;
+            let text = if bytes.len() > MAX_FILE_BYTES {
+                String::from_utf8_lossy(&bytes).into_owned() // refused for its size below
+            } else {
+                String::from_utf8(bytes).map_err(|e| {
+                    io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e.utf8_error(),
+                    ))
+                })?
+            };
             files.push((path.display().to_string(), text));
         }
         Spec::from_files(files)

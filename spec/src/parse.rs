@@ -16,6 +16,8 @@ pub const MAX_PAYLOAD: u64 = 256 << 20;
 pub const MAX_MS: u64 = 600_000;
 /// Most clients a `concurrent` case may run.
 pub const MAX_CLIENTS: u32 = 20_000;
+/// Largest spec file read, checked before it is parsed.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// Most steps a case may execute once `repeat`s are expanded.
 pub const MAX_EXPANDED_STEPS: u64 = 1_000_000;
 /// The most connections one `storm` or `hold` step opens.
@@ -33,6 +35,16 @@ const RESERVED_KINDS: [&str; 2] = ["hostile", "load"];
 
 /// Parses one spec file. `file` is the name used in messages.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Case>, SpecError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(SpecError::Syntax {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "the file holds more than {MAX_FILE_BYTES} bytes (1 MiB), the most a spec file may hold"
+            ),
+        });
+    }
     let raw: RawFile = toml::from_str(text).map_err(|e| crate::error::syntax(file, text, &e))?;
     let ctx = Ctx { file, text };
     raw.case.into_iter().map(|c| ctx.case(c)).collect()
@@ -715,7 +727,7 @@ fn walk(
 ) -> Result<u64, String> {
     let mut count = 0u64;
     for (i, step) in steps.iter().enumerate() {
-        count += 1;
+        count = count.saturating_add(1);
         match step {
             Step::Mark => *marked = true,
             Step::Restart { .. } => *marked = false,
@@ -737,7 +749,8 @@ fn walk(
                 *current = Some(name.clone());
             }
             Step::Repeat { times, steps } => {
-                count += u64::from(*times) * walk(steps, names, current, marked, kind)?;
+                let inner = walk(steps, names, current, marked, kind)?;
+                count = count.saturating_add(u64::from(*times).saturating_mul(inner));
             }
             Step::Barrier if !matches!(kind, CaseKind::Concurrent { .. }) => {
                 return Err(format!(

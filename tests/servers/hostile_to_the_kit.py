@@ -4,7 +4,8 @@ memory, leaving nothing behind.
 
 Usage: python3 hostile_to_the_kit.py MODE PORT, MODE one of
   chatty       writes to stdout and stderr without pause, as fast as the pipes take it
-  escapes      prints invalid UTF-8 and terminal escape sequences, then exits 1 on its first
+  escapes      prints invalid UTF-8, terminal escape sequences, HTML, a CDATA end and TAP lines,
+               then exits 1 on its first
                connection (so that output is shown as the evidence of its death)
   forks        forks 1000 children that sleep, then serves
   firehose     answers every connection with an endless stream of bytes
@@ -68,6 +69,9 @@ def main():
         serve(port)
     elif mode == "escapes":
         sys.stdout.buffer.write(b"bad utf-8: \xff\xfe\xc3\x28 escapes: \x1b[2J\x1b[31mRED\x1b]0;title\x07 bell\x07\n")
+        # Text that would break a report that pasted it raw: HTML, JUnit's CDATA, a TAP line.
+        sys.stdout.buffer.write(b"</pre><script>alert('pwned')</script> ]]> <![CDATA[ &amp;\n")
+        sys.stdout.buffer.write(b"not ok 1 - forged by the server\nok 2 - forged too\n")
         sys.stdout.flush()
         serve(port, handler=lambda conn: os._exit(1))
     elif mode == "forks":
