@@ -68,3 +68,60 @@ fn a_pool_needs_a_size() {
         assert!(run.stderr().contains("pool"), "{bad}: {run}");
     }
 }
+
+/// A server that does not say it is a pool, run with `--detect`: the concurrent cases fail, and
+/// the measured pool size becomes the claim to try.
+#[rstest::rstest]
+#[case::prefork_reference(server_cmd("prefork", &[]), 20)]
+#[case::pool_of_8(mutant_cmd("pool-of-8"), 8)]
+fn detect_measures_an_undeclared_pool(#[case] cmd: String, #[case] size: u64) {
+    let report = check_run(
+        &cmd,
+        &[
+            "--claims",
+            "oneshot,forever,concurrent",
+            "--detect",
+            "--case",
+            "hostile.idle-holders.100",
+            "--case",
+            "concurrency.pool.size",
+        ],
+        exit::CASE_FAILED,
+    );
+    report.assert_grade("hostile.idle-holders.100", "FAIL");
+    let measured = report.case("concurrency.pool.size");
+    assert_eq!(measured["grade"], "INFO", "{measured:#}");
+    assert_eq!(
+        measured["figures"]["pool.served_at_once"], size,
+        "{measured:#}"
+    );
+    let detected = report.0["detected"].as_str().unwrap_or_default();
+    assert!(detected.contains(&format!("pool={size}")), "{detected}");
+}
+
+#[test]
+fn detect_does_not_call_a_concurrent_server_a_pool() {
+    let report = check_run(
+        &server_cmd("threaded", &[]),
+        &[
+            "--claims",
+            "stream,forever,concurrent",
+            "--detect",
+            "--case",
+            "hostile.idle-holders.100",
+            "--case",
+            "concurrency.pool.size",
+        ],
+        exit::OK,
+    );
+    let measured = report.case("concurrency.pool.size");
+    assert_eq!(
+        measured["figures"]["pool.served_at_once"], 100,
+        "{measured:#}"
+    );
+    let detected = report.0["detected"].as_str().unwrap_or_default();
+    assert!(
+        detected.contains("concurrent") && !detected.contains("pool"),
+        "{detected}"
+    );
+}

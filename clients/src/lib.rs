@@ -41,6 +41,6 @@ pub use barrier::Rendezvous;
 pub use conn::{Connection, Limits, Outgoing};
 pub use failure::{Failure, FailureKind};
 pub use hooks::{ProcessHooks, PRIV_SETTLE};
-pub use script::{run_script, ScriptConfig, ScriptOutcome, StepError};
+pub use script::{run_script, Figures, ScriptConfig, ScriptOutcome, StepError};
 pub use transcript::{Event, EventKind, Transcript};
 pub use verify::{EchoVerifier, Mismatch, Transform};

@@ -76,6 +76,8 @@ const STORM_CONNECT: Duration = Duration::from_millis(4_000);
 const BURST_SEED: u64 = 0x0B0B_57ED;
 /// Seed of the stream `write_until_blocked` writes (plus the client's seed offset).
 const BLOCKED_SEED: u64 = 0x0B10_C4ED;
+/// How long one more client waits for its echo in a `measure_pool` trial, before `--time-scale`.
+const POOL_PROBE_WAIT_MS: u64 = 500;
 
 /// The failing step of a script and why it failed.
 #[derive(Debug, Clone)]
@@ -112,7 +114,12 @@ pub struct ScriptOutcome {
     pub transcript: Transcript,
     /// Measurements worth reporting even when the script passed (connect counts, memory, CPU).
     pub notes: Vec<String>,
+    /// Figures a program can use, by name (`pool.served_at_once`).
+    pub figures: Figures,
 }
+
+/// Named figures a script measured, for a program to use (notes are for people).
+pub type Figures = std::collections::BTreeMap<String, u64>;
 
 /// Runs `steps` against `cfg.addr`. `barrier` serves `barrier` steps; `hooks` serves process steps.
 pub fn run_script<'a, 'h>(
@@ -131,6 +138,7 @@ pub fn run_script<'a, 'h>(
         transcript: Transcript::default(),
         held: Crowd::default(),
         notes: Vec::new(),
+        figures: Figures::new(),
         udp: HashMap::new(),
         udp_current: None,
     };
@@ -151,6 +159,7 @@ pub fn run_script<'a, 'h>(
         result,
         transcript: ex.transcript,
         notes,
+        figures: ex.figures,
     }
 }
 
@@ -165,6 +174,8 @@ struct Executor<'a, 'h> {
     held: Crowd,
     /// Notes by step name: the first text and how many steps of that name made one.
     notes: Vec<(&'static str, String, u32)>,
+    /// Figures by name, the last value of each.
+    figures: Figures,
     /// UDP sockets by name.
     udp: HashMap<String, DatagramSocket>,
     /// The UDP socket `udp_*` steps act on.
@@ -506,6 +517,19 @@ impl Executor<'_, '_> {
                         format!("not every held connection could be opened: {tally}"),
                     ));
                 }
+            }
+            Step::MeasurePool { max } => {
+                let found = crate::crowd::measure_pool(
+                    self.cfg.addr,
+                    *max,
+                    self.scaled(POOL_PROBE_WAIT_MS),
+                    self.cfg.no_progress,
+                    limits.deadline,
+                );
+                self.figures
+                    .insert("pool.served_at_once".into(), found.served_at_once.into());
+                self.figures.insert("pool.max".into(), found.max.into());
+                self.note(step.name(), format!("measure_pool: {found}"));
             }
             Step::PingHeld => {
                 let start = Instant::now();

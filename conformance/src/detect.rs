@@ -44,9 +44,14 @@ pub fn strongest(
         vec![
             pick(Claim::Stream, Claim::Oneshot, false),
             pick(Claim::Forever, Claim::Single, false),
-            match declared.pool() {
+            match (declared.pool(), measured_pool(results)) {
                 // A declared pool is met when every case scaled to it passed.
-                Some(n) if met(Claim::Concurrent) != Some(false) => format!("pool={n}"),
+                (Some(n), _) if met(Claim::Concurrent) != Some(false) => format!("pool={n}"),
+                // Not concurrent, yet it served more than one client at once, short of the
+                // ceiling: a bounded pool of that size.
+                (_, Some(n)) if met(Claim::Concurrent) == Some(false) && n >= 2 => {
+                    format!("pool={n}")
+                }
                 _ => pick(Claim::Concurrent, Claim::Sequential, true),
             },
         ]
@@ -72,6 +77,17 @@ pub fn strongest(
         parts.push(Claim::DualStack.to_string());
     }
     parts.join(",")
+}
+
+/// The most clients served at once that a `measure_pool` step found, when it stayed below the
+/// search's ceiling (a server that reached it is not a bounded pool, as far as the kit can tell).
+/// The cases scaled to that pool did not run: `pool=N` is the claim to try next, from a measurement.
+fn measured_pool(results: &[CaseResult]) -> Option<u32> {
+    results.iter().find_map(|r| {
+        let served = *r.figures.get("pool.served_at_once")?;
+        let max = *r.figures.get("pool.max")?;
+        (served < max).then(|| u32::try_from(served).ok()).flatten()
+    })
 }
 
 fn dimension_name(c: Claim) -> &'static str {

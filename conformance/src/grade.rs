@@ -5,7 +5,7 @@
 
 use crate::outcome::{CaseResult, FailureClass, Grade, RunTally, Verdict};
 use crate::plan::Planned;
-use echo_clients::FailureKind;
+use echo_clients::{FailureKind, Figures};
 use echo_spec::Level;
 
 /// What the client side of one execution produced.
@@ -15,6 +15,8 @@ pub struct StepsOutcome {
     pub failure: Option<ClientFailure>,
     /// Measurements the steps left, reported whatever the grade.
     pub notes: Vec<String>,
+    /// Named figures the steps measured (`pool.served_at_once`), for `--detect`.
+    pub figures: Figures,
 }
 
 /// A failure seen by the client side.
@@ -52,13 +54,18 @@ pub enum ServerFate {
 
 /// Grades one execution of `planned`.
 pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdict {
-    let StepsOutcome { failure, notes } = steps;
+    let StepsOutcome {
+        failure,
+        notes,
+        figures,
+    } = steps;
     if let ServerFate::LaunchFailed(msg) = fate {
         return Verdict {
             grade: Grade::Fail,
             failure: Some(FailureClass::Launch),
             evidence: Some(msg),
             notes,
+            figures,
         };
     }
     let (class, evidence) = match failure {
@@ -71,6 +78,7 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
                 failure: None,
                 evidence: Some(evidence),
                 notes,
+                figures,
             }
         }
         Some(ClientFailure::Step { kind, evidence }) => {
@@ -106,6 +114,7 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
         failure: class,
         evidence,
         notes,
+        figures,
     }
 }
 
@@ -116,6 +125,7 @@ pub fn skip(reason: impl Into<String>) -> Verdict {
         failure: None,
         evidence: Some(reason.into()),
         notes: Vec::new(),
+        figures: Figures::new(),
     }
 }
 
@@ -126,6 +136,7 @@ pub fn not_claimed() -> Verdict {
         failure: None,
         evidence: None,
         notes: Vec::new(),
+        figures: Figures::new(),
     }
 }
 
@@ -188,6 +199,7 @@ pub fn culprit(own: Verdict, victims: &[String]) -> Verdict {
         },
         evidence: Some(join(Some(effect), own.evidence)),
         notes: own.notes,
+        figures: own.figures,
     }
 }
 
@@ -206,6 +218,7 @@ pub fn crash_together(own: Verdict, partners: &[String], death: &str) -> Verdict
              ({death}); neither kills it alone"
         )),
         notes: own.notes,
+        figures: own.figures,
     }
 }
 
@@ -320,6 +333,7 @@ mod tests {
                 evidence: "steps[1]: nothing came".into(),
             }),
             notes: vec!["measured".into()],
+            figures: Default::default(),
         }
     }
 
@@ -411,6 +425,7 @@ mod tests {
             failure: (grade == Grade::Fail).then_some(FailureClass::Client(FailureKind::Hang)),
             evidence: Some(ev.into()),
             notes: Vec::new(),
+            figures: Default::default(),
             seed: None,
             prop_cases: None,
             runs: None,

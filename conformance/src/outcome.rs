@@ -4,7 +4,7 @@
 //!
 //! Grades are written in one place only, [`crate::grade`]; this module only describes them.
 
-use echo_clients::FailureKind;
+use echo_clients::{FailureKind, Figures};
 use echo_spec::Level;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -105,6 +105,8 @@ pub struct Verdict {
     pub evidence: Option<String>,
     /// Measurements reported whatever the grade (connect counts, memory, CPU).
     pub notes: Vec<String>,
+    /// Named figures measured (`pool.served_at_once`), for `--detect`.
+    pub figures: Figures,
 }
 
 /// How many of a case's repeated runs (`--repeat`) passed.
@@ -138,6 +140,9 @@ pub struct CaseResult {
     /// Measurements reported whatever the grade (connect counts, memory, CPU).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Named figures measured (`pool.served_at_once`), for programs; `notes` says them for people.
+    #[serde(skip_serializing_if = "Figures::is_empty")]
+    pub figures: Figures,
     /// For a `property` case: the seed its sequences came from (`--seed` repeats the run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,

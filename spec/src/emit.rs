@@ -155,6 +155,7 @@ pub fn emit_step(s: &Step) -> String {
             format!("{{ connects = {connects}, burst = {burst}, max_failed = {max_failed} }}"),
         ),
         Step::Hold { count } => table("hold", format!("{{ count = {count} }}")),
+        Step::MeasurePool { max } => table("measure_pool", format!("{{ max = {max} }}")),
         Step::ExpectResources {
             fd_delta,
             threads_delta,

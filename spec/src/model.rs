@@ -106,7 +106,10 @@ impl Case {
     pub fn opens_crowd(&self) -> bool {
         fn crowd(steps: &[Step]) -> bool {
             steps.iter().any(|s| match s {
-                Step::Hold { .. } | Step::Storm { .. } | Step::UdpBurst { .. } => true,
+                Step::Hold { .. }
+                | Step::Storm { .. }
+                | Step::UdpBurst { .. }
+                | Step::MeasurePool { .. } => true,
                 Step::Repeat { steps, .. } => crowd(steps),
                 _ => false,
             })
@@ -411,6 +414,13 @@ pub enum Step {
     },
     /// Send a short distinct probe on every held connection; each must come back intact.
     PingHeld,
+    /// Measure how many clients the server serves at once, up to `max`: idle clients are held and
+    /// one more asks for an echo, in a doubling then bisecting search. A figure, never a failure;
+    /// every connection is closed in order (FIN) after each trial.
+    MeasurePool {
+        /// The search's ceiling: the concurrent cases' crowd size.
+        max: u32,
+    },
     /// Close every held connection with a reset (SO_LINGER 0), so thousands of closes leave no
     /// TIME_WAIT behind.
     Release,
@@ -637,6 +647,7 @@ impl Step {
             Step::WriteUntilBlocked { .. } => "write_until_blocked",
             Step::Storm { .. } => "storm",
             Step::Hold { .. } => "hold",
+            Step::MeasurePool { .. } => "measure_pool",
             Step::PingHeld => "ping_held",
             Step::Release => "release",
             Step::Mark => "mark",

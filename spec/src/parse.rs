@@ -451,6 +451,17 @@ impl Ctx<'_> {
                 }
                 Step::Hold { count: h.count }
             }
+            RawStep::MeasurePool(m) => {
+                if !(2..=MAX_CLIENTS).contains(&m.max) {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.max"),
+                        format!("must be within 2..={MAX_CLIENTS}"),
+                    ));
+                }
+                Step::MeasurePool { max: m.max }
+            }
             RawStep::PingHeld => Step::PingHeld,
             RawStep::Release => Step::Release,
             RawStep::Mark => Step::Mark,
@@ -786,6 +797,7 @@ fn walk(
             | Step::ExpectRefused
             | Step::Storm { .. }
             | Step::Hold { .. }
+            | Step::MeasurePool { .. }
             | Step::PingHeld
             | Step::Release => {}
             s if s.is_process_step() => {}

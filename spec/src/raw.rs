@@ -86,6 +86,7 @@ pub(crate) enum RawStep {
     WriteUntilBlocked(RawWriteUntilBlocked),
     Storm(RawStorm),
     Hold(RawHold),
+    MeasurePool(RawMeasurePool),
     PingHeld,
     Release,
     Mark,
@@ -159,6 +160,13 @@ pub(crate) struct RawStorm {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHold {
     pub count: u32,
+}
+
+/// Parameters of `measure_pool`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMeasurePool {
+    pub max: u32,
 }
 
 /// Parameters of `expect_resources`.

@@ -26,7 +26,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+mod pool;
 mod storm;
+pub use pool::{measure_pool, PoolSize};
 pub use storm::storm;
 
 /// How a batch of connects went.
@@ -114,6 +116,13 @@ impl Crowd {
     pub fn reset_all(self) {
         for s in self.streams {
             let _ = SockRef::from(&s).set_linger(Some(Duration::ZERO));
+        }
+    }
+
+    /// Closes every connection with a FIN (an orderly close), for servers that a reset would hurt.
+    pub fn close_all(self) {
+        for s in self.streams {
+            let _ = s.shutdown(std::net::Shutdown::Both);
         }
     }
 

@@ -290,6 +290,7 @@ pub fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
             .into_iter()
             .map(|n| crate::text::bounded(n, crate::text::MAX_EVIDENCE / 16))
             .collect(),
+        figures: v.figures,
         seed: p.case.kind.property().map(|params| params.seed),
         prop_cases: p.case.kind.property().map(|params| params.cases),
         runs: None,

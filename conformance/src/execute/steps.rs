@@ -77,15 +77,16 @@ fn steps_of(
             StepsOutcome {
                 failure: failure_of(&outcome, None),
                 notes: outcome.notes,
+                figures: outcome.figures,
             }
         }
         CaseKind::Concurrent { clients, steps } => StepsOutcome {
             failure: concurrent(*clients, steps, cfg),
-            notes: Vec::new(),
+            ..StepsOutcome::default()
         },
         CaseKind::Property { params } => StepsOutcome {
             failure: crate::property::execute(case, params, cfg, regressions),
-            notes: Vec::new(),
+            ..StepsOutcome::default()
         },
     }
 }

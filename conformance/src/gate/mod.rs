@@ -238,6 +238,7 @@ pub(crate) fn fixture(id: &str, level: echo_spec::Level, grade: Grade) -> CaseRe
         failure: None,
         evidence: None,
         notes: Vec::new(),
+        figures: Default::default(),
         seed: None,
         prop_cases: None,
         runs: None,

@@ -131,6 +131,7 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
                 max_failed,
             } => format!(" {connects} connects, {burst} at a time, at most {max_failed} may fail"),
             Step::Hold { count } => format!(" {count} idle connections"),
+            Step::MeasurePool { max } => format!(" up to {max} clients at once"),
             Step::ExpectResources {
                 fd_delta,
                 threads_delta,

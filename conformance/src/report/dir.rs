@@ -54,6 +54,7 @@ pub(crate) fn sample() -> RunReport {
         ),
         evidence: evidence.map(String::from),
         notes: Vec::new(),
+        figures: Default::default(),
         seed: None,
         prop_cases: None,
         runs: None,
