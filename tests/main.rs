@@ -9,6 +9,8 @@ mod attribution;
 mod bad_input;
 mod cli;
 mod clients_lib;
+mod corpus;
+mod findings;
 mod fuzz_input;
 mod hostile;
 mod hostile_kit;

@@ -261,3 +261,62 @@ fn assert_twin_skipped(report: &Report, id: &str, needles: &[&str]) {
         assert!(why.contains(n), "`{n}` not in the reason: {why}");
     }
 }
+
+/// UDP cases against a server that serves TCP only: the kernel's ICMP port unreachable is a
+/// definitive answer, so each fails as REFUSED with that evidence instead of running out its wait
+/// (the burst's loss timeout and deadline are seconds).
+#[test]
+fn udp_cases_against_a_tcp_only_server_fail_at_once_as_refused() {
+    let report = check_run(
+        &server_cmd("epoll", &[]),
+        &[
+            "--claims",
+            "stream,forever,concurrent",
+            "--detect",
+            "--case",
+            "udp.burst",
+            "--case",
+            "udp.echo.one-datagram",
+        ],
+        exit::OK,
+    );
+    for id in ["udp.burst", "udp.echo.one-datagram"] {
+        report.assert_failed(
+            id,
+            "REFUSED",
+            &["nothing listens on UDP", "ICMP port unreachable"],
+        );
+        let ms = report.case(id)["duration_ms"].as_u64().unwrap_or(u64::MAX);
+        assert!(
+            ms < 2_000,
+            "{id} took {ms} ms: it waited instead of failing at once"
+        );
+    }
+}
+
+/// `scale.c100k` asks for more connections than the client's descriptors allow here: reported
+/// at once from the limits, not found by running into them.
+#[test]
+fn a_crowd_beyond_the_clients_limits_is_skipped_with_the_limit() {
+    let report = check_run(
+        &server_cmd("epoll", &[]),
+        &[
+            "--claims",
+            "stream,forever,concurrent,c10k",
+            "--heavy",
+            "--case",
+            "scale.c100k",
+        ],
+        exit::OK,
+    );
+    let c = report.case("scale.c100k");
+    let evidence = c["evidence"].as_str().unwrap_or_default();
+    assert_eq!(c["grade"], "SKIP", "{c:#}");
+    // One destination gives at most 28 232 source ports by default, and descriptors run out first
+    // here (RLIMIT_NOFILE 20 000): either limit is named.
+    assert!(
+        evidence.contains("cannot hold 100000 connections")
+            && (evidence.contains("RLIMIT_NOFILE") || evidence.contains("ip_local_port_range")),
+        "{c:#}"
+    );
+}

@@ -15,6 +15,7 @@
 
 use crate::failure::{Failure, FailureKind};
 use crate::payload::hex;
+use nix::sys::socket::{setsockopt, sockopt};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::ErrorKind;
@@ -60,6 +61,15 @@ impl DatagramSocket {
                 format!("cannot bind a UDP socket on {local}: {e}"),
             )
         })?;
+        // IP_RECVERR makes an ICMP port unreachable visible on this unconnected socket (the next
+        // recvfrom fails with ECONNREFUSED), so a port where nothing listens fails at once
+        // instead of running out the wait.
+        let recverr = if server.is_ipv4() {
+            setsockopt(&sock, sockopt::Ipv4RecvErr, &true)
+        } else {
+            setsockopt(&sock, sockopt::Ipv6RecvErr, &true)
+        };
+        recverr.map_err(|e| Failure::new(FailureKind::Environment, format!("IP_RECVERR: {e}")))?;
         Ok(DatagramSocket {
             name: name.to_string(),
             sock,
@@ -99,11 +109,24 @@ impl DatagramSocket {
                 FailureKind::Io,
                 format!("sendto sent {n} of {} B", data.len()),
             )),
+            // The error of an earlier datagram's ICMP port unreachable, reported on this send.
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(self.refused()),
             Err(e) => Err(Failure::new(
                 FailureKind::Io,
                 format!("sendto {} ({} B): {e}", self.server, data.len()),
             )),
         }
+    }
+
+    /// The failure of a datagram answered by an ICMP port unreachable: nothing is bound there.
+    fn refused(&self) -> Failure {
+        Failure::new(
+            FailureKind::Refused,
+            format!(
+                "nothing listens on UDP {}: the kernel answered a datagram with ICMP port unreachable",
+                self.server
+            ),
+        )
     }
 
     /// Waits for the next datagram until `until`: `None` when none came.
@@ -122,7 +145,7 @@ impl DatagramSocket {
                     return Ok(None)
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // ICMP errors are not reported on an unconnected socket; anything else is ours.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Err(self.refused()),
                 Err(e) => return Err(Failure::new(FailureKind::Io, format!("recvfrom: {e}"))),
             }
         }

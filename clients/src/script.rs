@@ -495,6 +495,10 @@ impl Executor<'_, '_> {
                 }
             }
             Step::Hold { count } => {
+                let need = u64::from(*count) + self.held.len() as u64;
+                if let Some(why) = crate::crowd::crowd_out_of_reach(need) {
+                    return Err(Failure::new(FailureKind::Environment, why));
+                }
                 let (crowd, tally) = open_many(
                     self.cfg.addr,
                     *count,

@@ -275,6 +275,46 @@ pub fn raise_nofile_limit() -> Option<(u64, u64)> {
     }
 }
 
+/// Descriptors the client keeps free for itself beside a crowd (files, pipes, the runner's own).
+const SPARE_FDS: u64 = 64;
+
+/// Why this process cannot hold `need` connections to one address at once, or `None` when it can,
+/// judged from its limits before trying: the soft RLIMIT_NOFILE less the descriptors open now,
+/// and the ephemeral port range (one source address and port per connection to one destination).
+/// A case that asks for more is reported at once instead of running into the wall.
+pub fn crowd_out_of_reach(need: u64) -> Option<String> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    let fds = soft.saturating_sub(open + SPARE_FDS);
+    let ports = ephemeral_ports();
+    let mut limits = Vec::new();
+    if need > fds {
+        limits.push(format!(
+            "its RLIMIT_NOFILE of {soft} leaves {fds} descriptors ({open} open, {SPARE_FDS} kept spare)"
+        ));
+    }
+    if let Some(ports) = ports.filter(|p| need > *p) {
+        limits.push(format!(
+            "net.ipv4.ip_local_port_range gives {ports} source ports per destination"
+        ));
+    }
+    (!limits.is_empty()).then(|| {
+        format!(
+            "the client cannot hold {need} connections here: {}",
+            limits.join("; ")
+        )
+    })
+}
+
+/// How many ports `net.ipv4.ip_local_port_range` spans.
+fn ephemeral_ports() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+    let (lo, hi) = (it.next()??, it.next()??);
+    Some(hi.saturating_sub(lo) + 1)
+}
+
 /// A connect in progress, and when it started.
 pub(super) struct Pending {
     pub(super) socket: Socket,

@@ -4,12 +4,13 @@
 use super::steps::{run_steps, script_config};
 use super::Death;
 use crate::events::{Attempt, Event, Sink};
-use crate::grade::{self, ServerFate, StepsOutcome};
+use crate::grade::{self, ClientFailure, ServerFate, StepsOutcome};
 use crate::observer::Observer;
+use crate::os::net;
 use crate::outcome::Verdict;
 use crate::plan::{Plan, Planned, Target};
 use crate::server::{describe, LaunchError, LaunchSpec, Server};
-use echo_clients::ProcessHooks;
+use echo_clients::{FailureKind, ProcessHooks};
 use echo_spec::{CaseKind, Claim, Step};
 use std::time::Duration;
 
@@ -113,7 +114,11 @@ fn fate_after(
             _ => (ServerFate::Said(server.output_tail()), None),
         };
     }
-    let settle = if settle { DEATH_SETTLE } else { Duration::ZERO };
+    let settle = if settle && !refused_by_design(server, outcome) {
+        DEATH_SETTLE
+    } else {
+        Duration::ZERO
+    };
     match server.exit_within(settle) {
         // A server that claims `single` may exit 0 after its one connection.
         Some(status) if status.code() == Some(0) && plan.claims.contains(Claim::Single) => {
@@ -129,6 +134,27 @@ fn fate_after(
         ),
         None => (ServerFate::Fine, None),
     }
+}
+
+/// A refusal on one transport from a server that is up on the other: it holds a TCP listener but
+/// no UDP socket on its port, or the reverse. Such a server never served what the case asked for,
+/// so the refusal is not the first sign of a death and needs no settling time: the case fails at
+/// once.
+fn refused_by_design(server: &Server, outcome: &StepsOutcome) -> bool {
+    let refused = matches!(
+        &outcome.failure,
+        Some(ClientFailure::Step {
+            kind: FailureKind::Refused,
+            ..
+        })
+    );
+    if !refused {
+        return false;
+    }
+    let (pids, port) = (server.processes(), server.addr.port());
+    let tcp = !net::listeners_of(&pids, port).is_empty();
+    let udp = !net::udp_sockets_of(&pids, port).is_empty();
+    tcp != udp
 }
 
 /// A case that starts with `expect_bind_denied`: the server is started as the target user (not

@@ -136,8 +136,12 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         } else {
             1
         };
-        in_parallel(jobs, &side_by_side, |i| record(shared.run(plan, i, sink)));
+        {
+            let _machine = crate::os::machine::shared();
+            in_parallel(jobs, &side_by_side, |i| record(shared.run(plan, i, sink)));
+        }
         for &i in &crowds {
+            let _machine = crate::os::machine::alone();
             record(shared.run(plan, i, sink));
         }
         shared.stop();
@@ -155,6 +159,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     } else {
         Instance::FreshAlone
     };
+    let machine = crate::os::machine::shared();
     in_parallel(workers, &beside, |i| {
         let placement = &sched.placements[i];
         match run_fresh(plan, i, sink, beside_others) {
@@ -165,8 +170,10 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
             Ok(r) => record(r),
         }
     });
+    drop(machine);
     alone.extend(deferred.into_inner().unwrap_or_else(|e| e.into_inner()));
     for i in alone {
+        let _machine = crate::os::machine::alone();
         match run_fresh(plan, i, sink, Instance::FreshAlone) {
             Ok(r) => record(r),
             Err(e) => record(launch_failed(plan, i, e)),
@@ -181,7 +188,13 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         durations[r.idx] = r.ended - r.started;
         verdicts[r.idx] = Some(r.verdict.clone());
     }
+    // Attribution reruns cases alone, to rule out everything else running: other runs included.
+    let machine = ran
+        .iter()
+        .any(|r| needs_confirmation(r, plan))
+        .then(crate::os::machine::alone);
     let attributed = attribution::attribute(plan, &ran, sink);
+    drop(machine);
     let mut problems: Vec<String> = ran
         .iter()
         .filter_map(|r| r.launch_problem.clone())

@@ -3,6 +3,7 @@
 //! and the one polling loop every wait uses.
 
 pub mod groups;
+pub mod machine;
 pub mod net;
 pub mod netns;
 pub mod procs;

@@ -1,0 +1,40 @@
+//! The machine shared between runs side by side (`echo-conform matrix --jobs N`): crowd, heavy and
+//! alone cases keep the machine to themselves, across runs as within one.
+//!
+//! `matrix` gives every run it starts the same lock file in `ECHO_CONFORM_MACHINE_LOCK`. A phase of
+//! cases that run side by side holds the lock shared, a case that must run alone holds it
+//! exclusively (`flock(2)`), so an alone case of one run never overlaps any case of another. A run
+//! started without the variable (every run but `matrix`'s) takes no lock at all.
+
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
+
+/// The environment variable naming the lock file.
+pub const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
+
+/// A held share of the machine; dropping it releases the lock.
+#[derive(Debug)]
+pub struct Hold(#[allow(dead_code)] Option<Flock<File>>);
+
+/// Holds the machine shared with other runs' side-by-side phases, waiting for any alone case.
+pub fn shared() -> Hold {
+    hold(FlockArg::LockShared)
+}
+
+/// Holds the machine alone, waiting until no other run holds it.
+pub fn alone() -> Hold {
+    hold(FlockArg::LockExclusive)
+}
+
+fn hold(how: FlockArg) -> Hold {
+    let Some(path) = std::env::var_os(LOCK_ENV) else {
+        return Hold(None);
+    };
+    // A lock that cannot be taken costs only isolation between runs, never the run: go on without.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path);
+    Hold(file.ok().and_then(|f| Flock::lock(f, how).ok()))
+}

@@ -1,0 +1,177 @@
+//! Checked-in expected findings of servers nobody here wrote (`seed-servers/expected.toml`,
+//! `corpus/expected.toml`): each server runs through the whole spec under its claims, and every
+//! claimed case must PASS except the findings listed with their reasons. The list is exact: a new
+//! verdict on a real server shows up as a failing test to review, and so does a finding that went
+//! away unnoticed.
+
+use crate::util::{conform, Report};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// An `expected.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// The servers.
+    pub model: Vec<Model>,
+}
+
+/// One server and what it is known to fail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// Its name, unique in the file.
+    pub name: String,
+    cmd: String,
+    claims: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    root: bool,
+    /// Programs that must be on PATH (CI installs them in `.ci/run`).
+    #[serde(default)]
+    needs: Vec<String>,
+    #[serde(default)]
+    finding: Vec<Finding>,
+}
+
+/// A claimed case the server does not pass, and why that is the server's fault.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Finding {
+    case: String,
+    grades: Vec<String>,
+    classes: Vec<String>,
+    why: String,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// The expected findings of `dir` (`seed-servers`, `corpus`).
+pub fn expected(dir: &str) -> Expected {
+    let path = repo().join(dir).join("expected.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Grades that do not fail a claim.
+const FINE: &[&str] = &["PASS", "INFO", "SKIP", "NOT-CLAIMED"];
+
+/// Checks `dir/expected.toml`: at least `min` servers, unique names, a port in every command, a
+/// reason for every finding.
+pub fn check_well_formed(dir: &str, min: usize) {
+    let e = expected(dir);
+    assert!(e.model.len() >= min, "{} models", e.model.len());
+    let mut names: Vec<&str> = e.model.iter().map(|m| m.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), e.model.len(), "model names are unique");
+    for m in &e.model {
+        assert!(m.cmd.contains("{port}"), "{}: cmd has no {{port}}", m.name);
+        for f in &m.finding {
+            assert!(!f.grades.is_empty(), "{}/{}: no grades", m.name, f.case);
+            assert!(
+                f.why.len() > 40,
+                "{}/{}: a finding needs its reason",
+                m.name,
+                f.case
+            );
+        }
+    }
+}
+
+/// True when `program` is an executable on PATH.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Runs server `name` of `dir/expected.toml` through the whole spec and compares its failures with
+/// the listed findings. A server whose programs are missing is skipped with a printed reason,
+/// except under CI, which installs them.
+pub fn run_model(dir: &str, name: &str) {
+    let e = expected(dir);
+    let m = e
+        .model
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("{dir}/expected.toml has no model `{name}`"));
+    if m.root {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "`{name}` binds port 7 and needs root (CI is root)"
+        );
+    }
+    let missing: Vec<&String> = m.needs.iter().filter(|p| !on_path(p)).collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{name}` needs {missing:?}, which .ci/run installs"
+        );
+        eprintln!("SKIP {dir}/{name}: {missing:?} not installed (CI installs it; see .ci/run)");
+        return;
+    }
+    let cmd = m.cmd.replacen(
+        &format!("{dir}/"),
+        &format!("{}/{dir}/", repo().display()),
+        1,
+    );
+    let mut args = vec![
+        "run", "--cmd", &cmd, "--claims", &m.claims, "--format", "json",
+    ];
+    args.extend(m.args.iter().map(String::as_str));
+    let run = conform(&args);
+    let report: Report = run.report();
+    let mut failed: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for c in report.cases() {
+        let grade = c["grade"].as_str().unwrap_or_default();
+        if c["claimed"] == true && !FINE.contains(&grade) {
+            let id = c["id"].as_str().unwrap_or_default().to_string();
+            let class = c["failure"].as_str().unwrap_or_default().to_string();
+            failed.insert(id, (grade.to_string(), class));
+        }
+    }
+    let mut wrong = Vec::new();
+    for (id, (grade, class)) in &failed {
+        match m.finding.iter().find(|f| &f.case == id) {
+            None => wrong.push(format!(
+                "`{id}` is {grade} {class}, and is not a listed finding of `{name}`: a bug in the kit, or a new finding to list with its evidence\n{:#}",
+                report.case(id)
+            )),
+            Some(f) if !f.grades.contains(grade) => wrong.push(format!(
+                "`{id}` is {grade}, where {:?} is listed", f.grades
+            )),
+            Some(f) if !class.is_empty() && !f.classes.contains(class) => wrong.push(format!(
+                "`{id}` fails as {class}, where {:?} is listed\n{:#}", f.classes, report.case(id)
+            )),
+            Some(_) => {}
+        }
+    }
+    for f in &m.finding {
+        let passes_sometimes = f.grades.iter().any(|g| FINE.contains(&g.as_str()));
+        if !failed.contains_key(&f.case) && !passes_sometimes {
+            wrong.push(format!(
+                "`{}` is listed as a finding of `{name}` but now gets {}: remove it if the server really passes",
+                f.case,
+                report.grade(&f.case)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{dir}/{name} (exit {}):\n{}",
+        run.code(),
+        wrong.join("\n")
+    );
+}
