@@ -15,6 +15,7 @@ mod fuzz_input;
 mod hostile;
 mod hostile_kit;
 mod load_lib;
+mod matrix;
 mod models;
 mod mutants;
 mod pool;

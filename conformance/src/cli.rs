@@ -19,6 +19,7 @@ pub fn run(command: Command) -> i32 {
         Command::Explain(args) => explain(&args),
         Command::Validate(args) => validate(&args),
         Command::Schema => emit(&echo_spec::json_schema()).map(|()| exit::OK),
+        Command::Matrix(args) => crate::matrix::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -27,6 +27,35 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of spec files (for editors: Taplo, Even Better TOML).
     Schema,
+    /// Run every server of a targets file (side by side where the machine allows) and write one
+    /// matrix of cases × servers: index.html, matrix.json, matrix.txt, and a report directory each.
+    #[command(after_help = crate::exit::HELP)]
+    Matrix(MatrixArgs),
+}
+
+/// Flags of `matrix`.
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// The targets file: one `[[target]]` per server (name, cmd or addr, claims, args,
+    /// expect_fail, baseline, root). Commands run in the file's directory; `{bin}` is the
+    /// directory holding echo-conform.
+    pub targets: PathBuf,
+    /// Where the matrix and each server's report directory go.
+    #[arg(long, default_value = "echo-conform-matrix")]
+    pub out: PathBuf,
+    /// Runs side by side (default: one per CPU). Crowd, heavy and alone cases still keep the
+    /// machine to themselves.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
+    /// Only these targets (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Servers shown as "under test": a cell whose grade differs from every other column is framed.
+    #[arg(long, value_name = "NAME")]
+    pub under_test: Vec<String>,
+    /// A run still going after this many seconds is ended (exit 3 for that target).
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub target_timeout: u64,
 }
 
 /// Output formats.

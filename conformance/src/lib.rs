@@ -19,6 +19,7 @@ pub mod exit;
 pub mod flags;
 pub mod gate;
 pub mod grade;
+pub mod matrix;
 pub mod observer;
 pub mod os;
 pub mod outcome;

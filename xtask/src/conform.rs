@@ -1,37 +1,19 @@
-//! `cargo xtask conform`: every reference model variant against the spec with its declared claims.
+//! `cargo xtask conform`: every reference model variant against the spec with its declared claims,
+//! through `echo-conform matrix reference-servers/targets.toml` (runs side by side, the page, the
+//! JSON and the text matrix all come from there).
 //!
-//! Each variant must pass every case it claims, and for each claim it does not make, some case of
-//! that claim must fail against it: a profile that cannot tell the models apart is a bug.
+//! What this task adds is the check of the reference models themselves: each variant must pass
+//! every case it claims, and for each claim it does not make, some case of that claim must fail
+//! against it: a profile that cannot tell the models apart is a bug.
 
 use crate::flags::Conform;
 use anyhow::{bail, Context};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 use xshell::{cmd, Shell};
 
-/// The reference variants: a name, the flags after `--model` (`{bind}` is the address for the
-/// run's families), and the runner's `--family`. The claims are read with `{bind}` as the family
-/// implies (`::` for both, so a dual-stack server claims `dual-stack`).
-pub const VARIANTS: &[(&str, &str, &str)] = &[
-    ("basic", "basic", "4"),
-    ("sequential", "sequential", "4"),
-    ("handler", "handler", "4"),
-    ("handler-upper", "handler --transform uppercase", "4"),
-    ("threaded", "threaded", "4"),
-    ("prefork", "prefork", "4"),
-    ("select", "select", "4"),
-    ("poll", "poll", "4"),
-    ("epoll", "epoll", "4"),
-    ("tokio", "tokio", "4"),
-    // UDP: the blocking loop, the epoll loop and tokio, UDP only.
-    ("sequential-udp", "sequential --udp", "4"),
-    ("epoll-udp", "epoll --udp", "4"),
-    ("tokio-udp", "tokio --udp", "4"),
-    // IPv6: epoll on ::1 only, and tokio on `::` serving TCP and UDP over both families.
-    ("epoll-v6", "epoll --bind {bind}", "6"),
-    ("tokio-dual", "tokio --transport both --bind {bind}", "both"),
-];
+/// The reference targets file.
+pub const TARGETS: &str = "reference-servers/targets.toml";
 
 /// Claim values that have an alternative in the same dimension, which a case may test.
 const ALTERNATIVES: &[(&str, &str)] = &[
@@ -46,100 +28,63 @@ const ALTERNATIVES: &[(&str, &str)] = &[
 pub fn run(sh: &Shell, flags: &Conform) -> anyhow::Result<()> {
     let bin = crate::build(sh)?;
     let out_dir = crate::root().join("target/conform");
+    let _ = std::fs::remove_dir_all(&out_dir);
     std::fs::create_dir_all(&out_dir)?;
     let conform = bin.join("echo-conform");
-    // The server under test (with `--server`) runs first and becomes the matrix's last column.
-    let mut under_test = None;
+    let mut targets = std::fs::read_to_string(crate::root().join(TARGETS))
+        .with_context(|| format!("reading {TARGETS}"))?;
+    // The server under test (with `--server`) becomes the matrix's last column.
+    let mut extra: Vec<String> = Vec::new();
     if let Some(server) = &flags.server {
         let claims = flags.claims.clone().unwrap_or_default();
-        let report = out_dir.join("server.json");
-        let status = cmd!(sh, "{conform} run --cmd {server} --claims {claims} --detect --heavy --format json --output {report}").quiet().ignore_status().output()?;
-        let json = load(&report)?;
-        print_human(&json);
-        under_test = Some((claims, json, status.status.code().unwrap_or(1)));
+        targets.push_str(&format!(
+            "\n[[target]]\nname = \"server\"\ncmd = {}\nclaims = {}\n",
+            Value::from(server.as_str()),
+            Value::from(claims.as_str())
+        ));
+        extra.extend(["--under-test".to_string(), "server".to_string()]);
     }
-    let server_bin = bin.join("echo-server");
+    for o in &flags.only {
+        extra.extend(["--only".to_string(), o.clone()]);
+    }
+    if let Some(j) = flags.jobs {
+        extra.extend(["--jobs".to_string(), j.to_string()]);
+    }
+    // The file stays in reference-servers/ so that relative paths in it mean what they say there.
+    let file = crate::root().join("reference-servers/.targets.conform.toml");
+    std::fs::write(&file, &targets)?;
+    let status = cmd!(sh, "{conform} matrix {file} --out {out_dir} {extra...}")
+        .ignore_status()
+        .output()?;
+    let _ = std::fs::remove_file(&file);
+    print!("{}", String::from_utf8_lossy(&status.stdout));
+    eprint!("{}", String::from_utf8_lossy(&status.stderr));
+    let code = status.status.code().unwrap_or(-1);
+    let data = load(&out_dir.join("matrix.json"))?;
     let spec = spec_requires(&cmd!(sh, "{conform} list --format json").read()?)?;
-    let mut rows = Vec::new();
     let mut problems = Vec::new();
-    let mut variants: Vec<(&str, &str, &str)> = VARIANTS.to_vec();
-    if nix::unistd::geteuid().is_root() {
-        // The privilege variants bind port 7 and drop to nobody, so only as root; the runner gives
-        // them a private network namespace.
-        variants.push(("privdrop", "privdrop", "4"));
-        variants.push(("tokio-nobody", "tokio --user nobody --group nogroup", "4"));
-    } else {
+    let mut server_code = None;
+    for col in data["columns"].as_array().into_iter().flatten() {
+        let name = col["name"].as_str().unwrap_or("?");
+        let claims = col["claims"].as_str().unwrap_or("");
+        let exit = col["exit_code"].as_i64().unwrap_or(-1) as i32;
+        let report = load(&out_dir.join(name).join("report.json"))?;
+        if col["under_test"] == true {
+            server_code = Some(exit);
+            continue;
+        }
+        problems.extend(check(name, claims, exit, &report, &spec));
+    }
+    if !nix::unistd::geteuid().is_root() {
         eprintln!(
             "privdrop, tokio-nobody: skipped, the privilege variants need root (CI runs as root)"
         );
     }
-    for (name, model_flags, family) in variants
-        .iter()
-        .filter(|(n, _, _)| flags.only.is_empty() || flags.only.iter().any(|o| o == n))
-    {
-        let bind = match *family {
-            "6" => "::1",
-            "both" => "::",
-            _ => "127.0.0.1",
-        };
-        let claim_flags = model_flags.replace("{bind}", bind);
-        let args: Vec<&str> = claim_flags.split_whitespace().collect();
-        let claims = cmd!(sh, "{server_bin} --model {args...} --claims")
-            .read()
-            .with_context(|| format!("claims of {name}"))?;
-        let command = format!(
-            "{} --model {model_flags} --port {{port}}",
-            server_bin.display()
-        );
-        let report = out_dir.join(format!("{name}.json"));
-        // A model's known failures (its design, with the reason) are listed in xtask/expected/.
-        let expected = crate::root().join(format!("xtask/expected/{name}.toml"));
-        let expect_fail: Vec<String> = if expected.is_file() {
-            vec!["--expect-fail".into(), expected.display().to_string()]
-        } else {
-            Vec::new()
-        };
-        let output = cmd!(sh, "{conform} run --cmd {command} --claims {claims} --family {family} --detect --heavy {expect_fail...} --format json --output {report}").quiet().ignore_status().output()?;
-        let code = output.status.code().unwrap_or(-1);
-        let json = load(&report)
-            .with_context(|| format!("{name}: {}", String::from_utf8_lossy(&output.stderr)))?;
-        problems.extend(check(name, &claims, code, &json, &spec));
-        eprintln!(
-            "{name:<14} claims {claims:<52} exit {code}  detected {}",
-            json["detected"].as_str().unwrap_or("?")
-        );
-        rows.push((name.to_string(), claims, json));
+    if code == 2 || code == 4 {
+        bail!("echo-conform matrix exited {code}");
     }
-    let matrix = matrix(&rows);
-    println!("{matrix}");
-    std::fs::write(out_dir.join("matrix.txt"), &matrix)?;
-    let mut columns: Vec<crate::html::Column> = rows
-        .iter()
-        .map(|(name, claims, json)| crate::html::Column {
-            name,
-            claims,
-            under_test: false,
-            report: json,
-        })
-        .collect();
-    if let Some((claims, json, _)) = &under_test {
-        columns.push(crate::html::Column {
-            name: "server",
-            claims,
-            under_test: true,
-            report: json,
-        });
-    }
-    let data = crate::html::data(&columns);
-    std::fs::write(
-        out_dir.join("matrix.json"),
-        serde_json::to_string_pretty(&data)?,
-    )?;
-    std::fs::write(out_dir.join("index.html"), crate::html::render(&data))?;
-    println!("matrix page: {}", out_dir.join("index.html").display());
     crate::html::check(sh, &out_dir)?;
-    if let Some((_, _, code)) = under_test.filter(|(_, _, code)| *code != 0 && problems.is_empty())
-    {
+    if let Some(code) = server_code.filter(|c| *c != 0 && problems.is_empty()) {
         eprintln!("the server under test: echo-conform exited {code}");
         std::process::exit(code);
     }
@@ -250,80 +195,4 @@ fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> 
         bail!("`echo-conform list` listed no cases");
     }
     Ok(cases)
-}
-
-/// The group of a report's case: the first part of its id (`echo` of `echo.text.short`).
-fn group(case: &Value) -> &str {
-    case["id"]
-        .as_str()
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("")
-}
-
-/// Models × case groups: claimed passes over claimed cases, then unclaimed cases caught failing.
-fn matrix(rows: &[(String, String, Value)]) -> String {
-    let mut groups: Vec<String> = Vec::new();
-    for (_, _, json) in rows {
-        for c in cases(json) {
-            let g = group(c).to_string();
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        }
-    }
-    let mut text = format!("{:<14}", "model");
-    for g in &groups {
-        text.push_str(&format!(" {g:>13}"));
-    }
-    text.push_str("   cell = claimed passed/claimed run, then (unclaimed cases that failed ✗)\n");
-    for (name, _, json) in rows {
-        let mut per: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-        for c in cases(json) {
-            let e = per.entry(group(c)).or_default();
-            if c["claimed"] == true {
-                e.1 += 1;
-                // A measurement (level info) is graded INFO when it ran.
-                if c["grade"] == "PASS" || (c["level"] == "info" && c["grade"] == "INFO") {
-                    e.0 += 1;
-                }
-            } else if c["grade"] == "FAIL" {
-                e.2 += 1;
-            }
-        }
-        text.push_str(&format!("{name:<14}"));
-        for g in &groups {
-            let (p, n, x) = per.get(g.as_str()).copied().unwrap_or_default();
-            let cell = match (n, x) {
-                (0, 0) => "-".to_string(),
-                (0, x) => format!("({x}✗)"),
-                (n, 0) => format!("{p}/{n}"),
-                (n, x) => format!("{p}/{n} ({x}✗)"),
-            };
-            text.push_str(&format!(" {cell:>13}"));
-        }
-        text.push('\n');
-    }
-    text
-}
-
-fn print_human(json: &Value) {
-    for c in cases(json) {
-        println!(
-            "{:<6} {:<40} {}",
-            c["grade"].as_str().unwrap_or("?"),
-            c["id"].as_str().unwrap_or("?"),
-            if c["claimed"] == true {
-                ""
-            } else {
-                "(not claimed)"
-            }
-        );
-    }
-    println!(
-        "claims {}  detected {}",
-        json["claims"].as_str().unwrap_or("?"),
-        json["detected"].as_str().unwrap_or("?")
-    );
 }

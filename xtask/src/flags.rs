@@ -37,14 +37,16 @@ pub struct Conform {
     pub claims: Option<String>,
     /// Only these reference variants.
     pub only: Vec<String>,
+    /// Runs side by side (`matrix --jobs`); one per CPU when not given.
+    pub jobs: Option<u16>,
 }
 
 /// Usage text.
 pub const HELP: &str = "\
 usage: cargo xtask <task>
-  conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]...
-          run every reference model (and the server, as the last column) against the
-          spec, check the matrix, write target/conform/index.html and check it in chromium
+  conform [--server 'CMD {port}' [--claims LIST]] [--only VARIANT]... [--jobs N]
+          echo-conform matrix over reference-servers/targets.toml (and the server, as the
+          last column): check the matrix, write target/conform/ and check the page in chromium
   mutants  run every mutant server and check the case it names catches it
   bench [--reps N] [--seconds S] [--server 'CMD {port}']
            every model (and a server of yours) under the same loads, pinned; medians and
@@ -73,6 +75,7 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
                     "--server" => c.server = Some(value()?),
                     "--claims" => c.claims = Some(value()?),
                     "--only" => c.only.push(value()?),
+                    "--jobs" => c.jobs = Some(value()?.parse()?),
                     other => bail!("conform: unknown flag `{other}`\n{HELP}"),
                 }
             }

@@ -151,3 +151,31 @@ pub fn reap_adopted(keep: &[i32]) {
         }
     }
 }
+
+/// Kills (SIGKILL) every live descendant of this process: the last resort of a command that
+/// started runs of its own (`matrix`), once each was asked to end. As a subreaper, the process
+/// is the parent of every orphan below it, so nothing it started is out of reach.
+pub fn kill_descendants() {
+    let me = std::process::id() as i32;
+    let rows = table();
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for (&pid, r) in &rows {
+        children.entry(r.ppid).or_default().push(pid);
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = children.get(&me).cloned().unwrap_or_default();
+    // A tree is finite and each pid is visited once.
+    while let Some(pid) = todo.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if rows.get(&pid).is_some_and(|r| r.live) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        todo.extend(children.get(&pid).into_iter().flatten().copied());
+    }
+    reap_adopted(&[]);
+}
