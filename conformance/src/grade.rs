@@ -150,6 +150,19 @@ pub fn reproduced_alone(alone: Verdict) -> Verdict {
     }
 }
 
+/// A failure seen beside other cases that passed alone once, then failed alone on a second fresh
+/// instance: its result varies whatever runs before it, so no other case is blamed. Graded on the
+/// failing run alone.
+pub fn fails_alone_sometimes(alone: Verdict) -> Verdict {
+    let line =
+        "reproduced alone on a second try: the case passed alone once, then failed on another \
+                fresh instance with nothing else running; its result varies from run to run";
+    Verdict {
+        evidence: Some(join(alone.evidence, Some(line.into()))),
+        ..alone
+    }
+}
+
 /// A failure seen beside other cases that the case does not show alone: it is graded on its
 /// run alone, and what it saw beside the others is kept as a note.
 pub fn innocent_alone(alone: Verdict, beside: &Verdict, cause: &str) -> Verdict {

@@ -172,7 +172,24 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         }
         let cause = match v.instance {
             Instance::Shared { generation, .. } => {
-                match find_wedger(plan, ran, v, generation, &culprits, sink, &mut budget, &final_) {
+                let found = find_wedger(
+                    plan,
+                    ran,
+                    v,
+                    generation,
+                    &culprits,
+                    sink,
+                    &mut budget,
+                    &final_,
+                );
+                // Before a case is blamed, the victim runs alone once more: a victim whose result
+                // varies (a crowd against a short accept queue, say) would fail after anything.
+                let again = found.and_then(|_| run_alone(plan, v.idx, sink, &mut budget, &mut out));
+                if let Some(a) = again.filter(|a| a.verdict.grade == Grade::Fail) {
+                    final_.insert(v.idx, grade::fails_alone_sometimes(a.verdict));
+                    continue;
+                }
+                match found {
                     Some(c) => {
                         culprits.entry(c).or_default().push(v.idx);
                         format!(

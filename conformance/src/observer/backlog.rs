@@ -48,8 +48,9 @@ pub fn explain(addr: SocketAddr, before: Before) -> String {
     match queue {
         Ok(q) if c.overflows > 0 => format!(
             "root cause: the server listens on port {port} with backlog {}, and the kernel counted {} \
-             accept-queue overflow(s) during this case ({scope}): connections the client saw \
-             established were never accepted; listen with a larger backlog (128 or more). This \
+             accept-queue overflow(s) during this case ({scope}): on a full queue the kernel drops \
+             what arrives, so connections the client saw established were never accepted, and \
+             connects wait on SYN retries or time out; listen with a larger backlog (128 or more). This \
              explains connections that were never served, not answers that came back wrong or cut \
              short: those, if listed above, have a cause of their own",
             q.backlog, c.overflows
