@@ -122,7 +122,7 @@ pub fn measure_pool(
 }
 
 /// Holds `held` idle clients, then asks one more for an echo: whether any byte came back within
-/// `wait`, and how long the client waited.
+/// `wait` (without a half-close), and how long the client waited.
 fn one_more_served(
     addr: SocketAddr,
     held: u32,
@@ -152,8 +152,9 @@ fn one_more_served(
         .is_some_and(|mut probe| {
             let _ = probe.set_read_timeout(Some(wait));
             let mut byte = [0u8; 64];
+            // No half-close: a server that mishandles one (some relays close without echoing)
+            // must not read as "not served" here; its own cases find that.
             probe.write_all(b"pool probe\n").is_ok()
-                && probe.shutdown(Shutdown::Write).is_ok()
                 && matches!(probe.read(&mut byte), Ok(n) if n > 0)
         });
     let waited = start.elapsed();
