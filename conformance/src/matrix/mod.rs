@@ -214,6 +214,10 @@ fn run_all(
     timeout: u64,
 ) -> Result<Vec<Done>, Error> {
     let order: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    // The longest runs first (as the last matrix in `out` timed them; new targets before all), so
+    // that a long run does not start last and keep the others waiting on it.
+    let mut targets = targets;
+    targets.sort_by_key(|t| std::cmp::Reverse(last_duration(out, &t.name).unwrap_or(u64::MAX)));
     let mut queue: std::collections::VecDeque<Target> = targets.into();
     let mut running = Reaper(Vec::new());
     let mut done: Vec<Done> = Vec::new();
@@ -298,6 +302,12 @@ fn run_all(
     }
     done.sort_by_key(|d| order.iter().position(|n| n == &d.target.name));
     Ok(done)
+}
+
+/// How long the target's last run in `out` took, from its report.
+fn last_duration(out: &Path, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(out.join(name).join("report.json")).ok()?;
+    serde_json::from_str::<Value>(&text).ok()?["duration_ms"].as_u64()
 }
 
 /// Starts `echo-conform run` for `t`, its output in `OUT/NAME/run.log`.
