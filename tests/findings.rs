@@ -43,6 +43,10 @@ struct Finding {
     case: String,
     grades: Vec<String>,
     classes: Vec<String>,
+    /// Text the evidence must hold whenever the case fails: the cause, where the class a client
+    /// sees varies with timing (`accept-queue overflow` for a short listen backlog).
+    #[serde(default)]
+    evidence: Option<String>,
     why: String,
 }
 
@@ -155,7 +159,15 @@ pub fn run_model(dir: &str, name: &str) {
             Some(f) if !class.is_empty() && !f.classes.contains(class) => wrong.push(format!(
                 "`{id}` fails as {class}, where {:?} is listed\n{:#}", f.classes, report.case(id)
             )),
-            Some(_) => {}
+            Some(f) => {
+                let shown = report.case(id)["evidence"].as_str().unwrap_or_default().to_string();
+                if let Some(cause) = f.evidence.as_deref().filter(|c| !shown.contains(c)) {
+                    wrong.push(format!(
+                        "`{id}` fails without `{cause}` in its evidence\n{:#}",
+                        report.case(id)
+                    ));
+                }
+            }
         }
     }
     for f in &m.finding {
