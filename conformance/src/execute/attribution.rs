@@ -423,28 +423,51 @@ fn find_wedger(
         )
     });
     for c in candidates.into_iter().take(MAX_CULPRIT_TRIES) {
-        if !budget.take() {
-            return None;
+        // A culprit must make the victim fail twice, each time on a fresh instance: one failure
+        // after it could be the victim's own variance.
+        let mut failed_after = 0;
+        for _ in 0..2 {
+            match victim_fails_after(plan, spec, c.idx, victim.idx, sink, budget) {
+                Some(true) => failed_after += 1,
+                Some(false) => break,
+                None => return None,
+            }
         }
-        let Ok(mut server) = Server::launch(spec) else {
-            return None;
-        };
-        let run = |i: usize| {
-            let p = &plan.cases[i];
-            sink(Event::CaseStarted {
-                id: p.case.id.clone(),
-                attempt: Attempt::Attribution,
-            });
-            let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);
-            run_steps(&p.case, &cfg, None, None)
-        };
-        let _ = run(c.idx);
-        let after = run(victim.idx);
-        let died = server.exit_within(Duration::ZERO).is_some();
-        let v = grade::decide(&plan.cases[victim.idx], after, ServerFate::Fine);
-        if v.grade == Grade::Fail && !died {
+        if failed_after == 2 {
             return Some(c.idx);
         }
     }
     None
+}
+
+/// Runs `culprit`, then `victim`, on a fresh instance: whether the victim failed on a server that
+/// did not die; `None` when the budget or a launch ran out.
+fn victim_fails_after(
+    plan: &Plan,
+    spec: &crate::server::LaunchSpec,
+    culprit: usize,
+    victim: usize,
+    sink: Sink<'_>,
+    budget: &mut Budget,
+) -> Option<bool> {
+    if !budget.take() {
+        return None;
+    }
+    let Ok(mut server) = Server::launch(spec) else {
+        return None;
+    };
+    let run = |i: usize| {
+        let p = &plan.cases[i];
+        sink(Event::CaseStarted {
+            id: p.case.id.clone(),
+            attempt: Attempt::Attribution,
+        });
+        let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);
+        run_steps(&p.case, &cfg, None, None)
+    };
+    let _ = run(culprit);
+    let after = run(victim);
+    let died = server.exit_within(Duration::ZERO).is_some();
+    let v = grade::decide(&plan.cases[victim], after, ServerFate::Fine);
+    Some(v.grade == Grade::Fail && !died)
 }
