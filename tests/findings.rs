@@ -135,8 +135,38 @@ pub fn run_model(dir: &str, name: &str) {
         "run", "--cmd", &cmd, "--claims", &m.claims, "--format", "json",
     ];
     args.extend(m.args.iter().map(String::as_str));
+    // A departure must show in two runs in a row: servers written elsewhere fail at random in
+    // places (a relay deadlock, a rate limit tripped early or late), and one run's draw is not a
+    // change in the kit. Every departure of the first run is printed either way.
     let run = conform(&args);
-    let report: Report = run.report();
+    let first = differences(m, name, &run.report());
+    if first.is_empty() {
+        return;
+    }
+    eprintln!(
+        "{dir}/{name}: the first run departs from the list; running again:\n{}",
+        first.values().cloned().collect::<Vec<_>>().join("\n")
+    );
+    let again = conform(&args);
+    let second = differences(m, name, &again.report());
+    let both: Vec<&String> = second
+        .iter()
+        .filter(|(id, _)| first.contains_key(*id))
+        .map(|(_, why)| why)
+        .collect();
+    assert!(
+        both.is_empty(),
+        "{dir}/{name} (exit {}), in two runs in a row:\n{}",
+        again.code(),
+        both.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Where `report` departs from `m`'s listed findings: case id → what is wrong.
+fn differences(m: &Model, name: &str, report: &Report) -> BTreeMap<String, String> {
     let mut failed: BTreeMap<String, (String, String)> = BTreeMap::new();
     for c in report.cases() {
         let grade = c["grade"].as_str().unwrap_or_default();
@@ -146,44 +176,40 @@ pub fn run_model(dir: &str, name: &str) {
             failed.insert(id, (grade.to_string(), class));
         }
     }
-    let mut wrong = Vec::new();
+    let mut wrong: BTreeMap<String, String> = BTreeMap::new();
     for (id, (grade, class)) in &failed {
-        match m.finding.iter().find(|f| &f.case == id) {
-            None => wrong.push(format!(
+        let _ = match m.finding.iter().find(|f| &f.case == id) {
+            None => wrong.insert(id.clone(), format!(
                 "`{id}` is {grade} {class}, and is not a listed finding of `{name}`: a bug in the kit, or a new finding to list with its evidence\n{:#}",
                 report.case(id)
             )),
-            Some(f) if !f.grades.contains(grade) => wrong.push(format!(
+            Some(f) if !f.grades.contains(grade) => wrong.insert(id.clone(), format!(
                 "`{id}` is {grade}, where {:?} is listed", f.grades
             )),
-            Some(f) if !class.is_empty() && !f.classes.contains(class) => wrong.push(format!(
+            Some(f) if !class.is_empty() && !f.classes.contains(class) => wrong.insert(id.clone(), format!(
                 "`{id}` fails as {class}, where {:?} is listed\n{:#}", f.classes, report.case(id)
             )),
             Some(f) => {
                 let shown = report.case(id)["evidence"].as_str().unwrap_or_default().to_string();
                 if let Some(cause) = f.evidence.as_deref().filter(|c| !shown.contains(c)) {
-                    wrong.push(format!(
+                    wrong.insert(id.clone(), format!(
                         "`{id}` fails without `{cause}` in its evidence\n{:#}",
                         report.case(id)
                     ));
                 }
+                None
             }
-        }
+        };
     }
     for f in &m.finding {
         let passes_sometimes = f.grades.iter().any(|g| FINE.contains(&g.as_str()));
         if !failed.contains_key(&f.case) && !passes_sometimes {
-            wrong.push(format!(
+            wrong.insert(f.case.clone(), format!(
                 "`{}` is listed as a finding of `{name}` but now gets {}: remove it if the server really passes",
                 f.case,
                 report.grade(&f.case)
             ));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{dir}/{name} (exit {}):\n{}",
-        run.code(),
-        wrong.join("\n")
-    );
+    wrong
 }
