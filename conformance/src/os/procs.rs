@@ -93,20 +93,30 @@ pub fn escaped(leader: i32, mark: &str) -> Vec<(i32, &'static str)> {
 
 /// The server's live processes in `rows`, with their rows.
 fn tree(rows: &BTreeMap<i32, Row>, leader: i32, mark: &str) -> Vec<(i32, Row)> {
-    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for (&pid, r) in rows {
-        children.entry(r.ppid).or_default().push(pid);
-    }
-    let mut found: BTreeSet<i32> = BTreeSet::new();
-    let mut todo: Vec<i32> = vec![leader];
-    todo.extend(
+    let mut roots: Vec<i32> = vec![leader];
+    roots.extend(
         rows.iter()
             .filter(|(_, r)| r.pgrp == leader)
             .map(|(p, _)| *p),
     );
     let me = std::process::id() as i32;
     // Orphans the runner adopted as subreaper, and anything else, are the server's by its mark.
-    todo.extend(rows.keys().filter(|&&p| p != me && carries(p, mark)));
+    roots.extend(rows.keys().filter(|&&p| p != me && carries(p, mark)));
+    below(rows, roots)
+        .into_iter()
+        .filter_map(|pid| rows.get(&pid).map(|r| (pid, *r)))
+        .filter(|(_, r)| r.live)
+        .collect()
+}
+
+/// `roots` and every process below them in `rows`, by parent links.
+fn below(rows: &BTreeMap<i32, Row>, roots: Vec<i32>) -> BTreeSet<i32> {
+    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for (&pid, r) in rows {
+        children.entry(r.ppid).or_default().push(pid);
+    }
+    let mut found: BTreeSet<i32> = BTreeSet::new();
+    let mut todo = roots;
     // A tree is finite and each pid is visited once.
     while let Some(pid) = todo.pop() {
         if !found.insert(pid) {
@@ -117,10 +127,6 @@ fn tree(rows: &BTreeMap<i32, Row>, leader: i32, mark: &str) -> Vec<(i32, Row)> {
         }
     }
     found
-        .into_iter()
-        .filter_map(|pid| rows.get(&pid).map(|r| (pid, *r)))
-        .filter(|(_, r)| r.live)
-        .collect()
 }
 
 /// Makes the runner the reaper of every orphan below it (`PR_SET_CHILD_SUBREAPER`), so a
@@ -158,24 +164,18 @@ pub fn reap_adopted(keep: &[i32]) {
 pub fn kill_descendants() {
     let me = std::process::id() as i32;
     let rows = table();
-    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for (&pid, r) in &rows {
-        children.entry(r.ppid).or_default().push(pid);
-    }
-    let mut seen = BTreeSet::new();
-    let mut todo = children.get(&me).cloned().unwrap_or_default();
-    // A tree is finite and each pid is visited once.
-    while let Some(pid) = todo.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
+    let kids: Vec<i32> = rows
+        .iter()
+        .filter(|(_, r)| r.ppid == me)
+        .map(|(p, _)| *p)
+        .collect();
+    for pid in below(&rows, kids) {
         if rows.get(&pid).is_some_and(|r| r.live) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        todo.extend(children.get(&pid).into_iter().flatten().copied());
     }
     reap_adopted(&[]);
 }
