@@ -119,13 +119,6 @@ impl Crowd {
         }
     }
 
-    /// Closes every connection with a FIN (an orderly close), for servers that a reset would hurt.
-    pub fn close_all(self) {
-        for s in self.streams {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
     /// Sends a short distinct probe (`ping 000042\n`) on every connection and checks each
     /// comes back, after `transform`, before `deadline`. At most `batch` connections are in
     /// flight at once. Fails with the first connection that did not answer correctly.
