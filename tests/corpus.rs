@@ -7,34 +7,8 @@
 //! Slow like the seed models: `#[ignore]`d in an ordinary `cargo test`, run by CI with `--ignored`
 //! after `.ci/run` installs the packages.
 
-use crate::findings::{check_well_formed, expected, run_model};
-
-#[test]
-fn the_corpus_findings_file_is_well_formed() {
-    check_well_formed("corpus", 6);
-}
-
-macro_rules! corpus_servers {
-    ($($test:ident => $name:literal),* $(,)?) => {
-        $(
-            #[test]
-            #[ignore = "slow: a third-party server through the whole spec (CI runs it with --ignored)"]
-            fn $test() {
-                run_model("corpus", $name);
-            }
-        )*
-
-        #[test]
-        fn every_corpus_server_has_a_test() {
-            let tested = [$($name),*];
-            for m in expected("corpus").model {
-                assert!(tested.contains(&m.name.as_str()), "corpus server `{}` has no test", m.name);
-            }
-        }
-    };
-}
-
-corpus_servers! {
+crate::findings::findings_tests! {
+    "corpus", min 6,
     socat_fork => "socat-fork",
     ncat_exec_cat => "ncat-exec-cat",
     busybox_nc => "busybox-nc",

@@ -213,3 +213,32 @@ fn differences(m: &Model, name: &str, report: &Report) -> BTreeMap<String, Strin
     }
     wrong
 }
+
+/// One `#[ignore]`d test per server of `$dir/expected.toml` (each through the whole spec), the
+/// well-formedness check of that file with at least `$min` servers, and a check that every server
+/// in the file has its test.
+macro_rules! findings_tests {
+    ($dir:literal, min $min:literal, $($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            #[ignore = "slow: a server through the whole spec (CI runs it with --ignored)"]
+            fn $test() {
+                crate::findings::run_model($dir, $name);
+            }
+        )*
+
+        #[test]
+        fn the_findings_file_is_well_formed() {
+            crate::findings::check_well_formed($dir, $min);
+        }
+
+        #[test]
+        fn every_server_in_the_file_has_a_test() {
+            let tested = [$($name),*];
+            for m in crate::findings::expected($dir).model {
+                assert!(tested.contains(&m.name.as_str()), "`{}` in {}/expected.toml has no test", m.name, $dir);
+            }
+        }
+    };
+}
+pub(crate) use findings_tests;

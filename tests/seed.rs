@@ -6,26 +6,8 @@
 //! A model runs for one to three minutes, so these tests are `#[ignore]`d in an ordinary
 //! `cargo test`; CI runs them with `cargo test --workspace -- --ignored`.
 
-use crate::findings::{check_well_formed, expected, run_model};
-
-#[test]
-fn the_expected_findings_file_is_well_formed() {
-    check_well_formed("seed-servers", 8);
-}
-
-macro_rules! seed_models {
-    ($($test:ident => $name:literal),* $(,)?) => {
-        $(
-            #[test]
-            #[ignore = "slow: a seed model through the whole spec (CI runs it with --ignored)"]
-            fn $test() {
-                run_model("seed-servers", $name);
-            }
-        )*
-    };
-}
-
-seed_models! {
+crate::findings::findings_tests! {
+    "seed-servers", min 8,
     basic => "basic",
     loop_ => "loop",
     socketserver_upper => "socketserver_upper",
@@ -37,28 +19,4 @@ seed_models! {
     selectors_default => "selectors-default",
     selectors_as_printed => "selectors-as-printed",
     privdrop => "privdrop",
-}
-
-#[test]
-fn every_model_in_the_file_has_a_test() {
-    let tested = [
-        "basic",
-        "loop",
-        "socketserver_upper",
-        "threading_server",
-        "prefork",
-        "selectors-select",
-        "selectors-poll",
-        "selectors-epoll",
-        "selectors-default",
-        "selectors-as-printed",
-        "privdrop",
-    ];
-    for m in expected("seed-servers").model {
-        assert!(
-            tested.contains(&m.name.as_str()),
-            "model `{}` has no test",
-            m.name
-        );
-    }
 }
