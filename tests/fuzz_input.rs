@@ -126,6 +126,15 @@ fn case_with(steps: &str) -> String {
     )
 }
 
+/// The error a case file around `steps` is refused with; it must name the file.
+fn refusal(steps: &str) -> String {
+    let msg = Spec::from_files([("absurd.toml".to_string(), case_with(steps))])
+        .expect_err("an absurd value is refused")
+        .to_string();
+    assert!(msg.contains("absurd.toml"), "{msg}");
+    msg
+}
+
 /// `depth` repeats inside each other, each `times` over, around one send.
 fn nested_repeats(depth: usize, times: u64) -> String {
     let mut s = "{ send = { text = \"x\" } }".to_string();
@@ -153,11 +162,8 @@ fn absurd_values_are_refused_with_their_bound(
     #[case] field: &str,
     #[case] bound: &str,
 ) {
-    let text = case_with(step);
-    let err = Spec::from_files([("absurd.toml".to_string(), text)])
-        .expect_err("an absurd value is refused");
-    let msg = err.to_string();
-    assert!(msg.contains("absurd.toml") && msg.contains(field), "{msg}");
+    let msg = refusal(step);
+    assert!(msg.contains(field), "{msg}");
     assert!(
         msg.contains(bound),
         "the message states the bound {bound}: {msg}"
@@ -167,31 +173,18 @@ fn absurd_values_are_refused_with_their_bound(
 #[test]
 fn nested_repeats_that_multiply_past_the_limit_are_refused() {
     // 100000^4 overflows u64: the count must saturate, not wrap or panic.
-    let text = case_with(&nested_repeats(4, 100_000));
-    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
-        .expect_err("refused")
-        .to_string();
-    assert!(
-        msg.contains("absurd.toml") && msg.contains("1000000"),
-        "{msg}"
-    );
+    let msg = refusal(&nested_repeats(4, 100_000));
+    assert!(msg.contains("1000000"), "{msg}");
 }
 
 #[test]
 fn deeply_nested_repeats_are_refused_without_exhausting_the_stack() {
-    let text = case_with(&nested_repeats(5000, 1));
-    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
-        .expect_err("refused")
-        .to_string();
-    assert!(msg.contains("absurd.toml"), "{msg}");
+    refusal(&nested_repeats(5000, 1));
 }
 
 #[test]
 fn a_million_step_list_is_refused_by_size_before_it_is_parsed() {
     let steps = vec!["\"connect\""; 1_000_000].join(", ");
-    let text = case_with(&steps);
-    let msg = Spec::from_files([("absurd.toml".to_string(), text)])
-        .expect_err("refused")
-        .to_string();
-    assert!(msg.contains("absurd.toml") && msg.contains("MiB"), "{msg}");
+    let msg = refusal(&steps);
+    assert!(msg.contains("MiB"), "{msg}");
 }
