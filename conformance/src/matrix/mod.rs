@@ -194,11 +194,11 @@ fn stop(child: &mut Child) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = kill(pid, Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let exited = crate::os::poll_until(deadline, Duration::from_millis(20), || {
+        matches!(child.try_wait(), Ok(Some(_))).then_some(())
+    });
+    if exited.is_some() {
+        return;
     }
     let _ = child.kill();
     let _ = child.wait();
