@@ -12,6 +12,7 @@ mod clients_lib;
 mod corpus;
 mod findings;
 mod fuzz_input;
+mod harness;
 mod hostile;
 mod hostile_kit;
 mod load_lib;

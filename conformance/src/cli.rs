@@ -44,7 +44,8 @@ fn emit(text: &str) -> Result<(), Error> {
     }
 }
 
-fn load(dir: Option<&Path>) -> Result<Spec, Error> {
+/// The spec in `dir`, or the embedded one when `None`.
+pub fn load(dir: Option<&Path>) -> Result<Spec, Error> {
     match dir {
         Some(d) => Spec::load_dir(d),
         None => Spec::embedded(),
@@ -55,18 +56,9 @@ fn load(dir: Option<&Path>) -> Result<Spec, Error> {
 fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
     let spec = load(args.spec.as_deref())?;
     let cfg = config::run_config(args, &spec)?;
-    let gating = crate::gate::Options::from_args(args, &spec)?;
-    if cfg.require_root {
-        if let Some(reason) = &cfg.plan.privilege_skip {
-            return Err(Error::Environment(format!(
-                "--require-root: the privilege cases cannot run: {reason}"
-            )));
-        }
-    }
-    crate::os::groups::install_cleanup_hooks();
-    let started = Instant::now();
+    let repeat = args.repeat;
     let colour = cfg.output.is_none() && std::io::stdout().is_terminal();
-    let live = (cfg.format == Format::Human && gating.repeat == 1).then(|| {
+    let live = (cfg.format == Format::Human && repeat == 1).then(|| {
         let out: Box<dyn Write + Send> = match cfg.output {
             Some(_) => Box::new(std::io::sink()),
             None => Box::new(std::io::stdout()),
@@ -78,42 +70,21 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             l.event(e);
         }
     };
-    let mut runs = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    for _ in 0..gating.repeat {
-        let outcome = crate::execute::run(&cfg.plan, &sink);
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                if let Some(l) = &live {
-                    l.finish();
-                }
-                return Err(e.into());
-            }
-        };
-        problems.extend(outcome.server_problems);
-        notes.extend(outcome.notes);
-        runs.push(outcome.results);
-    }
+    let (report, gating) = evaluate(args, &spec, &cfg, &sink).inspect_err(|_| {
+        if let Some(l) = &live {
+            l.finish();
+        }
+    })?;
     if let Some(l) = &live {
         l.finish();
     }
-    let mut results = crate::gate::repeat::fold(runs);
-    let gate = gating.judge(&cfg.plan.claims.to_string(), &mut results);
-    let outcome = crate::execute::Outcome {
-        results,
-        server_problems: problems,
-        notes,
-    };
-    let report = report::build(&cfg, &spec, outcome, started, gate);
     let text = match cfg.format {
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report),
         Format::Tap => report::tap::render(&report),
         Format::Human => {
             let mut t = String::new();
-            if cfg.output.is_some() || gating.repeat > 1 {
+            if cfg.output.is_some() || repeat > 1 {
                 for c in &report.cases {
                     t.push_str(&human::case_line(c, false));
                 }
@@ -147,6 +118,44 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
         })?;
     }
     Ok(report.exit_code)
+}
+
+/// Runs a checked `run` invocation through the whole pipeline (execute, `--repeat`, the gate)
+/// and returns its report, with the gating options it applied. The CLI renders the report; the
+/// harness crate turns its cases into test trials. `sink` sees every event as it happens.
+pub fn evaluate(
+    args: &RunArgs,
+    spec: &Spec,
+    cfg: &config::RunConfig,
+    sink: crate::events::Sink<'_>,
+) -> Result<(report::RunReport, crate::gate::Options), Error> {
+    let gating = crate::gate::Options::from_args(args, spec)?;
+    if cfg.require_root {
+        if let Some(reason) = &cfg.plan.privilege_skip {
+            return Err(Error::Environment(format!(
+                "--require-root: the privilege cases cannot run: {reason}"
+            )));
+        }
+    }
+    crate::os::groups::install_cleanup_hooks();
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for _ in 0..gating.repeat {
+        let outcome = crate::execute::run(&cfg.plan, sink)?;
+        problems.extend(outcome.server_problems);
+        notes.extend(outcome.notes);
+        runs.push(outcome.results);
+    }
+    let mut results = crate::gate::repeat::fold(runs);
+    let gate = gating.judge(&cfg.plan.claims.to_string(), &mut results);
+    let outcome = crate::execute::Outcome {
+        results,
+        server_problems: problems,
+        notes,
+    };
+    Ok((report::build(cfg, spec, outcome, started, gate), gating))
 }
 
 fn list(args: &ListArgs) -> Result<i32, Error> {

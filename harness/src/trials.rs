@@ -1,0 +1,217 @@
+//! From a [`Suite`] and libtest's arguments to trials: plan the cases, keep the ones libtest
+//! selects, run them through the CLI's pipeline, and give each trial its case's verdict.
+
+use crate::{Server, SetupError, Suite};
+use clap::Parser;
+use echo_conform::flags::{Cli, Command, RunArgs};
+use echo_conform::gate::gating_level;
+use echo_conform::outcome::{CaseResult, Grade};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One planned case: its trial name, the id `--case` selects it by, and whether it runs by
+/// default (claimed, and not a heavy case the suite left out).
+struct Named {
+    name: String,
+    base_id: String,
+    id: String,
+    ignored: bool,
+}
+
+fn setup(e: impl std::fmt::Display) -> SetupError {
+    SetupError(e.to_string())
+}
+
+fn parse(argv: &[String]) -> Result<RunArgs, SetupError> {
+    match Cli::try_parse_from(argv)
+        .map_err(|e| setup(e.render()))?
+        .command
+    {
+        Command::Run(args) => Ok(args),
+        _ => Err(setup("the harness builds a `run` command line")),
+    }
+}
+
+/// The trials of `suite` under `args`. Nothing is launched when libtest only lists, or when the
+/// filters leave no case.
+pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupError> {
+    // Heavy cases are planned too, so that every case of the spec is listed; unless the suite
+    // asks for them, they are ignored trials that `--include-ignored` runs.
+    let picks_heavy = suite
+        .flags
+        .iter()
+        .any(|f| f == "--heavy" || f == "--case" || f.starts_with("--case="));
+    let mut plan_flags = suite.flags.clone();
+    push_once(&mut plan_flags, "--heavy");
+    let run_args = parse(&crate::argv(suite.target(), &plan_flags))?;
+    let spec = echo_conform::cli::load(run_args.spec.as_deref()).map_err(setup)?;
+    let cfg = echo_conform::config::run_config(&run_args, &spec).map_err(setup)?;
+    let named: Vec<Named> = cfg
+        .plan
+        .cases
+        .iter()
+        .map(|p| {
+            let group = p.case.origin.file.trim_end_matches(".toml");
+            Named {
+                name: format!("{group}/{}", p.case.id),
+                base_id: p.case.id.split('@').next().unwrap_or_default().to_string(),
+                id: p.case.id.clone(),
+                ignored: !p.claimed || (p.case.is_heavy() && !picks_heavy),
+            }
+        })
+        .collect();
+    let placeholder =
+        |n: &Named| Trial::test(n.name.clone(), || Ok(())).with_ignored_flag(n.ignored);
+    let chosen: BTreeSet<&str> = named
+        .iter()
+        .filter(|n| {
+            let t = placeholder(n);
+            !args.is_filtered_out(&t) && !args.is_ignored(&t)
+        })
+        .map(|n| n.base_id.as_str())
+        .collect();
+    if args.list || chosen.is_empty() {
+        return Ok(named.iter().map(placeholder).collect());
+    }
+    // Only the chosen cases run; `--include-ignored` runs the unclaimed ones as `--detect` does.
+    suite.flags = without_case_flags(&suite.flags);
+    for id in &chosen {
+        suite.flags.extend(["--case".to_string(), id.to_string()]);
+    }
+    if args.ignored || args.include_ignored {
+        push_once(&mut suite.flags, "--detect");
+        push_once(&mut suite.flags, "--heavy");
+    }
+    let detect = args.ignored || args.include_ignored;
+    let ran = run(suite);
+    let mut trials = Vec::new();
+    let (results, strict) = match ran {
+        Ok(r) => r,
+        Err(why) => {
+            // The server could not be started or reached: every chosen case fails with why.
+            return Ok(named
+                .iter()
+                .map(|n| {
+                    let why = why.clone();
+                    Trial::test(n.name.clone(), move || Err(Failed::from(why)))
+                        .with_ignored_flag(n.ignored)
+                })
+                .collect());
+        }
+    };
+    let (by_id, problems) = results;
+    for n in &named {
+        let result = by_id.get(&n.id).cloned();
+        trials.push(
+            Trial::ignorable_test(n.name.clone(), move || match result {
+                Some(r) => verdict(&r, strict, detect),
+                None => Ok(Completion::ignored_with("not selected")),
+            })
+            .with_ignored_flag(n.ignored),
+        );
+    }
+    if !problems.is_empty() {
+        let text = problems.join("\n");
+        trials.push(Trial::test("run/server-problems", move || {
+            Err(Failed::from(text))
+        }));
+    }
+    Ok(trials)
+}
+
+type Ran = (BTreeMap<String, CaseResult>, Vec<String>);
+
+/// Launches an in-process server when there is one, then runs the pipeline. `Err` when the
+/// server cannot be started or reached.
+fn run(suite: Suite) -> Result<(Ran, bool), String> {
+    let target = suite.target();
+    let Suite { server, flags } = suite;
+    let (target, handle) = match server {
+        Server::InProcess(launcher) => {
+            let (addr, handle) = launcher.start()?;
+            (["--addr".to_string(), addr.to_string()], Some(handle))
+        }
+        _ => (target, None),
+    };
+    let run_args = parse(&crate::argv(target, &flags)).map_err(|e| e.to_string())?;
+    let spec = echo_conform::cli::load(run_args.spec.as_deref()).map_err(|e| e.to_string())?;
+    let cfg = echo_conform::config::run_config(&run_args, &spec).map_err(|e| e.to_string())?;
+    let (report, _) =
+        echo_conform::cli::evaluate(&run_args, &spec, &cfg, &|_| {}).map_err(|e| e.to_string())?;
+    drop(handle);
+    let by_id = report
+        .cases
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    Ok(((by_id, report.server_problems), cfg.strict))
+}
+
+/// Adds a switch to `flags` unless it is there (clap refuses a switch given twice).
+fn push_once(flags: &mut Vec<String>, switch: &str) {
+    if !flags.iter().any(|f| f == switch) {
+        flags.push(switch.to_string());
+    }
+}
+
+/// `flags` without any `--case GLOB` (the harness selects the cases itself, from the ones
+/// those globs already chose).
+fn without_case_flags(flags: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for f in flags {
+        if skip_next {
+            skip_next = false;
+        } else if f == "--case" {
+            skip_next = true;
+        } else if !f.starts_with("--case=") {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// A case's result as a trial's outcome.
+fn verdict(r: &CaseResult, strict: bool, detect: bool) -> Result<Completion, Failed> {
+    let evidence = r.evidence.as_deref().unwrap_or("");
+    let first_line = evidence.lines().next().unwrap_or("");
+    let gates = (r.claimed || detect) && gating_level(r.level, strict);
+    match r.grade {
+        Grade::Pass | Grade::Info => Ok(Completion::Completed),
+        Grade::NotClaimed => Ok(Completion::ignored_with("not claimed by the server")),
+        Grade::Skip => Ok(Completion::ignored_with(format!("SKIP: {first_line}"))),
+        Grade::XFail => Ok(Completion::ignored_with(format!("XFAIL: {first_line}"))),
+        Grade::XPass if strict => Err(Failed::from(
+            "XPASS: listed as expected to fail, and passed: remove it from the list",
+        )),
+        Grade::XPass => Ok(Completion::Completed),
+        Grade::Fail | Grade::Flaky if gates => Err(Failed::from(failure_text(r))),
+        Grade::Fail | Grade::Flaky => Ok(Completion::ignored_with(format!(
+            "{} of a {} case, which does not gate: {first_line}",
+            r.grade.label(),
+            r.level.as_str()
+        ))),
+    }
+}
+
+/// The message of a failing trial: grade, class, level, evidence, and how to replay a seed.
+fn failure_text(r: &CaseResult) -> String {
+    let class = r
+        .failure
+        .map(|f| format!(" {}", f.label()))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{}{class} ({}): {}\n{}",
+        r.grade.label(),
+        r.level.as_str(),
+        r.title,
+        r.evidence.as_deref().unwrap_or("(no evidence)")
+    );
+    if let Some(seed) = r.seed {
+        text.push_str(&format!(
+            "\nreplay with {}={seed} cargo test -- --exact <this trial>",
+            crate::SEED_VAR
+        ));
+    }
+    text
+}

@@ -1,0 +1,137 @@
+//! The harness crate: the suite as libtest trials, against a launched server, an in-process one
+//! and a broken one. (The example crate under `examples/threaded-echo` runs it as its own
+//! `cargo test`; `cargo xtask example` checks its listing and filter.)
+
+use crate::util::{mutant_cmd, server_cmd};
+use echo_conform_harness::{Arguments, Suite};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+fn args(list: &[&str]) -> Arguments {
+    Arguments::from_iter(std::iter::once("conformance").chain(list.iter().copied()))
+}
+
+fn spec_size() -> usize {
+    echo_spec::Spec::embedded()
+        .expect("embedded spec")
+        .cases
+        .len()
+}
+
+#[test]
+fn lists_one_trial_per_case_and_launches_nothing() {
+    // A command that cannot start: listing must not try.
+    let trials = Suite::command("/nonexistent/echo {port}")
+        .claims("stream,forever,concurrent")
+        .trials(&args(&["--list"]))
+        .expect("trials");
+    assert_eq!(trials.len(), spec_size());
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert!(names.contains(&"echo/echo.text.short"), "{names:?}");
+    let ignored: Vec<&str> = trials
+        .iter()
+        .filter(|t| t.has_ignored_flag())
+        .map(|t| t.name())
+        .collect();
+    assert!(ignored.contains(&"udp/udp.burst"), "unclaimed: {ignored:?}");
+    assert!(ignored.contains(&"scale/scale.c100k"), "heavy: {ignored:?}");
+    assert!(!ignored.contains(&"echo/echo.stream.1mib"), "{ignored:?}");
+}
+
+#[test]
+fn family_both_gives_ipv6_twins() {
+    let trials = Suite::command(server_cmd("threaded", &["--bind {bind}"]))
+        .claims("stream,forever,concurrent")
+        .flag("--family")
+        .flag("both")
+        .trials(&args(&["--list"]))
+        .expect("trials");
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert!(names.contains(&"echo/echo.text.short@ipv6"), "{names:?}");
+}
+
+#[test]
+fn a_filter_runs_only_the_cases_it_selects() {
+    let conclusion = Suite::command(server_cmd("threaded", &[]))
+        .claims("stream,forever,concurrent")
+        .run(&args(&["echo.stream"]));
+    assert_eq!(conclusion.num_passed, 2, "{conclusion:?}");
+    assert_eq!(conclusion.num_failed, 0, "{conclusion:?}");
+    assert_eq!(
+        conclusion.num_filtered_out as usize,
+        spec_size() - 2,
+        "{conclusion:?}"
+    );
+}
+
+#[test]
+fn a_broken_server_fails_the_trial_of_its_defect() {
+    let conclusion = Suite::command(mutant_cmd("truncate"))
+        .claims("stream,forever,concurrent")
+        .run(&args(&["--exact", "echo/echo.stream.1mib"]));
+    assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
+}
+
+/// A server in the test process that echoes each read back through a transform.
+fn in_process(transform: fn(&mut [u8])) -> Suite {
+    Suite::in_process(move |addr| {
+        let listener = TcpListener::bind(addr)?;
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = conn.read(&mut buf) {
+                        transform(&mut buf[..n]);
+                        if conn.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(())
+    })
+    .claims("stream,forever,concurrent")
+}
+
+#[test]
+fn an_in_process_server_passes_and_its_process_cases_are_skipped() {
+    let conclusion = in_process(|_| {}).run(&args(&["echo."]));
+    assert_eq!(conclusion.num_failed, 0, "{conclusion:?}");
+    assert!(conclusion.num_passed >= 8, "{conclusion:?}");
+    let conclusion = in_process(|_| {}).run(&args(&["--exact", "resources/resources.no-leaks"]));
+    assert_eq!(
+        (conclusion.num_passed, conclusion.num_ignored),
+        (0, 1),
+        "a process case is skipped for a server in process: {conclusion:?}"
+    );
+}
+
+#[test]
+fn an_in_process_server_that_corrupts_bytes_fails() {
+    let conclusion = in_process(|b| b.iter_mut().for_each(|x| *x = x.to_ascii_uppercase()))
+        .run(&args(&["--exact", "echo/echo.text.short"]));
+    assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
+}
+
+#[test]
+fn a_launcher_that_fails_fails_every_selected_trial() {
+    let conclusion = Suite::in_process(|_| -> std::io::Result<()> {
+        Err(std::io::Error::other("no server today"))
+    })
+    .claims("stream,forever,concurrent")
+    .run(&args(&["echo.text"]));
+    assert!(conclusion.num_failed >= 1, "{conclusion:?}");
+    assert_eq!(conclusion.num_passed, 0, "{conclusion:?}");
+}
+
+#[test]
+fn a_bad_claim_is_a_setup_error_naming_the_flag() {
+    let err = Suite::command("x {port}")
+        .claims("stream,telepathy")
+        .trials(&args(&[]))
+        .err()
+        .expect("a setup error");
+    assert!(err.to_string().contains("--claims"), "{err}");
+}
