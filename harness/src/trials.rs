@@ -82,7 +82,6 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
         push_once(&mut suite.flags, "--detect");
         push_once(&mut suite.flags, "--heavy");
     }
-    let detect = args.ignored || args.include_ignored;
     let ran = run(suite);
     let mut trials = Vec::new();
     let (results, strict) = match ran {
@@ -104,7 +103,7 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
         let result = by_id.get(&n.id).cloned();
         trials.push(
             Trial::ignorable_test(n.name.clone(), move || match result {
-                Some(r) => verdict(&r, strict, detect),
+                Some(r) => verdict(&r, strict),
                 None => Ok(Completion::ignored_with("not selected")),
             })
             .with_ignored_flag(n.ignored),
@@ -172,10 +171,11 @@ fn without_case_flags(flags: &[String]) -> Vec<String> {
 }
 
 /// A case's result as a trial's outcome.
-fn verdict(r: &CaseResult, strict: bool, detect: bool) -> Result<Completion, Failed> {
+fn verdict(r: &CaseResult, strict: bool) -> Result<Completion, Failed> {
     let evidence = r.evidence.as_deref().unwrap_or("");
     let first_line = evidence.lines().next().unwrap_or("");
-    let gates = (r.claimed || detect) && gating_level(r.level, strict);
+    // An unclaimed case runs only under `--ignored`, as `--detect` runs it: it never gates.
+    let gates = r.claimed && gating_level(r.level, strict);
     match r.grade {
         Grade::Pass | Grade::Info => Ok(Completion::Completed),
         Grade::NotClaimed => Ok(Completion::ignored_with("not claimed by the server")),
@@ -186,6 +186,10 @@ fn verdict(r: &CaseResult, strict: bool, detect: bool) -> Result<Completion, Fai
         )),
         Grade::XPass => Ok(Completion::Completed),
         Grade::Fail | Grade::Flaky if gates => Err(Failed::from(failure_text(r))),
+        Grade::Fail | Grade::Flaky if !r.claimed => Ok(Completion::ignored_with(format!(
+            "{} of a case the server does not claim (never gates): {first_line}",
+            r.grade.label()
+        ))),
         Grade::Fail | Grade::Flaky => Ok(Completion::ignored_with(format!(
             "{} of a {} case, which does not gate: {first_line}",
             r.grade.label(),

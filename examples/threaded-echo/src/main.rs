@@ -55,10 +55,14 @@ fn main() -> std::io::Result<()> {
                     open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(e) => {
+                // Nothing pending, or a passing failure (EMFILE when out of descriptors): wait
+                // a little instead of spinning.
+                if e.kind() != std::io::ErrorKind::WouldBlock {
+                    eprintln!("threaded-echo: accept: {e}");
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            Err(e) => eprintln!("threaded-echo: accept: {e}"),
         }
     }
     drop(listener);
