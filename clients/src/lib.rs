@@ -8,9 +8,22 @@
 //! - [`property`]: proptest state-machine clients whose failures shrink into spec steps;
 //! - [`datagram`]: UDP sockets that check every answer, and a burst that reports loss.
 //!
-//! ```no_run
+//! A script against a small echo server started here (any server's address works the same):
+//!
+//! ```
 //! use echo_clients::{run_script, ScriptConfig};
 //! use echo_spec::{Chunking, Payload, Step};
+//! use std::io::{Read, Write};
+//!
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! std::thread::spawn(move || {
+//!     let (mut conn, _) = listener.accept().unwrap();
+//!     let mut buf = [0u8; 1024];
+//!     while let Ok(n @ 1..) = conn.read(&mut buf) {
+//!         conn.write_all(&buf[..n]).unwrap();
+//!     }
+//! });
 //!
 //! let steps = [
 //!     Step::Connect { name: "main".into() },
@@ -19,8 +32,7 @@
 //!     Step::ShutdownWrite,
 //!     Step::ExpectEof,
 //! ];
-//! let cfg = ScriptConfig::new("127.0.0.1:7007".parse().unwrap());
-//! let outcome = run_script(&steps, &cfg, None, None);
+//! let outcome = run_script(&steps, &ScriptConfig::new(addr), None, None);
 //! assert!(outcome.result.is_ok(), "{:?}\n{}", outcome.result, outcome.transcript);
 //! ```
 

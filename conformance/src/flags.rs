@@ -198,7 +198,7 @@ pub struct RunArgs {
     /// How many sequences every property case runs, instead of its spec entry's count.
     #[arg(long, value_name = "N")]
     pub prop_cases: Option<u32>,
-    /// Write each failing property case's shrunk steps to DIR/<case-id>.seed-<seed>.toml, a spec
+    /// Write each failing property case's shrunk steps to `DIR/<case-id>.seed-<seed>.toml`, a spec
     /// file with one `script` case (run it with --spec DIR).
     #[arg(long, value_name = "DIR")]
     pub emit_regressions: Option<PathBuf>,

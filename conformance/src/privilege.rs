@@ -1,7 +1,7 @@
 //! The privilege target a `privileged` server must drop to, resolved by name on this machine, and
 //! whether privilege cases can run here at all.
 
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::Uid;
 use serde::Serialize;
 
 /// The group asked for when `--priv-group` is not given.
@@ -42,24 +42,22 @@ pub fn resolve(
     umask: u32,
     port: u16,
 ) -> Result<PrivTarget, String> {
-    let u = User::from_name(user)
-        .map_err(|e| format!("cannot look up user `{user}`: {e}"))?
+    // /etc/passwd and /etc/group first, then NSS (echo-accounts): a static build needs no
+    // NSS module for the default `nobody` and `nogroup`.
+    let u = echo_accounts::user(user)
         .ok_or_else(|| format!("user `{user}` does not exist here (--priv-user)"))?;
     let (group_name, gid, group_fallback) = match group {
         Some(g) => {
-            let found = Group::from_name(g)
-                .map_err(|e| format!("cannot look up group `{g}`: {e}"))?
+            let found = echo_accounts::group(g)
                 .ok_or_else(|| format!("group `{g}` does not exist here (--priv-group)"))?;
-            (g.to_string(), found.gid.as_raw(), None)
+            (g.to_string(), found.gid, None)
         }
-        None => match Group::from_name(DEFAULT_GROUP).ok().flatten() {
-            Some(found) => (DEFAULT_GROUP.to_string(), found.gid.as_raw(), None),
+        None => match echo_accounts::group(DEFAULT_GROUP) {
+            Some(found) => (DEFAULT_GROUP.to_string(), found.gid, None),
             None => {
-                let gid = u.gid.as_raw();
-                let name = Group::from_gid(Gid::from_raw(gid))
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| gid.to_string(), |g| g.name);
+                let gid = u.gid;
+                let name =
+                    echo_accounts::group_by_gid(gid).map_or_else(|| gid.to_string(), |g| g.name);
                 let note = format!(
                     "group `{DEFAULT_GROUP}` does not exist; using `{user}`'s primary group `{name}` ({gid})"
                 );
@@ -67,7 +65,7 @@ pub fn resolve(
             }
         },
     };
-    if u.uid.is_root() || gid == 0 {
+    if u.uid == 0 || gid == 0 {
         return Err(format!(
             "the privilege target {user}({})/{group_name}({gid}) is root; choose an unprivileged user and group",
             u.uid
@@ -75,7 +73,7 @@ pub fn resolve(
     }
     Ok(PrivTarget {
         user: user.to_string(),
-        uid: u.uid.as_raw(),
+        uid: u.uid,
         group: group_name,
         gid,
         group_fallback,
@@ -113,15 +111,12 @@ pub fn skip_reason(target: &Result<PrivTarget, String>) -> Option<String> {
 
 /// The uid of `name`, if that user exists.
 pub fn uid_of(name: &str) -> Option<u32> {
-    User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
+    echo_accounts::user(name).map(|u| u.uid)
 }
 
 /// The gid of `name`, if that group exists.
 pub fn gid_of(name: &str) -> Option<u32> {
-    Group::from_name(name)
-        .ok()
-        .flatten()
-        .map(|g| g.gid.as_raw())
+    echo_accounts::group(name).map(|g| g.gid)
 }
 
 /// True when the runner's effective uid is 0.

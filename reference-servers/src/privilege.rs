@@ -11,7 +11,7 @@
 use anyhow::Context;
 use nix::errno::Errno;
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{self, Gid, Group, Uid, User};
+use nix::unistd::{self, Gid, Uid};
 
 use crate::exit::{self, coded};
 
@@ -80,24 +80,21 @@ pub fn parse_umask(text: &str) -> anyhow::Result<Mode> {
 /// missing names; this runs before the bind, so a typo never leaves a listener behind.
 pub fn resolve(plan: &Plan) -> anyhow::Result<Target> {
     let fail = |msg: String| coded(exit::PRIVILEGE, msg);
-    let user = User::from_name(&plan.user)
-        .map_err(|e| fail(format!("looking up user {:?}: {e}", plan.user)))?
-        .ok_or_else(|| {
-            fail(format!(
-                "user {:?} not found in the user database",
-                plan.user
-            ))
-        })?;
-    let lookup_group = |name: &str| {
-        Group::from_name(name).map_err(|e| fail(format!("looking up group {name:?}: {e}")))
-    };
+    // /etc/passwd and /etc/group first, then NSS: a static build needs no NSS module for
+    // accounts in those files (echo-accounts).
+    let user = echo_accounts::user(&plan.user).ok_or_else(|| {
+        fail(format!(
+            "user {:?} not found in the user database",
+            plan.user
+        ))
+    })?;
     let (gid, note) = match &plan.group {
         GroupChoice::Named(name) => {
-            let group = lookup_group(name)?
+            let group = echo_accounts::group(name)
                 .ok_or_else(|| fail(format!("group {name:?} not found in the group database")))?;
             (group.gid, None)
         }
-        GroupChoice::NamedOrPrimary(name) => match lookup_group(name)? {
+        GroupChoice::NamedOrPrimary(name) => match echo_accounts::group(name) {
             Some(group) => (group.gid, None),
             None => (
                 user.gid,
@@ -109,7 +106,8 @@ pub fn resolve(plan: &Plan) -> anyhow::Result<Target> {
         },
         GroupChoice::Primary => (user.gid, None),
     };
-    if user.uid.is_root() {
+    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(gid));
+    if uid.is_root() {
         return Err(fail(format!(
             "refusing to drop to user {:?}: its uid is 0",
             plan.user
@@ -122,7 +120,7 @@ pub fn resolve(plan: &Plan) -> anyhow::Result<Target> {
         )));
     }
     Ok(Target {
-        uid: user.uid,
+        uid,
         gid,
         umask: plan.umask,
         note,

@@ -18,6 +18,10 @@ pub enum Cmd {
         /// A third-party server command with `{port}`, benchmarked beside the models.
         server: Option<String>,
     },
+    /// Build static binaries with checksums into `target/dist/`.
+    Dist,
+    /// Check the example crate's `cargo test`: its listing and a filter.
+    Example,
     /// Open the conform matrix page in headless Chromium and check what it rendered.
     HtmlCheck,
     /// Write the spec files' JSON Schema to `spec/schema/echo-spec.schema.json`.
@@ -51,6 +55,9 @@ usage: cargo xtask <task>
   bench [--reps N] [--seconds S] [--server 'CMD {port}']
            every model (and a server of yours) under the same loads, pinned; medians and
            ratios to the fastest model and to the loopback ceilings; ab beside echo-load
+  dist     static echo-conform, echo-server and echo-load with SHA256SUMS and a tarball in
+           target/dist/; checks them with ldd and from a directory with no toolchain on PATH
+  example  the example crate's cargo test lists one trial per case; a filter runs one
   html-check
            open target/conform/index.html in headless chromium, screenshot it, check the DOM
   schema   write spec/schema/echo-spec.schema.json from the parser's types
@@ -103,6 +110,8 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),
+        "example" if rest.is_empty() => Ok(Cmd::Example),
+        "dist" if rest.is_empty() => Ok(Cmd::Dist),
         "html-check" if rest.is_empty() => Ok(Cmd::HtmlCheck),
         "schema" if rest.is_empty() => Ok(Cmd::Schema),
         "help" | "--help" | "-h" => Ok(Cmd::Help),

@@ -3,12 +3,16 @@
 //! - `cargo xtask conform`: every reference model against the spec, with the discrimination check;
 //! - `cargo xtask mutants`: every mutant server must fail the case it names;
 //! - `cargo xtask bench`: every model under the same loads, medians and ratios;
+//! - `cargo xtask dist`: static binaries, checksums and a tarball in `target/dist/`;
+//! - `cargo xtask example`: the example crate's own `cargo test` runs the suite as trials;
 //! - `cargo xtask html-check`: the conform matrix page in headless Chromium;
 //! - `cargo xtask schema`: regenerate the spec files' JSON Schema;
 //! - `cargo xtask ci`: fmt, clippy, tests, conform and mutants, as CI runs them.
 
 mod bench;
 mod conform;
+mod dist;
+mod example;
 mod flags;
 mod html;
 mod mutants;
@@ -35,6 +39,8 @@ fn run() -> anyhow::Result<()> {
             seconds,
             server,
         } => bench::run(&sh, reps, seconds, server.as_deref()),
+        flags::Cmd::Example => example::run(&sh),
+        flags::Cmd::Dist => dist::run(&sh).map(|_| ()),
         flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),
         flags::Cmd::Schema => {
             let path = root().join(SCHEMA_PATH);
@@ -47,6 +53,7 @@ fn run() -> anyhow::Result<()> {
             xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
             xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
             xshell::cmd!(sh, "cargo test --workspace").run()?;
+            example::run(&sh)?;
             conform::run(&sh, &flags::Conform::default())?;
             mutants::run(&sh)
         }
@@ -71,7 +78,10 @@ fn root() -> PathBuf {
 /// Builds the binaries the tasks run and returns the directory holding them.
 fn build(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
     xshell::cmd!(sh, "cargo build --quiet -p echo-conform -p echo-servers").run()?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    Ok(target.join("debug"))
+    Ok(target_dir().join("debug"))
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, or `target/` of the workspace).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }

@@ -6,7 +6,7 @@
 //! into 1 B..64 KiB writes, maybe with pauses), read everything owed, pause reading, half-close, reset
 //! and idle. Its state predicts what each connection is owed and that EOF follows a half-close once
 //! the echo is drained. [`to_steps`] maps each sequence onto the spec's closed step vocabulary, and
-//! [`run_script`] runs it (verifying the echo as it streams, under the server's transform). A failing
+//! [`run_script`](crate::run_script) runs it (verifying the echo as it streams, under the server's transform). A failing
 //! sequence is shrunk by proptest, so the counterexample [`run_property`] returns *is* a script.
 //!
 //! ```no_run

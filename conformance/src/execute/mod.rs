@@ -1,4 +1,4 @@
-//! The executor: carries out a [`Schedule`] and hands every case its final verdict.
+//! The executor: carries out a [`Schedule`](crate::schedule::Schedule) and hands every case its final verdict.
 //!
 //! Phases, in order: the `--family both` probe ([`family`]); the shared instance ([`shared`]),
 //! first the cases that may run side by side, then the crowds one at a time; fresh instances

@@ -84,7 +84,7 @@ fn script_safe(v: &Value) -> String {
         .replace("<!--", "<\\u0021--")
 }
 
-/// The page for `data` (without evidence: see [`write`]).
+/// The page for `data` (without evidence: see [`write()`]).
 pub fn render(data: &Value) -> String {
     PAGE.replace("/*DATA*/", &script_safe(data))
 }
