@@ -77,8 +77,21 @@ fn the_crate_graph_points_one_way() {
         // The reference servers stand alone: a server must not share code with its judge.
         (
             "reference-servers",
-            &["echo-spec", "echo-clients", "echo-conform"],
+            &[
+                "echo-spec",
+                "echo-clients",
+                "echo-conform",
+                "echo-accounts",
+                "echo-conform-harness",
+            ],
         ),
+        // The account look-ups are a leaf, shared by the runner and nothing that serves.
+        (
+            "accounts",
+            &["echo-spec", "echo-clients", "echo-conform", "echo-servers"],
+        ),
+        // The example server is a user's crate: it knows the harness, and only in its tests.
+        ("examples/threaded-echo", &["echo-conform", "echo-servers"]),
         // The spec is data and knows nobody.
         ("spec", &["echo-clients", "echo-conform", "echo-servers"]),
         // The client library is usable without the runner.

@@ -80,33 +80,35 @@ pub fn parse_umask(text: &str) -> anyhow::Result<Mode> {
 /// missing names; this runs before the bind, so a typo never leaves a listener behind.
 pub fn resolve(plan: &Plan) -> anyhow::Result<Target> {
     let fail = |msg: String| coded(exit::PRIVILEGE, msg);
-    // /etc/passwd and /etc/group first, then NSS: a static build needs no NSS module for
-    // accounts in those files (echo-accounts).
-    let user = echo_accounts::user(&plan.user).ok_or_else(|| {
-        fail(format!(
-            "user {:?} not found in the user database",
-            plan.user
-        ))
-    })?;
+    let (uid, primary) = crate::accounts::user(&plan.user)
+        .map_err(|e| fail(format!("looking up user {:?}: {e}", plan.user)))?
+        .ok_or_else(|| {
+            fail(format!(
+                "user {:?} not found in the user database",
+                plan.user
+            ))
+        })?;
+    let lookup_group = |name: &str| {
+        crate::accounts::group(name).map_err(|e| fail(format!("looking up group {name:?}: {e}")))
+    };
     let (gid, note) = match &plan.group {
         GroupChoice::Named(name) => {
-            let group = echo_accounts::group(name)
+            let gid = lookup_group(name)?
                 .ok_or_else(|| fail(format!("group {name:?} not found in the group database")))?;
-            (group.gid, None)
+            (gid, None)
         }
-        GroupChoice::NamedOrPrimary(name) => match echo_accounts::group(name) {
-            Some(group) => (group.gid, None),
+        GroupChoice::NamedOrPrimary(name) => match lookup_group(name)? {
+            Some(gid) => (gid, None),
             None => (
-                user.gid,
+                primary,
                 Some(format!(
-                    "group {name:?} not found; using {}'s primary group (gid {})",
-                    plan.user, user.gid
+                    "group {name:?} not found; using {}'s primary group (gid {primary})",
+                    plan.user
                 )),
             ),
         },
-        GroupChoice::Primary => (user.gid, None),
+        GroupChoice::Primary => (primary, None),
     };
-    let (uid, gid) = (Uid::from_raw(user.uid), Gid::from_raw(gid));
     if uid.is_root() {
         return Err(fail(format!(
             "refusing to drop to user {:?}: its uid is 0",
