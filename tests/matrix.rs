@@ -13,16 +13,34 @@ fn targets(dir: &Path, body: &str) -> String {
 }
 
 #[test]
-fn a_matrix_of_a_reference_and_a_mutant() {
+fn a_matrix_of_a_reference_a_python_server_and_a_mutant() {
     let dir = tempfile::tempdir().unwrap();
+    // A Python server written here: one thread per connection, echoing until EOF.
+    let python = dir.path().join("echo.py");
+    std::fs::write(
+        &python,
+        "import socketserver, sys\n\
+         class H(socketserver.BaseRequestHandler):\n\
+         \x20   def handle(self):\n\
+         \x20       while d := self.request.recv(65536):\n\
+         \x20           self.request.sendall(d)\n\
+         class S(socketserver.ThreadingTCPServer):\n\
+         \x20   allow_reuse_address = True\n\
+         \x20   daemon_threads = True\n\
+         S(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+    )
+    .unwrap();
     let file = targets(
         dir.path(),
         &format!(
             "[defaults]\nargs = [\"--case\", \"echo.*\", \"--detect\"]\n\n\
              [[target]]\nname = \"tokio\"\ncmd = \"{{bin}}/echo-server --model tokio --port {{port}}\"\n\
              claims = \"stream,forever,concurrent\"\n\n\
+             [[target]]\nname = \"python\"\ncmd = \"python3 {} {{port}}\"\n\
+             claims = \"stream,forever,concurrent\"\n\n\
              [[target]]\nname = \"truncating\"\ncmd = \"{} --mutant truncate --port {{port}}\"\n\
              claims = \"stream,forever,concurrent\"\n",
+            python.display(),
             bin("echo-mutant").display()
         ),
     );
@@ -45,15 +63,17 @@ fn a_matrix_of_a_reference_and_a_mutant() {
     let data: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("matrix.json")).unwrap()).unwrap();
     let cols = data["columns"].as_array().unwrap();
-    assert_eq!(cols.len(), 2);
+    assert_eq!(cols.len(), 3);
     assert_eq!(cols[0]["name"], "tokio");
-    assert_eq!(cols[1]["exit_code"], 1);
+    assert_eq!(cols[1]["name"], "python");
+    assert_eq!(cols[1]["exit_code"], 0, "{:#}", cols[1]);
+    assert_eq!(cols[2]["exit_code"], 1);
     assert!(
         cols.iter().all(|c| c["duration_ms"].as_u64().is_some()),
         "{data:#}"
     );
     assert!(data["duration_ms"].as_u64().is_some());
-    let failing = cols[1]["cells"]
+    let failing = cols[2]["cells"]
         .as_object()
         .unwrap()
         .values()
@@ -64,9 +84,12 @@ fn a_matrix_of_a_reference_and_a_mutant() {
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     let first_line = evidence.lines().next().unwrap();
     assert!(!page.contains(first_line), "evidence inlined in the page");
-    let sidecar = std::fs::read_to_string(out.join("evidence/1.js")).unwrap();
-    assert!(sidecar.starts_with("echoConformEvidence(1, "), "{sidecar}");
-    for name in ["tokio", "truncating"] {
+    let sidecar = std::fs::read_to_string(out.join("evidence/2.js")).unwrap();
+    assert!(sidecar.starts_with("echoConformEvidence(2, "), "{sidecar}");
+    // The failing step, as the evidence names it, is in the sidecar: one click away.
+    let step = first_line.split(':').next().unwrap();
+    assert!(sidecar.contains(step), "{step} not in {sidecar}");
+    for name in ["tokio", "python", "truncating"] {
         let d = out.join(name);
         assert!(d.join("report.json").is_file() && d.join("junit.xml").is_file());
         assert!(d.join("run.log").is_file());
