@@ -33,9 +33,34 @@ fn lists_one_trial_per_case_and_launches_nothing() {
         .filter(|t| t.has_ignored_flag())
         .map(|t| t.name())
         .collect();
-    assert!(ignored.contains(&"udp/udp.burst"), "unclaimed: {ignored:?}");
     assert!(ignored.contains(&"scale/scale.c100k"), "heavy: {ignored:?}");
     assert!(!ignored.contains(&"echo/echo.stream.1mib"), "{ignored:?}");
+}
+
+#[test]
+fn an_unclaimed_case_is_ignored_with_its_reason_and_include_ignored_runs_it() {
+    let suite = || Suite::command(server_cmd("threaded", &[])).claims("stream,forever,concurrent");
+    let conclusion = suite().run(&args(&["--exact", "oneshot/oneshot.reply-then-close"]));
+    assert_eq!(
+        (
+            conclusion.num_passed,
+            conclusion.num_failed,
+            conclusion.num_ignored
+        ),
+        (0, 0, 1),
+        "{conclusion:?}"
+    );
+    // Run as --detect runs it, the threaded model fails the oneshot case; unclaimed, it does not gate.
+    let conclusion = suite().run(&args(&[
+        "--include-ignored",
+        "--exact",
+        "oneshot/oneshot.reply-then-close",
+    ]));
+    assert_eq!(
+        (conclusion.num_failed, conclusion.num_ignored),
+        (0, 1),
+        "{conclusion:?}"
+    );
 }
 
 #[test]

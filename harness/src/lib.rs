@@ -7,10 +7,12 @@
 //!
 //! - a PASS or INFO is a passing trial; a FAIL or FLAKY of a case that gates is a failing trial
 //!   whose message is the evidence;
-//! - a case the server does not claim is an ignored trial (`--include-ignored` runs it, as
-//!   `--detect` would);
-//! - a SKIP, a failure that does not gate (a SHOULD without [`Suite::strict`], a MAY) and an
-//!   XFAIL are ignored at run time, with the reason after `ignored,`.
+//! - a NOT-CLAIMED case, a SKIP, a failure that does not gate (a SHOULD without
+//!   [`Suite::strict`], a MAY, any case the server does not claim) and an XFAIL are ignored
+//!   trials, with the reason after `ignored`;
+//! - a heavy case (`scale.*`, `property.stream.heavy`) is an ignored trial unless the suite
+//!   asks for `--heavy`; `--ignored` runs them, and `--include-ignored` runs them and every
+//!   unclaimed case, as `--detect --heavy` would.
 //!
 //! libtest's own flags work: a filter (`cargo test -- echo.stream`), `--exact`, `--skip`,
 //! `--list`, `--format terse|json`, `--ignored`. Only the selected cases run, so nextest, which

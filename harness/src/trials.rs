@@ -9,13 +9,14 @@ use echo_conform::outcome::{CaseResult, Grade};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One planned case: its trial name, the id `--case` selects it by, and whether it runs by
-/// default (claimed, and not a heavy case the suite left out).
+/// One planned case: its trial name, the id `--case` selects it by, whether it is left out
+/// unless asked for (a heavy case the suite did not pick), and why the server does not claim it.
 struct Named {
     name: String,
     base_id: String,
     id: String,
     ignored: bool,
+    unclaimed: Option<String>,
 }
 
 fn setup(e: impl std::fmt::Display) -> SetupError {
@@ -56,7 +57,22 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
                 name: format!("{group}/{}", p.case.id),
                 base_id: p.case.id.split('@').next().unwrap_or_default().to_string(),
                 id: p.case.id.clone(),
-                ignored: !p.claimed || (p.case.is_heavy() && !picks_heavy),
+                ignored: p.case.is_heavy() && !picks_heavy,
+                unclaimed: (!p.claimed).then(|| {
+                    let missing: Vec<&str> = p
+                        .case
+                        .requires
+                        .iter()
+                        .filter(|c| !cfg.plan.claims.contains(**c))
+                        .map(|c| c.as_str())
+                        .collect();
+                    format!(
+                        "NOT-CLAIMED: the case requires {}; the server claims {} \
+                         (--include-ignored runs it, as --detect does)",
+                        missing.join(","),
+                        cfg.plan.claims
+                    )
+                }),
             }
         })
         .collect();
@@ -66,14 +82,16 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
         .iter()
         .filter(|n| {
             let t = placeholder(n);
-            !args.is_filtered_out(&t) && !args.is_ignored(&t)
+            // `--ignored` runs only the ignored trials, as libtest does.
+            !args.is_filtered_out(&t) && !args.is_ignored(&t) && (!args.ignored || n.ignored)
         })
         .map(|n| n.base_id.as_str())
         .collect();
     if args.list || chosen.is_empty() {
         return Ok(named.iter().map(placeholder).collect());
     }
-    // Only the chosen cases run; `--include-ignored` runs the unclaimed ones as `--detect` does.
+    // Only the chosen cases run; `--ignored` and `--include-ignored` run the unclaimed ones too, as
+    // `--detect` does.
     suite.flags = without_case_flags(&suite.flags);
     for id in &chosen {
         suite.flags.extend(["--case".to_string(), id.to_string()]);
@@ -101,8 +119,12 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
     let (by_id, problems) = results;
     for n in &named {
         let result = by_id.get(&n.id).cloned();
+        let unclaimed = n.unclaimed.clone();
         trials.push(
             Trial::ignorable_test(n.name.clone(), move || match result {
+                Some(r) if r.grade == Grade::NotClaimed => Ok(Completion::ignored_with(
+                    unclaimed.unwrap_or_else(|| "NOT-CLAIMED".into()),
+                )),
                 Some(r) => verdict(&r, strict),
                 None => Ok(Completion::ignored_with("not selected")),
             })
