@@ -100,6 +100,24 @@ impl Case {
         self.tags.iter().any(|t| t == HEAVY_TAG)
     }
 
+    /// The least time the case's steps spend waiting by design (sleeps, and the stall each
+    /// `write_until_blocked` waits out), in milliseconds: the runner starts the longest waits
+    /// first, so that they overlap the rest of a phase instead of ending it.
+    pub fn waits_at_least_ms(&self) -> u64 {
+        fn waits(steps: &[Step]) -> u64 {
+            steps
+                .iter()
+                .map(|s| match s {
+                    Step::Sleep { ms } => *ms,
+                    Step::WriteUntilBlocked { stall_ms, .. } => *stall_ms,
+                    Step::Repeat { times, steps } => u64::from(*times).saturating_mul(waits(steps)),
+                    _ => 0,
+                })
+                .fold(0, u64::saturating_add)
+        }
+        waits(self.kind.steps())
+    }
+
     /// True when the case opens a crowd of connections or datagrams (`hold`, `storm`,
     /// `udp_burst`, or many concurrent clients): its figures, and its neighbours' verdicts,
     /// depend on nothing else running against the same server.

@@ -124,7 +124,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         ran.lock().unwrap_or_else(|e| e.into_inner()).push(r);
     };
 
-    let side_by_side = sched.indices(|p| matches!(p, Placement::Shared));
+    let side_by_side = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::Shared)));
     let crowds = sched.indices(|p| matches!(p, Placement::SharedAlone));
     if !side_by_side.is_empty() || !crowds.is_empty() {
         let shared = shared::Shared::start(plan)?;
@@ -147,7 +147,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         shared.stop();
     }
 
-    let beside = sched.indices(|p| matches!(p, Placement::FreshBeside));
+    let beside = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::FreshBeside)));
     let mut alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
     let deferred = Mutex::new(Vec::new());
     // At most one fresh server per CPU at a time: the cases measure the server, not the machine.
@@ -227,6 +227,13 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         server_problems: problems,
         notes,
     })
+}
+
+/// `cases` with those that wait longest by design first (stable otherwise): a 2 s pause started
+/// first overlaps the short cases instead of ending the phase 2 s after them.
+fn longest_waits_first(plan: &Plan, mut cases: Vec<usize>) -> Vec<usize> {
+    cases.sort_by_key(|&i| std::cmp::Reverse(plan.cases[i].case.waits_at_least_ms()));
+    cases
 }
 
 /// Runs `f` on each of `items`, `workers` at a time.
