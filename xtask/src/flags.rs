@@ -15,8 +15,8 @@ pub enum Cmd {
         reps: usize,
         /// Measured seconds per repetition.
         seconds: f64,
-        /// A third-party server command with `{port}`, benchmarked beside the models.
-        server: Option<String>,
+        /// Third-party server commands with `{port}`, benchmarked beside the models.
+        servers: Vec<String>,
     },
     /// Build static binaries with checksums into `target/dist/`.
     Dist,
@@ -52,9 +52,10 @@ usage: cargo xtask <task>
           echo-conform matrix over reference-servers/targets.toml (and the server, as the
           last column): check the matrix, write target/conform/ and check the page in chromium
   mutants  run every mutant server and check the case it names catches it
-  bench [--reps N] [--seconds S] [--server 'CMD {port}']
-           every model (and a server of yours) under the same loads, pinned; medians and
-           ratios to the fastest model and to the loopback ceilings; ab beside echo-load
+  bench [--reps N] [--seconds S] [--server 'CMD {port}']...
+           every model, a C epoll peer (built with cc), a minimal tokio echo and your servers
+           under the same loads, pinned; medians and ratios to the fastest model, the C peer
+           and the loopback ceilings; ab beside echo-load
   dist     static echo-conform, echo-server and echo-load with SHA256SUMS and a tarball in
            target/dist/; checks them with ldd and from a directory with no toolchain on PATH
   example  the example crate's cargo test lists one trial per case; a filter runs one
@@ -90,7 +91,7 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
         }
         "mutants" if rest.is_empty() => Ok(Cmd::Mutants),
         "bench" => {
-            let (mut reps, mut seconds, mut server) = (3usize, 1.0f64, None);
+            let (mut reps, mut seconds, mut servers) = (3usize, 1.0f64, Vec::new());
             let mut it = rest.iter();
             while let Some(a) = it.next() {
                 let v = it
@@ -99,14 +100,14 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
                 match a.as_str() {
                     "--reps" => reps = v.parse()?,
                     "--seconds" => seconds = v.parse()?,
-                    "--server" => server = Some(v.clone()),
+                    "--server" => servers.push(v.clone()),
                     other => bail!("bench: unknown flag `{other}`\n{HELP}"),
                 }
             }
             Ok(Cmd::Bench {
                 reps: reps.clamp(1, 20),
                 seconds: seconds.clamp(0.2, 60.0),
-                server,
+                servers,
             })
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),

@@ -37,8 +37,8 @@ fn run() -> anyhow::Result<()> {
         flags::Cmd::Bench {
             reps,
             seconds,
-            server,
-        } => bench::run(&sh, reps, seconds, server.as_deref()),
+            servers,
+        } => bench::run(&sh, reps, seconds, &servers),
         flags::Cmd::Example => example::run(&sh),
         flags::Cmd::Dist => dist::run(&sh).map(|_| ()),
         flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),

@@ -11,6 +11,7 @@
 
 mod chart;
 mod launch;
+mod peers;
 
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ enum Role {
     Model { stream: bool, c10k: bool },
     /// A reference model started with `--udp`: only the datagram load.
     Udp,
+    /// A comparison peer (the C epoll echo, the minimal tokio echo): the stream loads.
+    Peer,
     /// The user's server: every load.
     Yours,
 }
@@ -60,7 +63,7 @@ const LOADS: &[Load] = &[
         flags: "--mode conn-per-request --connections 50 --payload 64",
         figure: "rate",
         ceiling: Some(("accept-close", CONNECT)),
-        takes: |_, role| matches!(role, Role::Model { .. } | Role::Yours),
+        takes: |_, role| matches!(role, Role::Model { .. } | Role::Yours | Role::Peer),
     },
     Load {
         name: "ping-pong 64 B ×10",
@@ -102,7 +105,7 @@ fn streams(name: &str, role: Role) -> bool {
     match role {
         Role::Ceiling => name == "splice-pump",
         Role::Model { stream, .. } => stream,
-        Role::Yours => true,
+        Role::Yours | Role::Peer => true,
         Role::Udp => false,
     }
 }
@@ -118,9 +121,35 @@ const MODELS: &[(&str, &str, bool, bool)] = &[
     ("prefork", "prefork", false, false),
 ];
 
-/// The targets: ceilings, models, the UDP models when `udp` (the servers take `--udp`), yours.
-fn targets(bin: &std::path::Path, server: Option<&str>, udp: bool) -> anyhow::Result<Vec<Target>> {
+/// The C peer's name in the table.
+const C_PEER: &str = "c-epoll";
+/// The minimal tokio echo's name in the table.
+const TOKIO_PEER: &str = "tokio-minimal";
+
+/// The targets: ceilings, peers, models, the UDP models when `udp` (the servers take `--udp`),
+/// and yours (`yours`, or `yours-1`, `yours-2`, ... for several).
+fn targets(
+    bin: &std::path::Path,
+    c_peer: Option<&std::path::Path>,
+    servers: &[String],
+    udp: bool,
+) -> anyhow::Result<Vec<Target>> {
     let mut out = Vec::new();
+    if let Some(c) = c_peer {
+        out.push(Target {
+            name: C_PEER.into(),
+            argv: vec![c.display().to_string(), "{port}".into()],
+            role: Role::Peer,
+        });
+    }
+    out.push(Target {
+        name: TOKIO_PEER.into(),
+        argv: vec![
+            bin.join("echo-peer-tokio").display().to_string(),
+            "{port}".into(),
+        ],
+        role: Role::Peer,
+    });
     for mode in ["accept-close", "splice-pump"] {
         out.push(Target {
             name: mode.into(),
@@ -166,12 +195,16 @@ fn targets(bin: &std::path::Path, server: Option<&str>, udp: bool) -> anyhow::Re
             });
         }
     }
-    if let Some(cmd) = server {
+    for (i, cmd) in servers.iter().enumerate() {
         let argv = shlex::split(cmd)
             .filter(|a| !a.is_empty())
-            .context("--server: cannot split the command")?;
+            .with_context(|| format!("--server: cannot split `{cmd}`"))?;
         out.push(Target {
-            name: "yours".into(),
+            name: if servers.len() == 1 {
+                "yours".into()
+            } else {
+                format!("yours-{}", i + 1)
+            },
             argv,
             role: Role::Yours,
         });
@@ -180,7 +213,7 @@ fn targets(bin: &std::path::Path, server: Option<&str>, udp: bool) -> anyhow::Re
 }
 
 /// Runs the benchmark with `reps` repetitions of `seconds` each.
-pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyhow::Result<()> {
+pub fn run(sh: &Shell, reps: usize, seconds: f64, servers: &[String]) -> anyhow::Result<()> {
     cmd!(
         sh,
         "cargo build --release --quiet -p echo-servers -p echo-clients"
@@ -194,7 +227,14 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, server: Option<&str>) -> anyho
     if !udp {
         eprintln!("echo-server has no --udp: the datagram row is skipped");
     }
-    let targets = targets(&bin, server, udp)?;
+    let c_peer = match peers::c_epoll(&out_dir) {
+        Ok(path) => Some(path),
+        Err(why) => {
+            eprintln!("the C epoll peer is skipped: {why}");
+            None
+        }
+    };
+    let targets = targets(&bin, c_peer.as_deref(), servers, udp)?;
     // (target, load) → samples and the last full report.
     let mut samples: BTreeMap<(String, &str), (Vec<f64>, Value)> = BTreeMap::new();
     for rep in 0..reps {
@@ -264,6 +304,7 @@ fn summarise(
             .filter_map(|t| of(&t.name, load.name))
             .fold(0.0, f64::max);
         let ceiling = load.ceiling.and_then(|(t, l)| of(t, l));
+        let c_peer = of(C_PEER, load.name);
         for t in targets {
             let Some((s, last)) = samples.get(&(t.name.clone(), load.name)) else {
                 continue;
@@ -274,11 +315,12 @@ fn summarise(
                 "load": load.name,
                 "figure": load.figure,
                 "target": t.name,
-                "role": match t.role { Role::Ceiling => "ceiling", Role::Model { .. } | Role::Udp => "model", Role::Yours => "yours" },
+                "role": match t.role { Role::Ceiling => "ceiling", Role::Model { .. } | Role::Udp => "model", Role::Yours => "yours", Role::Peer => "peer" },
                 "median": m,
                 "samples": s,
                 "vs_fastest_model": if matches!(t.role, Role::Ceiling) { None } else { ratio(fastest) },
                 "vs_ceiling": ratio(ceiling.unwrap_or(0.0)),
+                "vs_c_peer": if matches!(t.role, Role::Ceiling) { None } else { ratio(c_peer.unwrap_or(0.0)) },
                 "p99_us": last["p99_us"],
                 "client_cpu": last["client_cpu"],
                 "server_cpu": last["server_cpu"],
@@ -380,11 +422,12 @@ fn pct(v: &Value) -> String {
 
 fn table(results: &[Value], ab: &Value) -> String {
     let mut text = format!(
-        "{:<24} {:<14} {:>13} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
+        "{:<24} {:<14} {:>13} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
         "load",
         "target",
         "median",
         "vs best",
+        "vs C",
         "vs ceil",
         "loss",
         "p99 µs",
@@ -400,11 +443,12 @@ fn table(results: &[Value], ab: &Value) -> String {
                 .map_or_else(|| "-".into(), |c| format!("{c:.2}"))
         };
         text.push_str(&format!(
-            "{:<24} {:<14} {:>13} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
+            "{:<24} {:<14} {:>13} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7} {:>7} {:>11}  {}\n",
             r["load"].as_str().unwrap_or("?"),
             r["target"].as_str().unwrap_or("?"),
             fmt_value(figure, r["median"].as_f64().unwrap_or(0.0)),
             pct(&r["vs_fastest_model"]),
+            pct(&r["vs_c_peer"]),
             pct(&r["vs_ceiling"]),
             r["loss_percent"]
                 .as_f64()
@@ -420,6 +464,7 @@ fn table(results: &[Value], ab: &Value) -> String {
             r["bottleneck"].as_str().unwrap_or("?"),
         ));
     }
+    text.push_str(&peer_lines(results));
     if let Some(rows) = ab["rows"].as_array() {
         text.push_str(
             "\nab -n 20000 -c 50 beside echo-load (conn/request ×50, 80 B), same oneshot server:\n",
@@ -436,6 +481,33 @@ fn table(results: &[Value], ab: &Value) -> String {
         }
     } else if let Some(s) = ab["skipped"].as_str() {
         text.push_str(&format!("\nab comparison skipped: {s}\n"));
+    }
+    text
+}
+
+/// The comparisons issue 19 asks for, one line each: a model over its peer on a load.
+fn peer_lines(results: &[Value]) -> String {
+    let median = |target: &str, load: &str| {
+        results
+            .iter()
+            .find(|r| r["target"] == target && r["load"] == load)
+            .and_then(|r| r["median"].as_f64())
+    };
+    let mut text = String::from("\nmodels against their peers (median over median, same run):\n");
+    for (model, peer) in [("epoll", C_PEER), ("tokio", TOKIO_PEER)] {
+        for load in [
+            "ping-pong 64 B ×10",
+            "throughput 64 KiB ×1",
+            "conn/request 64 B ×50",
+        ] {
+            match (median(model, load), median(peer, load)) {
+                (Some(m), Some(p)) if p > 0.0 => text.push_str(&format!(
+                    "  {model:<6} / {peer:<14} {load:<24} {:.2}\n",
+                    m / p
+                )),
+                _ => text.push_str(&format!("  {model:<6} / {peer:<14} {load:<24} -\n")),
+            }
+        }
     }
     text
 }

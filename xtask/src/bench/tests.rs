@@ -25,7 +25,7 @@ fn only_the_udp_models_take_the_datagram_load() {
     ] {
         assert!(!loads_of(role, "epoll").contains(&DATAGRAM), "{role:?}");
     }
-    let with = targets(Path::new("/bin"), None, true).expect("targets");
+    let with = targets(Path::new("/bin"), None, &[], true).expect("targets");
     let udp: Vec<&str> = with
         .iter()
         .filter(|t| t.role == Role::Udp)
@@ -36,7 +36,7 @@ fn only_the_udp_models_take_the_datagram_load() {
         .iter()
         .filter(|t| t.role == Role::Udp)
         .all(|t| t.argv.iter().any(|a| a == "--udp")));
-    let without = targets(Path::new("/bin"), None, false).expect("targets");
+    let without = targets(Path::new("/bin"), None, &[], false).expect("targets");
     assert!(without.iter().all(|t| t.role != Role::Udp));
 }
 
