@@ -23,6 +23,7 @@ use crate::shutdown;
 /// Runs the loop until SIGTERM and the end of the grace period (or of every connection).
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let transform = config.transform.for_current_thread();
+    let mut read_buf = vec![0u8; super::evloop::READ_BUF];
     let mut gate = ListenerGate::new(listener)?;
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
@@ -72,7 +73,7 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
             // Hang-up and error wake both sides: the read or write reports what happened.
             let broken = entry.revents & (libc::POLLHUP | libc::POLLERR) != 0;
             if entry.revents & libc::POLLIN != 0 || broken {
-                conn.on_readable(&transform);
+                conn.on_readable(&transform, &mut read_buf);
             }
             if entry.revents & libc::POLLOUT != 0 || broken {
                 conn.on_writable();

@@ -27,6 +27,7 @@ pub const MAX_CONNS: usize = libc::FD_SETSIZE - 24;
 /// Runs the loop until SIGTERM and the end of the grace period (or of every connection).
 pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let transform = config.transform.for_current_thread();
+    let mut read_buf = vec![0u8; super::evloop::READ_BUF];
     let mut gate = ListenerGate::new(listener)?;
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut warned = false;
@@ -107,7 +108,7 @@ pub fn run(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
         let now = Instant::now();
         for (&fd, conn) in conns.iter_mut() {
             if reads.contains(fd) {
-                conn.on_readable(&transform);
+                conn.on_readable(&transform, &mut read_buf);
             }
             if writes.contains(fd) {
                 conn.on_writable();

@@ -254,7 +254,7 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, servers: &[String]) -> anyhow:
         }
     }
     let results = summarise(&targets, &samples);
-    let ab = ab_comparison(&bin, pin, seconds)?;
+    let ab = ab_comparison(&bin, pin, seconds, reps)?;
     let table = table(&results, &ab);
     println!("{table}");
     std::fs::write(out_dir.join("table.txt"), &table)?;
@@ -358,11 +358,13 @@ fn datagram_figures(report: &Value) -> Value {
 }
 
 /// `ab -n 20000 -c 50` beside `echo-load` (connection per request, 50 at once, an ab-sized
-/// request) against the same oneshot server, which closes after its reply as ab needs.
+/// request) against the same oneshot server, which closes after its reply as ab needs; `reps`
+/// times each, in alternating order, compared by medians.
 fn ab_comparison(
     bin: &std::path::Path,
     pin: Option<(usize, usize)>,
     seconds: f64,
+    reps: usize,
 ) -> anyhow::Result<Value> {
     if !launch::has_ab() {
         eprintln!(
@@ -381,26 +383,44 @@ fn ab_comparison(
             "{port}".into(),
         ]
         .to_vec();
-        let server = launch::start(&argv, pin, false)?;
-        let ab = launch::ab(server.port, 20_000, 50, pin);
-        // ab's request is about 80 bytes; echo-load sends the same amount.
-        let ours = launch::load(
-            bin,
-            server.port,
-            server.pgid(),
-            "--mode conn-per-request --connections 50 --payload 80",
-            seconds,
-            pin,
-        );
-        drop(server);
-        let (ab_rate, ab_failed) = ab?;
-        let ours = ours?;
-        let rate = ours["rate"].as_f64().unwrap_or(0.0);
+        // Each connection leaves a TIME_WAIT behind, and whichever client runs second meets the
+        // first one's: the order alternates between repetitions, and the medians are compared.
+        let (mut ab_rates, mut our_rates, mut ab_failed) = (Vec::new(), Vec::new(), 0u64);
+        for rep in 0..reps {
+            let server = launch::start(&argv, pin, false)?;
+            let run_ab = || launch::ab(server.port, 20_000, 50, pin);
+            // ab's request is about 80 bytes; echo-load sends the same amount.
+            let run_ours = || {
+                launch::load(
+                    bin,
+                    server.port,
+                    server.pgid(),
+                    "--mode conn-per-request --connections 50 --payload 80",
+                    seconds,
+                    pin,
+                )
+            };
+            let (ab, ours) = if rep % 2 == 0 {
+                let ab = run_ab();
+                (ab, run_ours())
+            } else {
+                let ours = run_ours();
+                (run_ab(), ours)
+            };
+            drop(server);
+            let (rate, failed) = ab?;
+            ab_rates.push(rate);
+            ab_failed += failed;
+            our_rates.push(ours?["rate"].as_f64().unwrap_or(0.0));
+        }
+        let (ab_rate, rate) = (median(&ab_rates), median(&our_rates));
         rows.push(json!({
             "server": format!("{model} --oneshot"),
             "ab_rate": ab_rate,
+            "ab_samples": ab_rates,
             "ab_failed": ab_failed,
             "echo_load_rate": rate,
+            "echo_load_samples": our_rates,
             "ratio": if ab_rate > 0.0 { rate / ab_rate } else { 0.0 },
         }));
     }
@@ -467,7 +487,7 @@ fn table(results: &[Value], ab: &Value) -> String {
     text.push_str(&peer_lines(results));
     if let Some(rows) = ab["rows"].as_array() {
         text.push_str(
-            "\nab -n 20000 -c 50 beside echo-load (conn/request ×50, 80 B), same oneshot server:\n",
+            "\nab -n 20000 -c 50 beside echo-load (conn/request ×50, 80 B), same oneshot server, medians of alternating runs:\n",
         );
         for r in rows {
             text.push_str(&format!(
