@@ -55,17 +55,47 @@ fn short(addr: SocketAddr, mode: LoadMode) -> LoadConfig {
     cfg
 }
 
-#[test]
-fn ping_pong_counts_verified_echoes_and_reports_corruption() {
+/// Both ping-pong engines (io_uring where the kernel allows it, and tokio) count verified echoes
+/// and never a corrupted one.
+#[rstest::rstest]
+#[case::io_uring(true)]
+#[case::tokio(false)]
+fn ping_pong_counts_verified_echoes_and_reports_corruption(#[case] uring: bool) {
     let mode = LoadMode::PingPong {
         connections: 4,
         payload: 64,
     };
-    let good = run_load(&short(echo_server(|b| b), mode)).expect("runtime");
+    let cfg = |addr| LoadConfig {
+        uring,
+        ..short(addr, mode)
+    };
+    let good = run_load(&cfg(echo_server(|b| b))).expect("runtime");
     assert!(good.ops > 0 && good.errors.is_empty(), "{good:?}");
-    let bad = run_load(&short(echo_server(|b| b ^ 1), mode)).expect("runtime");
+    if uring && good.engine != "io_uring" {
+        println!("SKIP the io_uring half: {}", good.engine);
+    }
+    if !uring {
+        assert_eq!(good.engine, "tokio");
+    }
+    let bad = run_load(&cfg(echo_server(|b| b ^ 1))).expect("runtime");
     assert_eq!(bad.ops, 0, "a corrupted echo must never count: {bad:?}");
     assert!(bad.errors.contains_key("mismatch"), "{bad:?}");
+}
+
+#[test]
+fn io_uring_ping_pong_counts_a_refused_connection() {
+    // A port nothing listens on: every connection is refused, and the run still ends.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mode = LoadMode::PingPong {
+        connections: 3,
+        payload: 64,
+    };
+    let r = run_load(&short(addr, mode)).expect("runtime");
+    assert_eq!(r.ops, 0, "{r:?}");
+    assert_eq!(r.errors.get("refused"), Some(&3), "{r:?}");
 }
 
 #[test]

@@ -52,6 +52,9 @@ struct Args {
     /// Connect from 127.0.0.1 only, instead of spreading over 127.0.0.1–8.
     #[arg(long)]
     one_source: bool,
+    /// Drive ping-pong with tokio even where io_uring is available.
+    #[arg(long)]
+    no_uring: bool,
     /// The server's process group, to report its CPU and memory and which side was busy.
     #[arg(long)]
     server_pgid: Option<i32>,
@@ -101,6 +104,7 @@ struct Printed<'a> {
     server_cpu: Option<f64>,
     server_rss_kib: Option<u64>,
     bottleneck: &'static str,
+    engine: &'a str,
     errors: &'a BTreeMap<String, u64>,
     #[serde(flatten)]
     datagram: Option<DatagramFigures<'a>>,
@@ -213,6 +217,7 @@ fn common(args: &Args, mut cfg: LoadConfig) -> LoadConfig {
     if args.one_source {
         cfg.sources.clear();
     }
+    cfg.uring = !args.no_uring;
     cfg.server_pgid = args.server_pgid;
     cfg
 }
@@ -232,6 +237,7 @@ fn print_json(r: &LoadReport, d: Option<&DatagramReport>) -> Result<(), String> 
         server_cpu: r.server_cpu,
         server_rss_kib: r.server_rss_kib,
         bottleneck: r.bottleneck(),
+        engine: &r.engine,
         errors: &r.errors,
         datagram: d.map(|d| DatagramFigures {
             sent: d.sent,

@@ -1,5 +1,6 @@
-//! The load client: drives a server hard on tokio, checking every echo in full, and measures
-//! rate, throughput and latency (hdrhistogram, warm-up excluded).
+//! The load client: drives a server hard on tokio (ping-pong on io_uring where the kernel allows
+//! it, `uring`), checking every echo in full, and measures rate, throughput and latency
+//! (hdrhistogram, warm-up excluded).
 //!
 //! The TCP modes: a connection per request (connect, send, read the whole echo, close), persistent
 //! ping-pong over N connections, full-duplex throughput, connect-only and idle holds. The UDP mode
@@ -11,6 +12,7 @@
 mod datagram;
 mod modes;
 mod server;
+mod uring;
 
 pub use datagram::{DatagramReport, MAX_PAYLOAD as MAX_DATAGRAM_PAYLOAD, MAX_SENDERS, MAX_WINDOW};
 use hdrhistogram::Histogram;
@@ -101,6 +103,8 @@ pub struct LoadConfig {
     pub op_timeout: Duration,
     /// The server's process group, to report its CPU use and memory (from `/proc`).
     pub server_pgid: Option<i32>,
+    /// Run ping-pong on io_uring where the kernel allows it (the default); `false` keeps tokio.
+    pub uring: bool,
 }
 
 impl LoadConfig {
@@ -121,6 +125,7 @@ impl LoadConfig {
             sources,
             op_timeout: Duration::from_secs(2),
             server_pgid: None,
+            uring: true,
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct LoadReport {
     pub server_rss_kib: Option<u64>,
     /// Sent, answered, lost, duplicate, late and reordered datagrams (datagram mode only).
     pub datagram: Option<DatagramReport>,
+    /// What drove the sockets: `io_uring`, `tokio`, or `tokio` with why io_uring was not used.
+    pub engine: String,
 }
 
 impl LoadReport {
@@ -243,6 +250,10 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
             server::usage(pgid).1
         })
     });
+    let mut engine = match cfg.mode {
+        LoadMode::Datagram { .. } => "ppoll".to_string(),
+        _ => "tokio".to_string(),
+    };
     let (workers, datagram) = match cfg.mode {
         LoadMode::Datagram {
             senders,
@@ -261,6 +272,19 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
             let (workers, report) = datagram::run(cfg, plan, measure_from, end);
             (workers, Some(report))
         }
+        LoadMode::PingPong {
+            connections,
+            payload,
+        } if cfg.uring => match uring::ping_pong(cfg, connections, payload, measure_from, end) {
+            Ok(workers) => {
+                engine = "io_uring".to_string();
+                (workers, None)
+            }
+            Err(why) => {
+                engine = format!("tokio (io_uring: {why})");
+                (modes::run_tokio(cfg, measure_from, end)?, None)
+            }
+        },
         _ => (modes::run_tokio(cfg, measure_from, end)?, None),
     };
     let server_rss_kib = rss_probe.and_then(|p| p.join().ok().flatten());
@@ -275,6 +299,7 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
         server_cpu,
         server_rss_kib,
         datagram,
+        engine,
         ..Default::default()
     };
     if let LoadMode::HoldIdle { .. } = cfg.mode {

@@ -326,6 +326,7 @@ fn summarise(
                 "server_cpu": last["server_cpu"],
                 "server_rss_kib": last["server_rss_kib"],
                 "bottleneck": last["bottleneck"],
+                "client_engine": last["engine"],
                 "errors": last["errors"],
                 "loss_percent": last["loss_percent"],
                 "datagram": datagram_figures(last),

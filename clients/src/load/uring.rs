@@ -1,0 +1,260 @@
+//! Ping-pong on io_uring: one thread, one ring, and per message one linked pair of entries per
+//! connection (a `send`, then a `recv` with `MSG_WAITALL`), so that the client enters the kernel
+//! about once per round over all its connections instead of three times per message. Messages
+//! are slices of one precomputed seeded block and are checked with a slice compare; nothing is
+//! allocated per message. When the ring cannot be set up (an old kernel, a seccomp filter,
+//! `kernel.io_uring_disabled`), [`ping_pong`] says why and the caller uses tokio.
+
+use super::{kind_of, LoadConfig, Worker};
+use crate::payload::fill_seeded;
+use io_uring::{opcode, squeue, types, IoUring};
+use socket2::{Domain, Socket, Type};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// The precomputed block messages are cut from (plus one message, so a slice never wraps).
+const BLOCK: usize = 64 * 1024;
+
+/// How long one wait in the kernel lasts before the loop looks at the clock.
+const TICK: Duration = Duration::from_millis(50);
+
+/// One connection and the message in flight on it.
+struct Conn {
+    /// `None` when the connect failed (the worker counted why).
+    stream: Option<TcpStream>,
+    worker: Worker,
+    /// Where the message in flight starts in the block.
+    at: usize,
+    /// The echo of the message in flight, as it arrives.
+    back: Vec<u8>,
+    /// When the message in flight was submitted.
+    started: Instant,
+    n: u64,
+    /// Entries submitted and not completed yet (0, 1 or 2).
+    in_flight: u32,
+    /// Bytes of the message the kernel has taken, and of the echo it has delivered.
+    sent: usize,
+    got: usize,
+    alive: bool,
+}
+
+const SEND: u64 = 0;
+const RECV: u64 = 1;
+
+fn user_data(conn: usize, op: u64) -> u64 {
+    (conn as u64) << 1 | op
+}
+
+/// Runs ping-pong over `connections` connections of `payload` bytes on io_uring. `Err` is why
+/// io_uring cannot be used here; nothing has been sent then.
+pub(super) fn ping_pong(
+    cfg: &LoadConfig,
+    connections: usize,
+    payload: usize,
+    from: Instant,
+    end: Instant,
+) -> Result<Vec<Worker>, String> {
+    let entries = (2 * connections).next_power_of_two().clamp(8, 4096) as u32;
+    let mut ring = IoUring::new(entries).map_err(|e| format!("io_uring_setup: {e}"))?;
+    if !ring.params().is_feature_ext_arg() {
+        return Err("the kernel's io_uring lacks IORING_FEAT_EXT_ARG (timed waits)".into());
+    }
+    let mut block = vec![0u8; BLOCK + payload];
+    fill_seeded(0x9e37, 0, &mut block);
+    let mut conns: Vec<Conn> = (0..connections).map(|i| open(cfg, i, payload)).collect();
+    let len = u32::try_from(payload).map_err(|_| "payload too large".to_string())?;
+    for i in 0..conns.len() {
+        if conns[i].alive {
+            submit(&mut ring, &mut conns[i], i, &block, len);
+        }
+    }
+    let tick = types::Timespec::new().nsec(TICK.as_nanos() as u32);
+    let args = types::SubmitArgs::new().timespec(&tick);
+    // Bounded: every message is bounded by op_timeout, and no new one starts after `end`.
+    let stop = end + cfg.op_timeout + TICK;
+    while conns.iter().any(|c| c.in_flight > 0) && Instant::now() < stop {
+        match ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) => {}
+            Err(e) => {
+                for c in conns.iter_mut().filter(|c| c.alive) {
+                    c.worker.error(kind_of(&e));
+                    quit(c);
+                }
+                break;
+            }
+        }
+        let done: Vec<(u64, i32)> = ring
+            .completion()
+            .map(|cqe| (cqe.user_data(), cqe.result()))
+            .collect();
+        let now = Instant::now();
+        for (data, res) in done {
+            let i = (data >> 1) as usize;
+            let c = &mut conns[i];
+            c.in_flight -= 1;
+            if !c.alive {
+                continue;
+            }
+            if res < 0 {
+                if res != -libc::ECANCELED {
+                    c.worker
+                        .error(kind_of(&std::io::Error::from_raw_os_error(-res)));
+                    quit(c);
+                }
+                continue;
+            }
+            let res = res as usize;
+            if data & 1 == SEND {
+                c.sent += res;
+                if c.sent < payload {
+                    // A short send: the rest goes on its own; the linked recv is still waiting.
+                    let rest = &block[c.at + c.sent..c.at + payload];
+                    let send = opcode::Send::new(c.fd(), rest.as_ptr(), rest.len() as u32);
+                    push(&mut ring, send.build().user_data(user_data(i, SEND)));
+                    c.in_flight += 1;
+                }
+                continue;
+            }
+            if res == 0 {
+                c.worker.error("early-eof");
+                quit(c);
+                continue;
+            }
+            c.got += res;
+            if c.got < payload {
+                let fd = c.fd();
+                let rest = &mut c.back[c.got..];
+                let recv = opcode::Recv::new(fd, rest.as_mut_ptr(), rest.len() as u32)
+                    .flags(libc::MSG_WAITALL);
+                push(&mut ring, recv.build().user_data(user_data(i, RECV)));
+                c.in_flight += 1;
+                continue;
+            }
+            if c.back[..] != block[c.at..c.at + payload] {
+                c.worker.error("mismatch");
+                quit(c);
+                continue;
+            }
+            c.worker.completed(c.started, from, payload);
+            if now < end {
+                submit(&mut ring, c, i, &block, len);
+            }
+        }
+        for c in conns.iter_mut().filter(|c| c.alive && c.in_flight > 0) {
+            if now.duration_since(c.started) > cfg.op_timeout {
+                c.worker.error("timeout");
+                quit(c);
+            }
+        }
+    }
+    // Whatever is still in the kernel ends with its socket; wait for it (bounded) before the
+    // buffers it writes into are freed.
+    for c in conns.iter_mut().filter(|c| c.in_flight > 0) {
+        quit(c);
+    }
+    let drain_until = Instant::now() + Duration::from_secs(1);
+    while conns.iter().any(|c| c.in_flight > 0) && Instant::now() < drain_until {
+        let _ = ring.submitter().submit_with_args(1, &args);
+        let done: Vec<u64> = ring.completion().map(|cqe| cqe.user_data()).collect();
+        for data in done {
+            conns[(data >> 1) as usize].in_flight -= 1;
+        }
+    }
+    if conns.iter().any(|c| c.in_flight > 0) {
+        // The kernel still holds buffers: leak them rather than free memory it may write.
+        let workers = conns
+            .iter_mut()
+            .map(|c| std::mem::replace(&mut c.worker, Worker::new()))
+            .collect();
+        std::mem::forget(conns);
+        return Ok(workers);
+    }
+    Ok(conns.into_iter().map(|c| c.worker).collect())
+}
+
+/// Connects connection `i` (from the `i`-th source address, in turn), blocking, within the
+/// operation timeout. A failure is counted and leaves the connection dead.
+fn open(cfg: &LoadConfig, i: usize, payload: usize) -> Conn {
+    let mut worker = Worker::new();
+    let connect = || -> std::io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(cfg.addr), Type::STREAM, None)?;
+        if !cfg.sources.is_empty() {
+            let source = SocketAddr::new(cfg.sources[i % cfg.sources.len()], 0);
+            socket.bind(&source.into())?;
+        }
+        socket.connect_timeout(&cfg.addr.into(), cfg.op_timeout)?;
+        socket.set_tcp_nodelay(true)?;
+        Ok(socket.into())
+    };
+    let stream = connect().map_err(|e| worker.error(kind_of(&e))).ok();
+    let alive = stream.is_some();
+    Conn {
+        stream,
+        worker,
+        at: 0,
+        back: vec![0u8; payload],
+        started: Instant::now(),
+        n: 0,
+        in_flight: 0,
+        sent: 0,
+        got: 0,
+        alive,
+    }
+}
+
+impl Conn {
+    /// The socket, for an entry (-1, which the kernel refuses, if there is none).
+    fn fd(&self) -> types::Fd {
+        types::Fd(self.stream.as_ref().map_or(-1, |s| s.as_raw_fd()))
+    }
+}
+
+/// Submits connection `i`'s next message: a send linked to the recv of its echo.
+fn submit(ring: &mut IoUring, c: &mut Conn, i: usize, block: &[u8], len: u32) {
+    c.n += 1;
+    c.at = ((i as u64 * 7919 + c.n * u64::from(len)) % BLOCK as u64) as usize;
+    c.sent = 0;
+    c.got = 0;
+    c.started = Instant::now();
+    let fd = c.fd();
+    let send = opcode::Send::new(fd, block[c.at..].as_ptr(), len)
+        .build()
+        .flags(squeue::Flags::IO_LINK)
+        .user_data(user_data(i, SEND));
+    let recv = opcode::Recv::new(fd, c.back.as_mut_ptr(), len)
+        .flags(libc::MSG_WAITALL)
+        .build()
+        .user_data(user_data(i, RECV));
+    push(ring, send);
+    push(ring, recv);
+    c.in_flight += 2;
+}
+
+/// Queues one entry, submitting what is queued first when the queue is full. The queue holds
+/// two entries per connection, so it is full only in passing; a kernel that takes nothing in
+/// 100 tries loses the entry, and its message times out.
+fn push(ring: &mut IoUring, entry: squeue::Entry) {
+    for _ in 0..100 {
+        // SAFETY: every buffer an entry points into (the block, a connection's `back`) outlives
+        // the entry: both live until every entry in flight has completed (the drain in
+        // ping_pong, which leaks them rather than free them while the kernel holds any).
+        if unsafe { ring.submission().push(&entry) }.is_ok() {
+            return;
+        }
+        let _ = ring.submit();
+    }
+}
+
+/// Ends a connection: shutting it down completes whatever the kernel still has queued on it.
+fn quit(c: &mut Conn) {
+    c.alive = false;
+    if let Some(s) = &c.stream {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+}
