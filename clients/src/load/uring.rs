@@ -64,9 +64,9 @@ pub(super) fn ping_pong(
     fill_seeded(0x9e37, 0, &mut block);
     let mut conns: Vec<Conn> = (0..connections).map(|i| open(cfg, i, payload)).collect();
     let len = u32::try_from(payload).map_err(|_| "payload too large".to_string())?;
-    for i in 0..conns.len() {
-        if conns[i].alive {
-            submit(&mut ring, &mut conns[i], i, &block, len);
+    for (i, c) in conns.iter_mut().enumerate() {
+        if c.alive {
+            submit(&mut ring, c, i, &block, len);
         }
     }
     let tick = types::Timespec::new().nsec(TICK.as_nanos() as u32);
