@@ -11,6 +11,21 @@ fn args(list: &[&str]) -> Arguments {
     Arguments::from_iter(std::iter::once("conformance").chain(list.iter().copied()))
 }
 
+/// Runs `suite` under libtest's `list` arguments with its output in a log file (so that a
+/// failing trial this test expects does not print FAILED into the test run's own output), and
+/// returns the conclusion and the log.
+fn run_logged(suite: Suite, list: &[&str]) -> (echo_conform_harness::Conclusion, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let log = dir.path().join("trials.log");
+    let mut a = args(list);
+    a.logfile = Some(log.display().to_string());
+    let conclusion = suite.run(&a);
+    (
+        conclusion,
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
 fn spec_size() -> usize {
     echo_spec::Spec::embedded()
         .expect("embedded spec")
@@ -40,7 +55,11 @@ fn lists_one_trial_per_case_and_launches_nothing() {
 #[test]
 fn an_unclaimed_case_is_ignored_with_its_reason_and_include_ignored_runs_it() {
     let suite = || Suite::command(server_cmd("threaded", &[])).claims("stream,forever,concurrent");
-    let conclusion = suite().run(&args(&["--exact", "oneshot/oneshot.reply-then-close"]));
+    let (conclusion, log) = run_logged(suite(), &["--exact", "oneshot/oneshot.reply-then-close"]);
+    assert!(
+        log.contains("NOT-CLAIMED: the case requires oneshot"),
+        "{log}"
+    );
     assert_eq!(
         (
             conclusion.num_passed,
@@ -51,11 +70,14 @@ fn an_unclaimed_case_is_ignored_with_its_reason_and_include_ignored_runs_it() {
         "{conclusion:?}"
     );
     // Run as --detect runs it, the threaded model fails the oneshot case; unclaimed, it does not gate.
-    let conclusion = suite().run(&args(&[
-        "--include-ignored",
-        "--exact",
-        "oneshot/oneshot.reply-then-close",
-    ]));
+    let (conclusion, _) = run_logged(
+        suite(),
+        &[
+            "--include-ignored",
+            "--exact",
+            "oneshot/oneshot.reply-then-close",
+        ],
+    );
     assert_eq!(
         (conclusion.num_failed, conclusion.num_ignored),
         (0, 1),
@@ -77,9 +99,10 @@ fn family_both_gives_ipv6_twins() {
 
 #[test]
 fn a_filter_runs_only_the_cases_it_selects() {
-    let conclusion = Suite::command(server_cmd("threaded", &[]))
-        .claims("stream,forever,concurrent")
-        .run(&args(&["echo.stream"]));
+    let (conclusion, _) = run_logged(
+        Suite::command(server_cmd("threaded", &[])).claims("stream,forever,concurrent"),
+        &["echo.stream"],
+    );
     assert_eq!(conclusion.num_passed, 2, "{conclusion:?}");
     assert_eq!(conclusion.num_failed, 0, "{conclusion:?}");
     assert_eq!(
@@ -91,10 +114,16 @@ fn a_filter_runs_only_the_cases_it_selects() {
 
 #[test]
 fn a_broken_server_fails_the_trial_of_its_defect() {
-    let conclusion = Suite::command(mutant_cmd("truncate"))
-        .claims("stream,forever,concurrent")
-        .run(&args(&["--exact", "echo/echo.stream.1mib"]));
+    let (conclusion, log) = run_logged(
+        Suite::command(mutant_cmd("truncate")).claims("stream,forever,concurrent"),
+        &["--exact", "echo/echo.stream.1mib"],
+    );
     assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
+    // The failure's message is the case's evidence.
+    assert!(
+        log.contains("expect_echo") && log.contains("STALL"),
+        "{log}"
+    );
 }
 
 /// A server in the test process that echoes each read back through a transform.
@@ -122,33 +151,43 @@ fn in_process(transform: fn(&mut [u8])) -> Suite {
 
 #[test]
 fn an_in_process_server_passes_and_its_process_cases_are_skipped() {
-    let conclusion = in_process(|_| {}).run(&args(&["echo."]));
+    let (conclusion, _) = run_logged(in_process(|_| {}), &["echo."]);
     assert_eq!(conclusion.num_failed, 0, "{conclusion:?}");
     assert!(conclusion.num_passed >= 8, "{conclusion:?}");
-    let conclusion = in_process(|_| {}).run(&args(&["--exact", "resources/resources.no-leaks"]));
+    let (conclusion, log) = run_logged(
+        in_process(|_| {}),
+        &["--exact", "resources/resources.no-leaks"],
+    );
     assert_eq!(
         (conclusion.num_passed, conclusion.num_ignored),
         (0, 1),
         "a process case is skipped for a server in process: {conclusion:?}"
     );
+    assert!(log.contains("SKIP"), "{log}");
 }
 
 #[test]
 fn an_in_process_server_that_corrupts_bytes_fails() {
-    let conclusion = in_process(|b| b.iter_mut().for_each(|x| *x = x.to_ascii_uppercase()))
-        .run(&args(&["--exact", "echo/echo.text.short"]));
+    let (conclusion, log) = run_logged(
+        in_process(|b| b.iter_mut().for_each(|x| *x = x.to_ascii_uppercase())),
+        &["--exact", "echo/echo.text.short"],
+    );
     assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
+    assert!(log.contains("MISMATCH"), "{log}");
 }
 
 #[test]
 fn a_launcher_that_fails_fails_every_selected_trial() {
-    let conclusion = Suite::in_process(|_| -> std::io::Result<()> {
-        Err(std::io::Error::other("no server today"))
-    })
-    .claims("stream,forever,concurrent")
-    .run(&args(&["echo.text"]));
+    let (conclusion, log) = run_logged(
+        Suite::in_process(|_| -> std::io::Result<()> {
+            Err(std::io::Error::other("no server today"))
+        })
+        .claims("stream,forever,concurrent"),
+        &["echo.text"],
+    );
     assert!(conclusion.num_failed >= 1, "{conclusion:?}");
     assert_eq!(conclusion.num_passed, 0, "{conclusion:?}");
+    assert!(log.contains("no server today"), "{log}");
 }
 
 #[test]
