@@ -9,6 +9,7 @@
 #   INPUT_JUNIT    where the JUnit report goes (default: echo-conform-junit.xml)
 #   INPUT_REPORTS  where every report format goes (default: echo-conform-report)
 #   INPUT_VERSION  a release tag to download the static binary from
+#   INPUT_REPOSITORY  owner/name of the releases (default: derived from the action's own path)
 #   INPUT_BIN_DIR  a directory that already holds echo-conform (CI passes target/dist/...)
 # The binary comes from INPUT_BIN_DIR, else the release INPUT_VERSION (checked against its
 # .sha256), else a build from source with `cargo xtask dist` when cargo is there.
@@ -20,17 +21,30 @@ claims=${INPUT_CLAIMS:-stream,forever,sequential}
 junit=${INPUT_JUNIT:-echo-conform-junit.xml}
 reports=${INPUT_REPORTS:-echo-conform-report}
 here="$(cd "$(dirname "$0")/.." && pwd)"
-triple=x86_64-unknown-linux-gnu
 
 bin_dir=${INPUT_BIN_DIR:-}
 if [ -z "$bin_dir" ] && [ -n "${INPUT_VERSION:-}" ]; then
-    repo=${ECHO_CONFORM_REPO:-${GITHUB_ACTION_REPOSITORY:-}}
-    : "${repo:?set ECHO_CONFORM_REPO=owner/name to download a release}"
-    name="echo-conform-${INPUT_VERSION#v}-$triple"
-    tmp=$(mktemp -d)
+    repo=${INPUT_REPOSITORY:-}
+    if [ -z "$repo" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
+        # A composite action's steps see no github.action_repository; its checkout lives at
+        # .../_actions/OWNER/NAME/REF, which names it.
+        ref_dir=$(dirname "$GITHUB_ACTION_PATH/.")
+        repo="$(basename "$(dirname "$(dirname "$ref_dir")")")/$(basename "$(dirname "$ref_dir")")"
+    fi
+    : "${repo:?give the input repository (owner/name) to download a release}"
     url="https://github.com/$repo/releases/download/$INPUT_VERSION"
-    echo "echo-conform action: downloading $url/$name.tar.gz"
-    curl -fsSL -o "$tmp/$name.tar.gz" "$url/$name.tar.gz"
+    tmp=$(mktemp -d)
+    name=""
+    # `cargo xtask dist` names its output after the target it built: musl where it could, else gnu.
+    for triple in x86_64-unknown-linux-musl x86_64-unknown-linux-gnu; do
+        candidate="echo-conform-${INPUT_VERSION#v}-$triple"
+        if curl -fsSL -o "$tmp/$candidate.tar.gz" "$url/$candidate.tar.gz"; then
+            name=$candidate
+            break
+        fi
+    done
+    [ -n "$name" ] || { echo "echo-conform action: no release asset for $INPUT_VERSION at $url" >&2; exit 2; }
+    echo "echo-conform action: downloaded $url/$name.tar.gz"
     curl -fsSL -o "$tmp/$name.tar.gz.sha256" "$url/$name.tar.gz.sha256"
     (cd "$tmp" && sha256sum -c "$name.tar.gz.sha256")
     tar -C "$tmp" -xzf "$tmp/$name.tar.gz"
@@ -43,7 +57,7 @@ elif [ -z "$bin_dir" ]; then
     fi
     echo "echo-conform action: building the static binaries with cargo xtask dist"
     (cd "$here" && cargo xtask dist)
-    bin_dir=$(ls -d "$here"/target/dist/echo-conform-*-*/ | head -n 1)
+    bin_dir=$(cat "${CARGO_TARGET_DIR:-$here/target}/dist/LATEST")
 fi
 runner="$bin_dir/echo-conform"
 [ -x "$runner" ] || { echo "echo-conform action: no echo-conform in $bin_dir" >&2; exit 2; }

@@ -200,3 +200,42 @@ fn a_bad_claim_is_a_setup_error_naming_the_flag() {
     };
     assert!(err.to_string().contains("--claims"), "{err}");
 }
+
+#[test]
+fn a_baseline_written_by_the_harness_makes_a_known_failure_an_ignored_trial() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let base = dir.path().join("baseline.json");
+    let base = base.to_str().expect("a UTF-8 path");
+    let suite = |flag: &str| {
+        Suite::command(mutant_cmd("truncate"))
+            .claims("stream,forever,concurrent")
+            .flag(flag)
+            .flag(base)
+    };
+    let one = ["--exact", "echo/echo.stream.1mib"];
+    let (conclusion, _) = run_logged(suite("--write-baseline"), &one);
+    assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
+    assert!(
+        std::path::Path::new(base).is_file(),
+        "--write-baseline wrote nothing"
+    );
+    let (conclusion, log) = run_logged(suite("--baseline"), &one);
+    assert_eq!(
+        (conclusion.num_failed, conclusion.num_ignored),
+        (0, 1),
+        "{conclusion:?}\n{log}"
+    );
+    assert!(log.contains("known failure"), "{log}");
+}
+
+#[test]
+fn output_and_format_are_refused_naming_libtest() {
+    let Err(err) = Suite::command("x {port}")
+        .flag("--format")
+        .flag("json")
+        .trials(&args(&[]))
+    else {
+        panic!("--format json was accepted");
+    };
+    assert!(err.to_string().contains("--format"), "{err}");
+}

@@ -8,7 +8,7 @@
 //! (LDAP, sssd, systemd-homed) needs the host's NSS, and [`Source::Nss`] says when that happened.
 //!
 //! ```
-//! let root = echo_accounts::user("root").expect("every Linux has root");
+//! let root = echo_accounts::user("root").unwrap().expect("every Linux has root");
 //! assert_eq!(root.uid, 0);
 //! ```
 
@@ -103,43 +103,43 @@ pub fn group_by_gid_in(group: &Path, gid: u32) -> Option<Group> {
         .find(|g| g.gid == gid)
 }
 
-/// The user called `name`: `/etc/passwd`, then NSS.
-pub fn user(name: &str) -> Option<User> {
-    user_in(Path::new(PASSWD), name).or_else(|| {
-        let u = nix::unistd::User::from_name(name).ok().flatten()?;
-        Some(User {
-            name: u.name,
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            source: Source::Nss,
-        })
-    })
+/// A group as NSS returned it.
+fn nss_group(g: nix::unistd::Group) -> Group {
+    Group {
+        name: g.name,
+        gid: g.gid.as_raw(),
+        source: Source::Nss,
+    }
 }
 
-/// The group called `name`: `/etc/group`, then NSS.
-pub fn group(name: &str) -> Option<Group> {
-    group_in(Path::new(GROUP), name).or_else(|| {
-        let g = nix::unistd::Group::from_name(name).ok().flatten()?;
-        Some(Group {
-            name: g.name,
-            gid: g.gid.as_raw(),
-            source: Source::Nss,
-        })
-    })
+/// The user called `name`: `/etc/passwd`, then NSS. `Err` when NSS itself failed (not when it
+/// found no such user).
+pub fn user(name: &str) -> Result<Option<User>, nix::Error> {
+    if let Some(u) = user_in(Path::new(PASSWD), name) {
+        return Ok(Some(u));
+    }
+    Ok(nix::unistd::User::from_name(name)?.map(|u| User {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+        source: Source::Nss,
+    }))
 }
 
-/// The group with `gid`: `/etc/group`, then NSS.
-pub fn group_by_gid(gid: u32) -> Option<Group> {
-    group_by_gid_in(Path::new(GROUP), gid).or_else(|| {
-        let g = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
-            .ok()
-            .flatten()?;
-        Some(Group {
-            name: g.name,
-            gid,
-            source: Source::Nss,
-        })
-    })
+/// The group called `name`: `/etc/group`, then NSS. `Err` when NSS itself failed.
+pub fn group(name: &str) -> Result<Option<Group>, nix::Error> {
+    if let Some(g) = group_in(Path::new(GROUP), name) {
+        return Ok(Some(g));
+    }
+    Ok(nix::unistd::Group::from_name(name)?.map(nss_group))
+}
+
+/// The group with `gid`: `/etc/group`, then NSS. `Err` when NSS itself failed.
+pub fn group_by_gid(gid: u32) -> Result<Option<Group>, nix::Error> {
+    if let Some(g) = group_by_gid_in(Path::new(GROUP), gid) {
+        return Ok(Some(g));
+    }
+    Ok(nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))?.map(nss_group))
 }
 
 #[cfg(test)]
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_files_answer_first() {
-        let root = user("root").expect("root exists");
+        let root = user("root").unwrap().expect("root exists");
         assert_eq!((root.uid, root.source), (0, Source::Files));
     }
 }

@@ -104,8 +104,19 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
         }
         None => emit(&text)?,
     }
+    write_files(args, &report, &gating)?;
+    Ok(report.exit_code)
+}
+
+/// Writes what `--report-dir` and `--write-baseline` ask for, after a run; the CLI and the
+/// harness both call it.
+pub fn write_files(
+    args: &RunArgs,
+    report: &report::RunReport,
+    gating: &crate::gate::Options,
+) -> Result<(), Error> {
     if let Some(dir) = &args.report_dir {
-        report::dir::write(dir, &report)
+        report::dir::write(dir, report)
             .map_err(|e| Error::Io(format!("--report-dir: cannot write {}: {e}", dir.display())))?;
     }
     if let Some(path) = &gating.write_baseline {
@@ -117,7 +128,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             ))
         })?;
     }
-    Ok(report.exit_code)
+    Ok(())
 }
 
 /// Runs a checked `run` invocation through the whole pipeline (execute, `--repeat`, the gate)

@@ -45,19 +45,23 @@ pub fn resolve(
     // /etc/passwd and /etc/group first, then NSS (echo-accounts): a static build needs no
     // NSS module for the default `nobody` and `nogroup`.
     let u = echo_accounts::user(user)
+        .map_err(|e| format!("cannot look up user `{user}`: {e}"))?
         .ok_or_else(|| format!("user `{user}` does not exist here (--priv-user)"))?;
     let (group_name, gid, group_fallback) = match group {
         Some(g) => {
             let found = echo_accounts::group(g)
+                .map_err(|e| format!("cannot look up group `{g}`: {e}"))?
                 .ok_or_else(|| format!("group `{g}` does not exist here (--priv-group)"))?;
             (g.to_string(), found.gid, None)
         }
-        None => match echo_accounts::group(DEFAULT_GROUP) {
+        None => match echo_accounts::group(DEFAULT_GROUP).ok().flatten() {
             Some(found) => (DEFAULT_GROUP.to_string(), found.gid, None),
             None => {
                 let gid = u.gid;
-                let name =
-                    echo_accounts::group_by_gid(gid).map_or_else(|| gid.to_string(), |g| g.name);
+                let name = echo_accounts::group_by_gid(gid)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| gid.to_string(), |g| g.name);
                 let note = format!(
                     "group `{DEFAULT_GROUP}` does not exist; using `{user}`'s primary group `{name}` ({gid})"
                 );
@@ -111,12 +115,12 @@ pub fn skip_reason(target: &Result<PrivTarget, String>) -> Option<String> {
 
 /// The uid of `name`, if that user exists.
 pub fn uid_of(name: &str) -> Option<u32> {
-    echo_accounts::user(name).map(|u| u.uid)
+    echo_accounts::user(name).ok().flatten().map(|u| u.uid)
 }
 
 /// The gid of `name`, if that group exists.
 pub fn gid_of(name: &str) -> Option<u32> {
-    echo_accounts::group(name).map(|g| g.gid)
+    echo_accounts::group(name).ok().flatten().map(|g| g.gid)
 }
 
 /// True when the runner's effective uid is 0.

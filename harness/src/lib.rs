@@ -12,7 +12,15 @@
 //!   trials, with the reason after `ignored`;
 //! - a heavy case (`scale.*`, `property.stream.heavy`) is an ignored trial unless the suite
 //!   asks for `--heavy`; `--ignored` runs them, and `--include-ignored` runs them and every
-//!   unclaimed case, as `--detect --heavy` would.
+//!   unclaimed case, as `--detect --heavy` would;
+//! - with `--baseline`, a claimed regression fails whatever its level and a failure the baseline
+//!   already has is ignored, as the CLI's exit code has it;
+//! - a server problem (a crash, an instance that would not start: the CLI's exit 3) fails every
+//!   selected trial that ran, so that no filter hides it.
+//!
+//! `--report-dir` and `--write-baseline` write their files as the CLI does; `--output` and
+//! `--format` are refused (libtest renders the results: `cargo test -- --format json`). Suites
+//! run one at a time within a process (the runner reaps the children it adopts process-wide).
 //!
 //! libtest's own flags work: a filter (`cargo test -- echo.stream`), `--exact`, `--skip`,
 //! `--list`, `--format terse|json`, `--ignored`. Only the selected cases run, so nextest, which

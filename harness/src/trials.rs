@@ -24,14 +24,26 @@ fn setup(e: impl std::fmt::Display) -> SetupError {
 }
 
 fn parse(argv: &[String]) -> Result<RunArgs, SetupError> {
-    match Cli::try_parse_from(argv)
+    let args = match Cli::try_parse_from(argv)
         .map_err(|e| setup(e.render()))?
         .command
     {
-        Command::Run(args) => Ok(args),
-        _ => Err(setup("the harness builds a `run` command line")),
+        Command::Run(args) => args,
+        _ => return Err(setup("the harness builds a `run` command line")),
+    };
+    // libtest renders the results; `--report-dir` writes the report files as well.
+    if args.output.is_some() || args.format != echo_conform::flags::Format::Human {
+        return Err(setup(
+            "--output and --format are libtest's to choose here (`cargo test -- --format json`); \
+             use --report-dir for the report files",
+        ));
     }
+    Ok(args)
 }
+
+/// One run of the pipeline at a time in a process: the runner reaps the zombies it adopts
+/// process-wide, so two runs at once could take each other's server exits.
+static ONE_RUN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The trials of `suite` under `args`. Nothing is launched when libtest only lists, or when the
 /// filters leave no case.
@@ -90,8 +102,8 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
     if args.list || chosen.is_empty() {
         return Ok(named.iter().map(placeholder).collect());
     }
-    // Only the chosen cases run; `--ignored` and `--include-ignored` run the unclaimed ones too, as
-    // `--detect` does.
+    // Only the chosen cases run; `--ignored` runs the heavy ones, and `--include-ignored` the
+    // heavy and the unclaimed ones, as `--detect --heavy` does.
     suite.flags = without_case_flags(&suite.flags);
     for id in &chosen {
         suite.flags.extend(["--case".to_string(), id.to_string()]);
@@ -116,35 +128,57 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
                 .collect());
         }
     };
-    let (by_id, problems) = results;
+    let Ran {
+        by_id,
+        problems,
+        gate,
+    } = results;
+    // A server problem (it crashed, or an instance would not start) makes the CLI exit 3 whatever
+    // the cases say: here it fails every selected trial that ran, so no filter can hide it.
+    let problems = (!problems.is_empty()).then(|| {
+        format!(
+            "the server had problems during the run (echo-conform would exit 3):\n{}",
+            problems.join("\n")
+        )
+    });
     for n in &named {
         let result = by_id.get(&n.id).cloned();
         let unclaimed = n.unclaimed.clone();
+        let problems = problems.clone();
+        let gate = gate.clone();
         trials.push(
             Trial::ignorable_test(n.name.clone(), move || match result {
                 Some(r) if r.grade == Grade::NotClaimed => Ok(Completion::ignored_with(
                     unclaimed.unwrap_or_else(|| "NOT-CLAIMED".into()),
                 )),
-                Some(r) => verdict(&r, strict),
+                Some(r) => match (verdict(&r, strict, gate.as_ref()), problems) {
+                    (Ok(Completion::Completed), Some(p)) => Err(Failed::from(p)),
+                    (Err(e), Some(p)) => Err(Failed::from(format!(
+                        "{}\n{p}",
+                        e.message().unwrap_or_default()
+                    ))),
+                    (outcome, _) => outcome,
+                },
                 None => Ok(Completion::ignored_with("not selected")),
             })
             .with_ignored_flag(n.ignored),
         );
     }
-    if !problems.is_empty() {
-        let text = problems.join("\n");
-        trials.push(Trial::test("run/server-problems", move || {
-            Err(Failed::from(text))
-        }));
-    }
     Ok(trials)
 }
 
-type Ran = (BTreeMap<String, CaseResult>, Vec<String>);
+/// What a run left for the trials: each case's result by id, the server's problems, and what
+/// the gate (`--baseline`, `--expect-fail`) made of the results.
+struct Ran {
+    by_id: BTreeMap<String, CaseResult>,
+    problems: Vec<String>,
+    gate: Option<echo_conform::gate::GateReport>,
+}
 
 /// Launches an in-process server when there is one, then runs the pipeline. `Err` when the
 /// server cannot be started or reached.
 fn run(suite: Suite) -> Result<(Ran, bool), String> {
+    let _one = ONE_RUN.lock().unwrap_or_else(|e| e.into_inner());
     let target = suite.target();
     let Suite { server, flags } = suite;
     let (target, handle) = match server {
@@ -157,15 +191,21 @@ fn run(suite: Suite) -> Result<(Ran, bool), String> {
     let run_args = parse(&crate::argv(target, &flags)).map_err(|e| e.to_string())?;
     let spec = echo_conform::cli::load(run_args.spec.as_deref()).map_err(|e| e.to_string())?;
     let cfg = echo_conform::config::run_config(&run_args, &spec).map_err(|e| e.to_string())?;
-    let (report, _) =
+    let (report, gating) =
         echo_conform::cli::evaluate(&run_args, &spec, &cfg, &|_| {}).map_err(|e| e.to_string())?;
     drop(handle);
+    echo_conform::cli::write_files(&run_args, &report, &gating).map_err(|e| e.to_string())?;
     let by_id = report
         .cases
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
+        .iter()
+        .map(|r| (r.id.clone(), r.clone()))
         .collect();
-    Ok(((by_id, report.server_problems), cfg.strict))
+    let ran = Ran {
+        by_id,
+        problems: report.server_problems,
+        gate: report.gate,
+    };
+    Ok((ran, cfg.strict))
 }
 
 /// Adds a switch to `flags` unless it is there (clap refuses a switch given twice).
@@ -192,18 +232,39 @@ fn without_case_flags(flags: &[String]) -> Vec<String> {
     out
 }
 
-/// A case's result as a trial's outcome.
-fn verdict(r: &CaseResult, strict: bool) -> Result<Completion, Failed> {
+/// A case's result as a trial's outcome, judged as the CLI's exit code judges it: a claimed
+/// regression against `--baseline` fails whatever its level, and a failure the baseline already
+/// knows does not.
+fn verdict(
+    r: &CaseResult,
+    strict: bool,
+    gate: Option<&echo_conform::gate::GateReport>,
+) -> Result<Completion, Failed> {
     let evidence = r.evidence.as_deref().unwrap_or("");
     let first_line = evidence.lines().next().unwrap_or("");
-    // An unclaimed case runs only under `--ignored`, as `--detect` runs it: it never gates.
+    let listed = |ids: &[String]| ids.contains(&r.id);
+    if let Some(g) = gate {
+        if r.claimed && listed(&g.regressions) {
+            return Err(Failed::from(format!(
+                "REGRESSION against the baseline ({}): {}",
+                r.grade.label(),
+                failure_text(r)
+            )));
+        }
+        if r.claimed && r.grade.is_failing() && listed(&g.known_failures) {
+            return Ok(Completion::ignored_with(format!(
+                "known failure (the baseline has it): {first_line}"
+            )));
+        }
+    }
+    // An unclaimed case runs only under `--include-ignored`, as `--detect` runs it: it never gates.
     let gates = r.claimed && gating_level(r.level, strict);
     match r.grade {
         Grade::Pass | Grade::Info => Ok(Completion::Completed),
         Grade::NotClaimed => Ok(Completion::ignored_with("not claimed by the server")),
         Grade::Skip => Ok(Completion::ignored_with(format!("SKIP: {first_line}"))),
         Grade::XFail => Ok(Completion::ignored_with(format!("XFAIL: {first_line}"))),
-        Grade::XPass if strict => Err(Failed::from(
+        Grade::XPass if strict && r.claimed => Err(Failed::from(
             "XPASS: listed as expected to fail, and passed: remove it from the list",
         )),
         Grade::XPass => Ok(Completion::Completed),

@@ -1,6 +1,6 @@
 //! `cargo xtask dist`: static binaries of `echo-conform`, `echo-server` and `echo-load`, a
-//! checksum file and a tarball in `target/dist/`, then a check that the runner works from a
-//! directory with no toolchain on PATH.
+//! checksum file and a tarball in `target/dist/` (whose `LATEST` names the directory just
+//! written), then a check that the runner works from a directory with no toolchain on PATH.
 //!
 //! musl is used when the toolchain has the target installed. Otherwise (these machines reach
 //! only the package registries, so no rustup target can be added) the host's glibc target is
@@ -63,6 +63,8 @@ pub fn run(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
         parent.join(format!("{tarball}.sha256")),
         format!("{}  {tarball}\n", hex(&digest)),
     )?;
+    // Scripts (`action/run.sh`, `.ci/action-check`) read which directory this run wrote.
+    std::fs::write(parent.join("LATEST"), format!("{}\n", dist.display()))?;
     println!("dist: {} ({target})", dist.display());
     print!("{sums}");
     smoke(&dist)?;

@@ -62,7 +62,9 @@ pub(super) fn ping_pong(
     }
     let mut block = vec![0u8; BLOCK + payload];
     fill_seeded(0x9e37, 0, &mut block);
-    let mut conns: Vec<Conn> = (0..connections).map(|i| open(cfg, i, payload)).collect();
+    let mut conns: Vec<Conn> = (0..connections)
+        .map(|i| open(cfg, i, payload, end))
+        .collect();
     let len = u32::try_from(payload).map_err(|_| "payload too large".to_string())?;
     for (i, c) in conns.iter_mut().enumerate() {
         if c.alive {
@@ -116,8 +118,12 @@ pub(super) fn ping_pong(
                     // A short send: the rest goes on its own; the linked recv is still waiting.
                     let rest = &block[c.at + c.sent..c.at + payload];
                     let send = opcode::Send::new(c.fd(), rest.as_ptr(), rest.len() as u32);
-                    push(&mut ring, send.build().user_data(user_data(i, SEND)));
-                    c.in_flight += 1;
+                    if push(&mut ring, &[send.build().user_data(user_data(i, SEND))]) {
+                        c.in_flight += 1;
+                    } else {
+                        c.worker.error("submit");
+                        quit(c);
+                    }
                 }
                 continue;
             }
@@ -132,8 +138,12 @@ pub(super) fn ping_pong(
                 let rest = &mut c.back[c.got..];
                 let recv = opcode::Recv::new(fd, rest.as_mut_ptr(), rest.len() as u32)
                     .flags(libc::MSG_WAITALL);
-                push(&mut ring, recv.build().user_data(user_data(i, RECV)));
-                c.in_flight += 1;
+                if push(&mut ring, &[recv.build().user_data(user_data(i, RECV))]) {
+                    c.in_flight += 1;
+                } else {
+                    c.worker.error("submit");
+                    quit(c);
+                }
                 continue;
             }
             if c.back[..] != block[c.at..c.at + payload] {
@@ -180,15 +190,29 @@ pub(super) fn ping_pong(
 
 /// Connects connection `i` (from the `i`-th source address, in turn), blocking, within the
 /// operation timeout. A failure is counted and leaves the connection dead.
-fn open(cfg: &LoadConfig, i: usize, payload: usize) -> Conn {
+fn open(cfg: &LoadConfig, i: usize, payload: usize, end: Instant) -> Conn {
     let mut worker = Worker::new();
     let connect = || -> std::io::Result<TcpStream> {
+        // The connects run one after another: none starts after the end of the run.
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the run ended",
+            ));
+        }
         let socket = Socket::new(Domain::for_address(cfg.addr), Type::STREAM, None)?;
         if !cfg.sources.is_empty() {
             let source = SocketAddr::new(cfg.sources[i % cfg.sources.len()], 0);
+            if source.is_ipv4() {
+                // As in the tokio modes: the port is picked at connect time, by the 4-tuple.
+                let no_port = nix::sys::socket::sockopt::IpBindAddressNoPort;
+                nix::sys::socket::setsockopt(&socket, no_port, &true)
+                    .map_err(std::io::Error::from)?;
+            }
             socket.bind(&source.into())?;
         }
-        socket.connect_timeout(&cfg.addr.into(), cfg.op_timeout)?;
+        socket.connect_timeout(&cfg.addr.into(), cfg.op_timeout.min(left))?;
         socket.set_tcp_nodelay(true)?;
         Ok(socket.into())
     };
@@ -231,24 +255,37 @@ fn submit(ring: &mut IoUring, c: &mut Conn, i: usize, block: &[u8], len: u32) {
         .flags(libc::MSG_WAITALL)
         .build()
         .user_data(user_data(i, RECV));
-    push(ring, send);
-    push(ring, recv);
-    c.in_flight += 2;
+    // The pair goes in together, so that a submission never cuts the link between them.
+    if push(ring, &[send, recv]) {
+        c.in_flight += 2;
+    } else {
+        c.worker.error("submit");
+        quit(c);
+    }
 }
 
-/// Queues one entry, submitting what is queued first when the queue is full. The queue holds
-/// two entries per connection, so it is full only in passing; a kernel that takes nothing in
-/// 100 tries loses the entry, and its message times out.
-fn push(ring: &mut IoUring, entry: squeue::Entry) {
+/// Queues `entries` together, first submitting what is queued when there is no room for all of
+/// them. `false` when the kernel took nothing in 100 tries: then none was queued, and the
+/// caller ends that connection.
+fn push(ring: &mut IoUring, entries: &[squeue::Entry]) -> bool {
     for _ in 0..100 {
-        // SAFETY: every buffer an entry points into (the block, a connection's `back`) outlives
-        // the entry: both live until every entry in flight has completed (the drain in
-        // ping_pong, which leaks them rather than free them while the kernel holds any).
-        if unsafe { ring.submission().push(&entry) }.is_ok() {
-            return;
+        let mut sq = ring.submission();
+        if sq.capacity() - sq.len() >= entries.len() {
+            for entry in entries {
+                // SAFETY: every buffer an entry points into (the block, a connection's `back`)
+                // outlives the entry: both live until every entry in flight has completed (the
+                // drain in ping_pong, which leaks them and the ring rather than free them while
+                // the kernel holds any). Room for all of them was checked just above.
+                if unsafe { sq.push(entry) }.is_err() {
+                    return false;
+                }
+            }
+            return true;
         }
+        drop(sq);
         let _ = ring.submit();
     }
+    false
 }
 
 /// Ends a connection: shutting it down completes whatever the kernel still has queued on it.

@@ -135,6 +135,7 @@ pub fn become_subreaper() -> Result<(), String> {
     // SAFETY: prctl with an integer argument changes only this process's attribute.
     let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if rc == 0 {
+        SUBREAPER.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     } else {
         Err(format!(
@@ -144,9 +145,16 @@ pub fn become_subreaper() -> Result<(), String> {
     }
 }
 
+/// Set once this process is a subreaper: only then are zombie children adopted ones.
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Reaps, without waiting, every zombie the runner adopted that is not `keep` (a launched server
-/// whose `Child` handle reaps it).
+/// whose `Child` handle reaps it). A process that is not a subreaper (a test binary running the
+/// harness) adopts nothing, and its zombie children belong to whoever started them: it reaps none.
 pub fn reap_adopted(keep: &[i32]) {
+    if !SUBREAPER.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let me = std::process::id() as i32;
     for (pid, r) in table() {
         if r.ppid == me && !r.live && !keep.contains(&pid) {

@@ -101,7 +101,9 @@ impl Conn {
         match self.stream.read(&mut buf[..limit]) {
             Ok(0) => self.peer_closed = true,
             Ok(n) => {
-                if self.phase == Phase::Echoing {
+                // A oneshot connection answers one read only, even if an error or hang-up event
+                // brings the loop here again after its reply.
+                if self.phase == Phase::Echoing && !self.replied {
                     let echo = transform.apply(&buf[..n]);
                     let taken = if self.pending() == 0 {
                         self.write_some(&echo)
