@@ -145,7 +145,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub strict: bool,
     /// Cases run at once against a concurrent server; also how many fresh servers may run at once
-    /// for the cases that need their own (at most one per CPU).
+    /// for the cases that need their own (at most one per CPU). Cases that mostly wait by design
+    /// (pauses, watched silences) run beyond this count; 1 runs one case at a time.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// Consider a launched server ready when a line of its output matches this regex, instead of

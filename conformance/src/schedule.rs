@@ -21,8 +21,8 @@ pub enum Placement {
     SharedAlone,
     /// On a fresh instance on a port of its own; other fresh instances may run at the same time.
     FreshBeside,
-    /// On a fresh instance, with nothing else running: a fixed port, a heavy case, a restart, a
-    /// privilege check, or a server reached by address.
+    /// On a fresh instance, with nothing else running: a fixed port (the privileged one, or the
+    /// bind an unprivileged start must be denied), a heavy case, or a server reached by address.
     FreshAlone,
 }
 
@@ -126,12 +126,14 @@ fn can_run_beside_others(plan: &Plan, case: &Case) -> bool {
     let Target::Launch(spec) = &plan.target else {
         return false;
     };
+    // A privilege check on a server given a free port observes only its own instance; the one
+    // that starts it as the target user binds the privileged port itself.
     spec.port.is_none()
         && !case
             .kind
             .steps()
             .iter()
-            .any(|s| s.is_privilege_step() || matches!(s, Step::Restart { .. }))
+            .any(|s| matches!(s, Step::ExpectBindDenied))
         && !case.is_heavy()
 }
 
@@ -246,7 +248,7 @@ mod tests {
             [
                 "shared",
                 "shared-alone",
-                "fresh-alone",
+                "fresh-beside",
                 "fresh-beside",
                 "n/c",
                 "n/c",
@@ -273,6 +275,18 @@ mod tests {
         assert_eq!(kinds(&schedule(&p, &[])), ["skip", "shared"]);
         p.privilege_skip = None;
         assert_eq!(kinds(&schedule(&p, &[])), ["fresh-alone", "shared"]);
+    }
+
+    #[test]
+    fn privilege_checks_on_a_free_port_run_beside_others_but_the_denied_bind_alone() {
+        let mut p = plan(
+            "stream,forever,concurrent",
+            launch(None),
+            &["priv.uid.all-four", "priv.nonroot.eacces"],
+        );
+        p.detect = true;
+        p.privilege_skip = None;
+        assert_eq!(kinds(&schedule(&p, &[])), ["fresh-beside", "fresh-alone"]);
     }
 
     #[test]

@@ -100,20 +100,46 @@ impl Case {
         self.tags.iter().any(|t| t == HEAVY_TAG)
     }
 
-    /// The least time the case's steps spend waiting by design (sleeps, and the stall each
-    /// `write_until_blocked` waits out), in milliseconds: the runner starts the longest waits
-    /// first, so that they overlap the rest of a phase instead of ending it.
+    /// The least time the case's steps spend waiting by design (sleeps, silences watched, paused
+    /// reading, the pauses between chunked writes, and the stall each `write_until_blocked` waits
+    /// out), in milliseconds: the runner starts the longest waits first, and gives cases that
+    /// mostly wait a thread beyond `--jobs`, so that they overlap the rest of a phase instead of
+    /// ending it.
     pub fn waits_at_least_ms(&self) -> u64 {
         fn waits(steps: &[Step]) -> u64 {
             steps
                 .iter()
                 .map(|s| match s {
-                    Step::Sleep { ms } => *ms,
+                    Step::Sleep { ms } | Step::ExpectSilence { ms } | Step::PauseReading { ms } => {
+                        *ms
+                    }
                     Step::WriteUntilBlocked { stall_ms, .. } => *stall_ms,
+                    Step::Send { payload, chunking } if chunking.pause_ms > 0 => {
+                        writes(payload.len(), &chunking.sizes)
+                            .saturating_sub(1)
+                            .saturating_mul(chunking.pause_ms)
+                    }
                     Step::Repeat { times, steps } => u64::from(*times).saturating_mul(waits(steps)),
                     _ => 0,
                 })
                 .fold(0, u64::saturating_add)
+        }
+        /// How many writes a send of `len` bytes cut by `sizes` (cycled) takes; one when unsized.
+        fn writes(len: u64, sizes: &[u32]) -> u64 {
+            let round: u64 = sizes.iter().map(|&s| u64::from(s)).sum();
+            if round == 0 {
+                return 1;
+            }
+            let mut count = (len / round).saturating_mul(sizes.len() as u64);
+            let mut left = len % round;
+            for &s in sizes {
+                if left == 0 {
+                    break;
+                }
+                left = left.saturating_sub(u64::from(s));
+                count += 1;
+            }
+            count.max(1)
         }
         waits(self.kind.steps())
     }
@@ -717,5 +743,27 @@ impl Step {
             Step::Repeat { steps, .. } => steps.iter().any(Step::is_privilege_step),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Spec;
+
+    fn waits(id: &str) -> u64 {
+        let spec = Spec::embedded().expect("the embedded spec");
+        let case = spec.cases.iter().find(|c| c.id == id).expect(id);
+        case.waits_at_least_ms()
+    }
+
+    #[test]
+    fn designed_waits_count_sleeps_silences_stalls_and_pauses_between_writes() {
+        assert_eq!(waits("stream.idle-pause"), 2000);
+        assert_eq!(waits("echo.no-banner"), 500);
+        // "dribbled one byte at a time": 27 one-byte writes, 26 pauses of 15 ms between them.
+        assert_eq!(waits("echo.dribble.one-byte"), 26 * 15);
+        // Ten stalls of 100 ms, then a 100 ms sleep.
+        assert_eq!(waits("hostile.reset-during-echo"), 1100);
+        assert_eq!(waits("echo.text.short"), 0);
     }
 }

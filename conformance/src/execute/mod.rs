@@ -1,10 +1,11 @@
 //! The executor: carries out a [`Schedule`](crate::schedule::Schedule) and hands every case its final verdict.
 //!
-//! Phases, in order: the `--family both` probe ([`family`]); the shared instance ([`shared`]),
-//! first the cases that may run side by side, then the crowds one at a time; fresh instances
-//! ([`fresh`]), side by side where their ports allow, then alone; and last [`attribution`], which
-//! confirms alone every failure seen beside other cases and finds the case behind a crash or a
-//! wedge. [`steps`] runs one case's steps against an address.
+//! Phases, in order: the `--family both` probe ([`family`]); the cases that may run side by side,
+//! those on the shared instance ([`shared`]) at the same time as those on fresh instances of their
+//! own ([`fresh`]), longest designed waits first; the crowds, one at a time on the shared instance;
+//! the fresh cases that must run alone; and last [`attribution`], which confirms alone every
+//! failure seen beside other cases and finds the case behind a crash or a wedge. [`steps`] runs one
+//! case's steps against an address.
 
 pub mod attribution;
 pub mod family;
@@ -126,51 +127,84 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
 
     let side_by_side = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::Shared)));
     let crowds = sched.indices(|p| matches!(p, Placement::SharedAlone));
-    if !side_by_side.is_empty() || !crowds.is_empty() {
-        let shared = shared::Shared::start(plan)?;
-        let jobs = if plan.claims.contains(Claim::Concurrent) {
-            plan.jobs.max(1)
-        } else if let Some(n) = plan.claims.pool() {
-            // Each case side by side may hold a connection or two of the pool.
-            plan.jobs.max(1).min(n as usize / 2)
-        } else {
-            1
-        };
-        {
-            let _machine = crate::os::machine::shared();
-            in_parallel(jobs, &side_by_side, |i| record(shared.run(plan, i, sink)));
+    let beside = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::FreshBeside)));
+    let mut alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
+    let shared = if side_by_side.is_empty() && crowds.is_empty() {
+        None
+    } else {
+        Some(shared::Shared::start(plan)?)
+    };
+    let concurrent = plan.claims.contains(Claim::Concurrent);
+    let jobs = if concurrent {
+        plan.jobs.max(1)
+    } else if let Some(n) = plan.claims.pool() {
+        // Each case side by side may hold a connection or two of the pool.
+        plan.jobs.max(1).min(n as usize / 2)
+    } else {
+        1
+    };
+    // At most one fresh server per CPU at a time, besides the shared one and those whose cases
+    // mostly wait: the cases measure the server, not the machine.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = plan.jobs.max(1).min(cpus);
+    // `--jobs 1` runs one case at a time: the shared phase, then the fresh one.
+    let overlap = plan.jobs > 1;
+    let mostly_waits =
+        |i: usize| overlap && plan.cases[i].case.waits_at_least_ms() >= MOSTLY_WAITS_MS;
+    let at_once = workers > 1 || beside.iter().any(|&i| mostly_waits(i));
+    // With nothing else running, a fresh case's verdict needs no rerun.
+    let beside_others = if (at_once && beside.len() > 1) || (overlap && !side_by_side.is_empty()) {
+        Instance::FreshBeside
+    } else {
+        Instance::FreshAlone
+    };
+    let deferred = Mutex::new(Vec::new());
+    let shared_phase = || {
+        if let Some(shared) = &shared {
+            // Only a concurrent server serves a waiting case's connection beside `--jobs` others.
+            let apart = |i: usize| concurrent && mostly_waits(i);
+            in_parallel_apart(jobs, &side_by_side, apart, |i| {
+                record(shared.run(plan, i, sink))
+            });
         }
+    };
+    let fresh_phase = || {
+        in_parallel_apart(workers, &beside, mostly_waits, |i| {
+            let placement = &sched.placements[i];
+            match run_fresh(plan, i, sink, beside_others) {
+                Err(_) if after_launch_failure(placement) == AfterLaunchFailure::RetryAlone => {
+                    deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i)
+                }
+                Err(e) => record(launch_failed(plan, i, e)),
+                Ok(r) => record(r),
+            }
+        })
+    };
+    {
+        let _machine = crate::os::machine::shared();
+        if overlap {
+            // The shared instance's side-by-side cases and the fresh instances run at the same
+            // time: attribution confirms alone every failure seen there.
+            if let Some(shared) = &shared {
+                shared.fresh_beside(!beside.is_empty());
+            }
+            std::thread::scope(|scope| {
+                scope.spawn(shared_phase);
+                fresh_phase();
+            });
+        } else {
+            shared_phase();
+            fresh_phase();
+        }
+    }
+    if let Some(shared) = shared {
+        shared.fresh_beside(false);
         for &i in &crowds {
             let _machine = crate::os::machine::alone();
             record(shared.run(plan, i, sink));
         }
         shared.stop();
     }
-
-    let beside = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::FreshBeside)));
-    let mut alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
-    let deferred = Mutex::new(Vec::new());
-    // At most one fresh server per CPU at a time: the cases measure the server, not the machine.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = plan.jobs.max(1).min(cpus);
-    // With one worker, or one such case, nothing runs beside it: its verdict needs no rerun.
-    let beside_others = if workers > 1 && beside.len() > 1 {
-        Instance::FreshBeside
-    } else {
-        Instance::FreshAlone
-    };
-    let machine = crate::os::machine::shared();
-    in_parallel(workers, &beside, |i| {
-        let placement = &sched.placements[i];
-        match run_fresh(plan, i, sink, beside_others) {
-            Err(_) if after_launch_failure(placement) == AfterLaunchFailure::RetryAlone => {
-                deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i)
-            }
-            Err(e) => record(launch_failed(plan, i, e)),
-            Ok(r) => record(r),
-        }
-    });
-    drop(machine);
     alone.extend(deferred.into_inner().unwrap_or_else(|e| e.into_inner()));
     for i in alone {
         let _machine = crate::os::machine::alone();
@@ -236,20 +270,43 @@ fn longest_waits_first(plan: &Plan, mut cases: Vec<usize>) -> Vec<usize> {
     cases
 }
 
+/// A case that waits at least this long by design (ms) mostly waits: it gets a thread beyond the
+/// `--jobs` count, since it leaves the CPU to the others.
+const MOSTLY_WAITS_MS: u64 = 300;
+
+/// At most this many cases that mostly wait run beyond the `--jobs` count at once.
+const MAX_APART: usize = 8;
+
+/// Runs `f` on each of `items`: those for which `apart` holds on threads beyond the count (at most
+/// [`MAX_APART`] at once), the rest `workers` at a time.
+fn in_parallel_apart(
+    workers: usize,
+    items: &[usize],
+    apart: impl Fn(usize) -> bool,
+    f: impl Fn(usize) + Sync,
+) {
+    let (own, rest): (Vec<usize>, Vec<usize>) = items.iter().partition(|&&i| apart(i));
+    std::thread::scope(|scope| {
+        if !own.is_empty() {
+            let (own, f) = (&own, &f);
+            scope.spawn(move || in_parallel(own.len().min(MAX_APART), own, f));
+        }
+        in_parallel(workers, &rest, &f);
+    });
+}
+
 /// Runs `f` on each of `items`, `workers` at a time.
 fn in_parallel(workers: usize, items: &[usize], f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
     let workers = workers.max(1).min(items.len().max(1));
-    let done = std::sync::Barrier::new(workers);
+    // Workers may end while servers they launched still serve others: every server is forked by
+    // one long-lived thread (`server::keeper`), so its parent-death signal does not follow them.
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while let Some(&i) = items.get(next.fetch_add(1, Ordering::SeqCst)) {
                     f(i);
                 }
-                // A launched server's parent-death signal follows the thread that started it, so
-                // no worker leaves while another may still be using a server.
-                done.wait();
             });
         }
     });

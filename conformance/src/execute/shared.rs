@@ -9,12 +9,15 @@ use crate::grade::{self, ServerFate};
 use crate::plan::{Plan, Planned, Target};
 use crate::server::{describe, LaunchError, Server};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The shared instance and the cases running against it.
 pub struct Shared {
     state: Mutex<State>,
+    /// True while fresh instances run cases at the same time as this one's.
+    fresh_beside: AtomicBool,
 }
 
 struct State {
@@ -39,6 +42,7 @@ impl Shared {
                 running: Vec::new(),
                 started: 0,
             }),
+            fresh_beside: AtomicBool::new(false),
         })
     }
 
@@ -141,7 +145,9 @@ impl Shared {
         if st.generation != generation {
             return (ServerFate::Fine, None, false);
         }
-        let alone = st.started == 1;
+        // Alone only when first on its generation, with no other case started on it, and no
+        // fresh instance busy beside it.
+        let alone = st.started == 1 && !self.fresh_beside.load(Ordering::SeqCst);
         let Some(server) = st.server.as_mut() else {
             return (ServerFate::Fine, None, alone);
         };
@@ -158,6 +164,11 @@ impl Shared {
         });
         st.server = None;
         (fate, Some(Death::of(status, p.claimed)), alone)
+    }
+
+    /// Says whether fresh instances run cases beside this one's from now on.
+    pub fn fresh_beside(&self, yes: bool) {
+        self.fresh_beside.store(yes, Ordering::SeqCst);
     }
 
     /// Stops the shared instance.

@@ -284,7 +284,8 @@ pub fn restart(o: &mut Observer<'_>, signal: SignalName) -> Result<String, Failu
     let mut spec = o.server.spec().clone();
     spec.port = Some(o.server.addr.port());
     match Server::launch(&spec) {
-        Ok(fresh) => {
+        Ok(mut fresh) => {
+            fresh.keep_port_of(o.server);
             *o.server = fresh;
             // A new instance: a baseline of the old one means nothing.
             o.baseline = None;

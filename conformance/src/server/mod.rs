@@ -1,6 +1,7 @@
 //! The server under test when the runner launches it: its own process group, a free port,
 //! readiness from `/proc`, a tail of its output, and an end on every path.
 
+mod keeper;
 mod launch;
 mod output;
 mod ports;
@@ -34,6 +35,8 @@ pub struct Server {
     mark: String,
     /// True once the launched process exited and left descendants serving.
     daemonized: bool,
+    /// The port kept from other launches of this run while this server (or its restart) owns it.
+    port_hold: Option<ports::PortHold>,
 }
 
 /// Launches so far, for the marks.
@@ -63,10 +66,13 @@ impl Server {
     /// Starts the server without waiting for it to listen. With `as_user = Some((uid, gid))` the child
     /// drops to that user and group (no supplementary groups) before exec, for the non-root cases.
     pub fn start(spec: &LaunchSpec, as_user: Option<(u32, u32)>) -> Result<Server, LaunchError> {
-        let port = match spec.port {
-            Some(p) => p,
-            None => ports::free_port(spec)?,
+        let port_hold = match spec.port {
+            Some(_) => None,
+            None => Some(ports::free_port(spec)?),
         };
+        let port = port_hold
+            .as_ref()
+            .map_or(spec.port.unwrap_or(0), |h| h.port());
         let argv: Vec<String> = spec
             .argv
             .iter()
@@ -130,7 +136,7 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+        let mut child = keeper::spawn(cmd).map_err(|source| LaunchError::Spawn {
             program: argv[0].clone(),
             source,
         })?;
@@ -161,6 +167,7 @@ impl Server {
             spec: spec.clone(),
             mark,
             daemonized: false,
+            port_hold,
         })
     }
 
@@ -385,6 +392,13 @@ impl Server {
         // Descendants the runner adopted as subreaper are its children now: reap them.
         procs::reap_adopted(&groups::leaders());
         graceful
+    }
+
+    /// Takes over the hold on the port of `old`, which this server was launched again on.
+    pub fn keep_port_of(&mut self, old: &mut Server) {
+        if self.port_hold.is_none() {
+            self.port_hold = old.port_hold.take();
+        }
     }
 
     /// The process group id (the leader's pid).
