@@ -338,8 +338,9 @@ pub(super) fn start_burst(addr: SocketAddr, count: u32, tally: &mut Tally) -> Ve
 }
 
 /// Opens `n` connections to `addr`, `burst` at a time; each connect has `timeout`, and no
-/// burst starts after `deadline`. The established connections are returned (non-blocking,
-/// TCP_NODELAY) for the caller to hold.
+/// burst starts after `deadline` or after a burst in which a connect failed (the rest count as
+/// not attempted). The established connections are returned (non-blocking, TCP_NODELAY) for the
+/// caller to hold.
 pub fn open_many(
     addr: SocketAddr,
     n: u32,
@@ -351,8 +352,10 @@ pub fn open_many(
     let tally = in_bursts(n, burst, deadline, |_, this, tally| {
         let pending = start_burst(addr, this, tally);
         settle(pending, timeout, tally, &mut crowd);
-        // With no descriptor left for another socket, the rest would fail the same way.
-        !tally.client_limit
+        // Once a connect failed, not all `n` can be held: the answer is known, and another
+        // burst would only wait out more connect timeouts. (With no descriptor left for another
+        // socket, the rest would fail the same way.)
+        tally.unsuccessful() == 0
     });
     (crowd, tally)
 }

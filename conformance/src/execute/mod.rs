@@ -128,7 +128,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     let side_by_side = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::Shared)));
     let crowds = sched.indices(|p| matches!(p, Placement::SharedAlone));
     let beside = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::FreshBeside)));
-    let mut alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
+    let alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
     let shared = if side_by_side.is_empty() && crowds.is_empty() {
         None
     } else {
@@ -205,10 +205,18 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         }
         shared.stop();
     }
-    alone.extend(deferred.into_inner().unwrap_or_else(|e| e.into_inner()));
-    for i in alone {
-        let _machine = crate::os::machine::alone();
-        match run_fresh(plan, i, sink, Instance::FreshAlone) {
+    let deferred = deferred.into_inner().unwrap_or_else(|e| e.into_inner());
+    for i in alone.into_iter().chain(deferred.iter().copied()) {
+        // A heavy case, or one whose launch failed beside others, keeps the machine to itself. A
+        // case alone only within this run (a fixed port) may overlap other runs of a matrix, in
+        // network namespaces of their own: then a failure of it is confirmed alone, as beside.
+        let heavy = plan.cases[i].case.is_heavy() || deferred.contains(&i);
+        let (_machine, instance) = if heavy || !crate::os::machine::shared_with_other_runs() {
+            (crate::os::machine::alone(), Instance::FreshAlone)
+        } else {
+            (crate::os::machine::shared(), Instance::FreshBeside)
+        };
+        match run_fresh(plan, i, sink, instance) {
             Ok(r) => record(r),
             Err(e) => record(launch_failed(plan, i, e)),
         }

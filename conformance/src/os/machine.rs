@@ -3,8 +3,10 @@
 //!
 //! `matrix` gives every run it starts the same lock file in `ECHO_CONFORM_MACHINE_LOCK`. A phase of
 //! cases that run side by side holds the lock shared, a case that must run alone holds it
-//! exclusively (`flock(2)`), so an alone case of one run never overlaps any case of another. A run
-//! started without the variable (every run but `matrix`'s) takes no lock at all.
+//! exclusively (`flock(2)`), so an alone case of one run never overlaps any case of another. A
+//! case alone only within its run (one on a fixed port: each run has a network namespace of its
+//! own) holds it shared. A run started without the variable (every run but `matrix`'s) takes no
+//! lock at all.
 
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
@@ -15,6 +17,11 @@ pub const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
 /// A held share of the machine; dropping it releases the lock.
 #[derive(Debug)]
 pub struct Hold(#[allow(dead_code)] Option<Flock<File>>);
+
+/// True when this run shares the machine with other runs (a matrix gave it the lock file).
+pub fn shared_with_other_runs() -> bool {
+    std::env::var_os(LOCK_ENV).is_some()
+}
 
 /// Holds the machine shared with other runs' side-by-side phases, waiting for any alone case.
 pub fn shared() -> Hold {
