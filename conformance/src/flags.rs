@@ -43,8 +43,8 @@ pub struct MatrixArgs {
     /// Where the matrix and each server's report directory go.
     #[arg(long, default_value = "echo-conform-matrix")]
     pub out: PathBuf,
-    /// Runs side by side (default: one per CPU). Crowd, heavy and alone cases still keep the
-    /// machine to themselves.
+    /// Runs side by side (default: two per CPU, since runs mostly wait on their servers). Crowd
+    /// and heavy cases still keep the machine to themselves.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
     /// Only these targets (repeatable).

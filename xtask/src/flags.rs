@@ -41,7 +41,7 @@ pub struct Conform {
     pub claims: Option<String>,
     /// Only these reference variants.
     pub only: Vec<String>,
-    /// Runs side by side (`matrix --jobs`); one per CPU when not given.
+    /// Runs side by side (`matrix --jobs`); two per CPU when not given.
     pub jobs: Option<u16>,
 }
 

@@ -56,8 +56,10 @@ pub fn run(args: &MatrixArgs) -> Result<i32, Error> {
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let lock = args.out.join(".machine.lock");
+    // A run mostly waits on its servers (deadlines, designed pauses): two per CPU keep the
+    // machine busy, and the lock keeps crowd and heavy cases to themselves.
     let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        || std::thread::available_parallelism().map_or(1, |n| 2 * n.get()),
         usize::from,
     );
     let done = run_all(
