@@ -210,8 +210,9 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         // A heavy case, or one whose launch failed beside others, keeps the machine to itself. A
         // case alone only within this run (a fixed port) may overlap other runs of a matrix, in
         // network namespaces of their own: then a failure of it is confirmed alone, as beside.
-        let heavy = plan.cases[i].case.is_heavy() || deferred.contains(&i);
-        let (_machine, instance) = if heavy || !crate::os::machine::shared_with_other_runs() {
+        let keeps_machine = plan.cases[i].case.is_heavy() || deferred.contains(&i);
+        let (_machine, instance) = if keeps_machine || !crate::os::machine::shared_with_other_runs()
+        {
             (crate::os::machine::alone(), Instance::FreshAlone)
         } else {
             (crate::os::machine::shared(), Instance::FreshBeside)

@@ -10,18 +10,16 @@
 use std::io;
 use std::process::{Child, Command};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 type Request = (Command, Sender<io::Result<Child>>);
 
 /// Spawns `cmd` from the keeper thread (started on first use) and returns the child.
 pub fn spawn(cmd: Command) -> io::Result<Child> {
-    static KEEPER: OnceLock<Mutex<Option<Sender<Request>>>> = OnceLock::new();
-    let keeper = KEEPER.get_or_init(|| Mutex::new(start()));
-    let sender = keeper
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    static KEEPER: OnceLock<Option<Sender<Request>>> = OnceLock::new();
+    let sender = KEEPER
+        .get_or_init(start)
+        .as_ref()
         .ok_or_else(|| io::Error::other("the thread that launches servers could not start"))?;
     let (answer, reply) = channel();
     sender

@@ -66,13 +66,13 @@ impl Server {
     /// Starts the server without waiting for it to listen. With `as_user = Some((uid, gid))` the child
     /// drops to that user and group (no supplementary groups) before exec, for the non-root cases.
     pub fn start(spec: &LaunchSpec, as_user: Option<(u32, u32)>) -> Result<Server, LaunchError> {
-        let port_hold = match spec.port {
-            Some(_) => None,
-            None => Some(ports::free_port(spec)?),
+        let (port, port_hold) = match spec.port {
+            Some(p) => (p, None),
+            None => {
+                let hold = ports::free_port(spec)?;
+                (hold.port(), Some(hold))
+            }
         };
-        let port = port_hold
-            .as_ref()
-            .map_or(spec.port.unwrap_or(0), |h| h.port());
         let argv: Vec<String> = spec
             .argv
             .iter()
