@@ -2,8 +2,9 @@
 //!
 //! Phases, in order: the `--family both` probe ([`family`]); the cases that may run side by side,
 //! those on the shared instance ([`shared`]) at the same time as those on fresh instances of their
-//! own ([`fresh`]), longest designed waits first; the crowds, one at a time on the shared instance;
-//! the fresh cases that must run alone; and last [`attribution`], which confirms alone every
+//! own ([`fresh`]), longest designed waits first; in one exclusive hold of the machine, the crowds
+//! one at a time on the shared instance and the heavy fresh cases; the fresh cases alone only within
+//! the run (a fixed port); and last [`attribution`], which confirms alone every
 //! failure seen beside other cases and finds the case behind a crash or a wedge. [`steps`] runs one
 //! case's steps against an address.
 
@@ -197,25 +198,37 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
             fresh_phase();
         }
     }
-    if let Some(shared) = shared {
-        shared.fresh_beside(false);
-        for &i in &crowds {
-            let _machine = crate::os::machine::alone();
-            record(shared.run(plan, i, sink));
-        }
-        shared.stop();
-    }
     let deferred = deferred.into_inner().unwrap_or_else(|e| e.into_inner());
-    for i in alone.into_iter().chain(deferred.iter().copied()) {
-        // A heavy case, or one whose launch failed beside others, keeps the machine to itself. A
-        // case alone only within this run (a fixed port) may overlap other runs of a matrix, in
+    // A heavy case, or one whose launch failed beside others, keeps the machine to itself; so does
+    // a crowd. They run in one exclusive hold, so that a run of a matrix waits once for the others'
+    // cases in flight, not once per case.
+    let (keeps, apart): (Vec<usize>, Vec<usize>) = alone
+        .into_iter()
+        .chain(deferred.iter().copied())
+        .partition(|&i| plan.cases[i].case.is_heavy() || deferred.contains(&i));
+    {
+        let _machine = (!crowds.is_empty() || !keeps.is_empty()).then(crate::os::machine::alone);
+        if let Some(shared) = shared {
+            shared.fresh_beside(false);
+            for &i in &crowds {
+                record(shared.run(plan, i, sink));
+            }
+            shared.stop();
+        }
+        for &i in &keeps {
+            match run_fresh(plan, i, sink, Instance::FreshAlone) {
+                Ok(r) => record(r),
+                Err(e) => record(launch_failed(plan, i, e)),
+            }
+        }
+    }
+    for i in apart {
+        // A case alone only within this run (a fixed port) may overlap other runs of a matrix, in
         // network namespaces of their own: then a failure of it is confirmed alone, as beside.
-        let keeps_machine = plan.cases[i].case.is_heavy() || deferred.contains(&i);
-        let (_machine, instance) = if keeps_machine || !crate::os::machine::shared_with_other_runs()
-        {
-            (crate::os::machine::alone(), Instance::FreshAlone)
-        } else {
+        let (_machine, instance) = if crate::os::machine::shared_with_other_runs() {
             (crate::os::machine::shared(), Instance::FreshBeside)
+        } else {
+            (crate::os::machine::alone(), Instance::FreshAlone)
         };
         match run_fresh(plan, i, sink, instance) {
             Ok(r) => record(r),
