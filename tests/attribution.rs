@@ -162,7 +162,7 @@ title = "an ordinary client that comes a moment later"
 source = "test: attribution of a wedge"
 level = "must"
 kind = "script"
-timeouts = { no_progress_ms = 1500 }
+timeouts = { no_progress_ms = 1000 }
 steps = ["connect", { sleep = { ms = 500 } }, { send = { text = "hello one" } }, "expect_echo", "shutdown_write", "expect_eof"]
 
 [[case]]
@@ -171,7 +171,7 @@ title = "another ordinary client that comes a moment later"
 source = "test: attribution of a wedge"
 level = "must"
 kind = "script"
-timeouts = { no_progress_ms = 1500 }
+timeouts = { no_progress_ms = 1000 }
 steps = ["connect", { sleep = { ms = 500 } }, { send = { text = "hello two" } }, "expect_echo", "shutdown_write", "expect_eof"]
 "#;
 

@@ -76,8 +76,15 @@ fn root() -> PathBuf {
 }
 
 /// Builds the binaries the tasks run and returns the directory holding them.
+///
+/// The same packages as the integration tests build (`tests/util.rs`): a different set resolves
+/// `echo-clients` with other features, and each alternation rebuilt it and the runner (37 s).
 fn build(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
-    xshell::cmd!(sh, "cargo build --quiet -p echo-conform -p echo-servers").run()?;
+    xshell::cmd!(
+        sh,
+        "cargo build --quiet -p echo-conform -p echo-servers -p echo-clients"
+    )
+    .run()?;
     Ok(target_dir().join("debug"))
 }
 

@@ -130,11 +130,6 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                 ));
             }
             final_.insert(r.idx, grade::reproduced_alone(a.verdict.clone()));
-        } else if let Some(b) = run_alone(plan, r.idx, sink, &mut budget, &mut out)
-            .filter(|b| b.verdict.grade.is_failing())
-        {
-            // One pass alone is not enough against a server whose result varies: a second try.
-            final_.insert(r.idx, grade::fails_alone_sometimes(b.verdict));
         } else {
             victims.push(r);
         }
@@ -191,17 +186,18 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                     &mut budget,
                     &final_,
                 );
+                // A culprit already confirmed with another victim needs one round more, not three.
+                let rounds = match found {
+                    Some(c) if culprits.contains_key(&c) => 1,
+                    _ => CONFIRM_ROUNDS,
+                };
                 let confirmed = match (found, &plan.target) {
-                    (Some(c), Target::Launch(spec)) => {
-                        confirm_culprit(CONFIRM_ROUNDS, |t| match t {
-                            Try::Alone => run_alone(plan, v.idx, sink, &mut budget, &mut out)
-                                .map(|a| (a.verdict.grade == Grade::Fail, Some(a.verdict))),
-                            Try::After => {
-                                victim_fails_after(plan, spec, c, v.idx, sink, &mut budget)
-                                    .map(|failed| (failed, None))
-                            }
-                        })
-                    }
+                    (Some(c), Target::Launch(spec)) => confirm_culprit(rounds, |t| match t {
+                        Try::Alone => run_alone(plan, v.idx, sink, &mut budget, &mut out)
+                            .map(|a| (a.verdict.grade == Grade::Fail, Some(a.verdict))),
+                        Try::After => victim_fails_after(plan, spec, c, v.idx, sink, &mut budget)
+                            .map(|failed| (failed, None)),
+                    }),
                     _ => Confirmation::NotFound,
                 };
                 match (confirmed, found) {
@@ -215,7 +211,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                             "it fails after `{}`, which stops the server serving other clients \
                              (in {} tries on fresh instances, each beside a pass alone)",
                             plan.cases[c].case.id,
-                            CONFIRM_ROUNDS + 2
+                            rounds + 2
                         )
                     }
                     (Confirmation::Varies { failed, tries }, Some(c)) => format!(
@@ -228,10 +224,16 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                          unconfirmed, so no case is blamed",
                         plan.cases[c].case.id
                     ),
+                    _ if fails_on_second_try(plan, v.idx, sink, &mut budget, &mut out, &mut final_) => {
+                        continue
+                    }
                     _ => "no case that ran before it makes it fail on a fresh instance (within the rerun budget); \
                              the failure depends on what ran beside it"
                         .to_string(),
                 }
+            }
+            _ if fails_on_second_try(plan, v.idx, sink, &mut budget, &mut out, &mut final_) => {
+                continue
             }
             _ => "it failed while other fresh instances ran on this machine".to_string(),
         };
@@ -319,6 +321,25 @@ fn confirm_culprit<T>(
         failed += 1;
     }
     Confirmation::Culprit
+}
+
+/// Runs a victim that no case is blamed for alone once more: one pass alone is not enough against
+/// a server whose result varies. True (and the victim graded on that run) when it fails then.
+fn fails_on_second_try(
+    plan: &Plan,
+    idx: usize,
+    sink: Sink<'_>,
+    budget: &mut Budget,
+    out: &mut Attributed,
+    final_: &mut BTreeMap<usize, Verdict>,
+) -> bool {
+    match run_alone(plan, idx, sink, budget, out) {
+        Some(a) if a.verdict.grade.is_failing() => {
+            final_.insert(idx, grade::fails_alone_sometimes(a.verdict));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Runs case `idx` alone on a fresh instance, within the budget.
