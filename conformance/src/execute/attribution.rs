@@ -174,7 +174,9 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         if causes.contains_key(&v.idx) {
             continue;
         }
-        let cause = match v.instance {
+        // The cause, and whether it leaves the failure unexplained (no case blamed, no variance
+        // seen): then the victim runs alone once more before it is cleared.
+        let (cause, unexplained) = match v.instance {
             Instance::Shared { generation, .. } => {
                 let found = find_wedger(
                     plan,
@@ -207,36 +209,47 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                     }
                     (Confirmation::Culprit, Some(c)) => {
                         culprits.entry(c).or_default().push(v.idx);
-                        format!(
+                        let cause = format!(
                             "it fails after `{}`, which stops the server serving other clients \
                              (in {} tries on fresh instances, each beside a pass alone)",
                             plan.cases[c].case.id,
                             rounds + 2
-                        )
+                        );
+                        (cause, false)
                     }
-                    (Confirmation::Varies { failed, tries }, Some(c)) => format!(
-                        "its result varies: it failed after `{}` in {failed} of {tries} tries on fresh \
-                         instances and passed alone each time, so no case is blamed",
-                        plan.cases[c].case.id
-                    ),
-                    (Confirmation::OutOfBudget, Some(c)) => format!(
-                        "it failed twice after `{}` on fresh instances, which the rerun budget left \
-                         unconfirmed, so no case is blamed",
-                        plan.cases[c].case.id
-                    ),
-                    _ if fails_on_second_try(plan, v.idx, sink, &mut budget, &mut out, &mut final_) => {
-                        continue
+                    (Confirmation::Varies { failed, tries }, Some(c)) => {
+                        let cause = format!(
+                            "its result varies: it failed after `{}` in {failed} of {tries} tries on \
+                             fresh instances and passed alone each time, so no case is blamed",
+                            plan.cases[c].case.id
+                        );
+                        (cause, false)
                     }
-                    _ => "no case that ran before it makes it fail on a fresh instance (within the rerun budget); \
-                             the failure depends on what ran beside it"
-                        .to_string(),
+                    (Confirmation::OutOfBudget, Some(c)) => {
+                        let cause = format!(
+                            "it failed twice after `{}` on fresh instances, which the rerun budget \
+                             left unconfirmed, so no case is blamed",
+                            plan.cases[c].case.id
+                        );
+                        (cause, false)
+                    }
+                    _ => (
+                        "no case that ran before it makes it fail on a fresh instance (within the rerun budget); \
+                         the failure depends on what ran beside it"
+                            .to_string(),
+                        true,
+                    ),
                 }
             }
-            _ if fails_on_second_try(plan, v.idx, sink, &mut budget, &mut out, &mut final_) => {
-                continue
-            }
-            _ => "it failed while other fresh instances ran on this machine".to_string(),
+            _ => (
+                "it failed while other fresh instances ran on this machine".to_string(),
+                true,
+            ),
         };
+        if unexplained && fails_on_second_try(plan, v.idx, sink, &mut budget, &mut out, &mut final_)
+        {
+            continue;
+        }
         causes.insert(v.idx, cause);
     }
     for v in &victims {

@@ -202,10 +202,10 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     // A heavy case, or one whose launch failed beside others, keeps the machine to itself; so does
     // a crowd. They run in one exclusive hold, so that a run of a matrix waits once for the others'
     // cases in flight, not once per case.
-    let (keeps, apart): (Vec<usize>, Vec<usize>) = alone
+    let (mut keeps, apart): (Vec<usize>, Vec<usize>) = alone
         .into_iter()
-        .chain(deferred.iter().copied())
-        .partition(|&i| plan.cases[i].case.is_heavy() || deferred.contains(&i));
+        .partition(|&i| plan.cases[i].case.is_heavy());
+    keeps.extend(deferred);
     {
         let _machine = (!crowds.is_empty() || !keeps.is_empty()).then(crate::os::machine::alone);
         if let Some(shared) = shared {
