@@ -1,7 +1,28 @@
-//! `cargo xtask mutants`: each deliberately broken server must FAIL the case it names.
+//! `cargo xtask mutants`: each deliberately broken server must FAIL the case it names, and a
+//! reference with the same claims must PASS that case.
+//!
+//! Every judgement is one `echo-conform run --case …`. They run two per CPU at once, sharing one
+//! machine lock as `echo-conform matrix` does, so a heavy or crowd case still keeps the machine to
+//! itself. A judgement that goes the wrong way beside others is made again alone, and that run
+//! decides: a verdict never rests on a neighbour's noise.
 
 use anyhow::bail;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use xshell::{cmd, Shell};
+
+/// The variable naming the machine lock (`echo_conform::os::machine::LOCK_ENV`).
+const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
+
+/// One mutant of `echo-mutant --list`.
+struct Mutant {
+    name: String,
+    /// The case that must catch it, or `-` when the runner itself must (exit 3, or an escape).
+    case: String,
+    defect: String,
+}
 
 /// Runs the task.
 pub fn run(sh: &Shell) -> anyhow::Result<()> {
@@ -10,78 +31,89 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let conform = bin.join("echo-conform");
     let list = cmd!(sh, "{mutant} --list").read()?;
     let root = nix::unistd::geteuid().is_root();
-    let (mut caught, mut missed, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    // Each (case, claims) a mutant is judged by, so the references can be shown to pass it.
-    let mut judged: Vec<(String, &'static str)> = Vec::new();
+    let mut mutants = Vec::new();
+    let mut skipped = Vec::new();
     for line in list.lines() {
         let mut parts = line.splitn(3, '\t');
         let (Some(name), Some(case), Some(defect)) = (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        if case == "-" {
-            // Caught by the runner, not by a case: either the run exits 3 (the server does not
-            // start), or the server leaks a process out of its group, which the run notes and
-            // ends, so none is left afterwards.
-            let command = format!("{} --mutant {name} --port {{port}}", mutant.display());
-            let out = cmd!(
-                sh,
-                "{conform} run --cmd {command} --case echo.text.short --format json"
-            )
-            .quiet()
-            .ignore_status()
-            .output()?;
-            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            let noted = json["run_notes"].as_array().is_some_and(|n| {
-                n.iter()
-                    .any(|l| l.to_string().contains("left the process group"))
-            });
-            let ok = out.status.code() == Some(3)
-                || (noted && left_running(&format!("--mutant {name}")).is_empty());
-            record(
-                ok,
-                name,
-                "exit 3, or an escape noted and ended",
-                defect,
-                &mut caught,
-                &mut missed,
-            );
-            continue;
-        }
         if case.starts_with("priv.") && !root {
             skipped.push(format!(
                 "{name} ({case}): privilege cases need root (CI runs as root)"
             ));
             continue;
         }
-        let claims = match case {
-            "lifecycle.single.exits" => "single,sequential",
-            c if c.starts_with("oneshot.") => "oneshot,forever,sequential",
-            c if c.starts_with("scale.") => "c10k",
-            c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
-            c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
-            c if c.starts_with("udp.") => "udp",
-            c if c.starts_with("family.") => "dual-stack",
-            _ => "",
-        };
-        if !judged.iter().any(|(c, _)| c == case) {
-            judged.push((case.to_string(), claims));
+        mutants.push(Mutant {
+            name: name.into(),
+            case: case.into(),
+            defect: defect.into(),
+        });
+    }
+    let pool = Pool::new(&conform)?;
+    // Each (case, claims) a mutant is judged by, so the references can be shown to pass it.
+    let mut judged: Vec<(String, &'static str)> = Vec::new();
+    let mut runs = Vec::new();
+    for m in &mutants {
+        let command = format!("{} --mutant {} --port {{port}}", mutant.display(), m.name);
+        if m.case == "-" {
+            // Caught by the runner, not by a case: either the run exits 3 (the server does not
+            // start), or the server leaks a process out of its group, which the run notes and
+            // ends, so none is left afterwards.
+            runs.push(args(&command, None, "echo.text.short"));
+            continue;
         }
-        let command = format!("{} --mutant {name} --port {{port}}", mutant.display());
-        let failed = grade(sh, &conform, &command, claims, case)?.as_deref() == Some("FAIL");
-        record(failed, name, case, defect, &mut caught, &mut missed);
+        let claims = claims_for(&m.case);
+        if !judged.iter().any(|(c, _)| c == &m.case) {
+            judged.push((m.case.clone(), claims));
+        }
+        runs.push(args(&command, Some(claims), &m.case));
+    }
+    let outcomes = pool.judge(&runs, |i, out| {
+        let m = &mutants[i];
+        if m.case == "-" {
+            escape_caught(out, &m.name)
+        } else {
+            grade(out, &m.case).as_deref() == Some("FAIL")
+        }
+    })?;
+    let (mut caught, mut missed) = (Vec::new(), Vec::new());
+    for (m, (ok, alone)) in mutants.iter().zip(&outcomes) {
+        let expected = if m.case == "-" {
+            "exit 3, or an escape noted and ended"
+        } else {
+            &m.case
+        };
+        let line = format!("{:<24} {expected:<36} {}{}", m.name, m.defect, note(*alone));
+        println!("{} {line}", if *ok { "caught" } else { "MISSED" });
+        if *ok {
+            caught.push(line);
+        } else {
+            missed.push(line);
+        }
     }
     // A case that fails every server would catch every mutant: each naming case must pass against
     // a reference model that makes the same claims.
     let server = bin.join("echo-server");
+    let models: Vec<&str> = judged.iter().map(|(_, c)| reference_for(c)).collect();
+    let runs: Vec<Vec<String>> = judged
+        .iter()
+        .zip(&models)
+        .map(|((case, claims), model)| {
+            let command = format!("{} --model {model} --port {{port}}", server.display());
+            args(&command, Some(claims), case)
+        })
+        .collect();
+    let outcomes = pool.judge(&runs, |i, out| {
+        grade(out, &judged[i].0).as_deref() == Some("PASS")
+    })?;
     let mut unsound = Vec::new();
-    for (case, claims) in &judged {
-        let model = reference_for(claims);
-        let command = format!("{} --model {model} --port {{port}}", server.display());
-        let passed = grade(sh, &conform, &command, claims, case)?.as_deref() == Some("PASS");
+    for (((case, _), model), (passed, alone)) in judged.iter().zip(&models).zip(&outcomes) {
         println!(
-            "{} reference {model:<20} {case}",
-            if passed { "passes" } else { "FAILS " }
+            "{} reference {model:<20} {case}{}",
+            if *passed { "passes" } else { "FAILS " },
+            note(*alone)
         );
         if !passed {
             unsound.push(format!("{case}: the reference `{model}` does not pass it"));
@@ -121,6 +153,136 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The arguments of one `echo-conform run` of `case` against the server `command` starts.
+fn args(command: &str, claims: Option<&str>, case: &str) -> Vec<String> {
+    let mut a = vec!["run".to_string(), "--cmd".into(), command.into()];
+    if let Some(claims) = claims {
+        a.extend(["--claims".into(), claims.into()]);
+    }
+    a.extend([
+        "--case".into(),
+        case.into(),
+        "--format".into(),
+        "json".into(),
+    ]);
+    a
+}
+
+/// The claims a mutant naming `case` is run with: those under which the case applies.
+fn claims_for(case: &str) -> &'static str {
+    match case {
+        "lifecycle.single.exits" => "single,sequential",
+        c if c.starts_with("oneshot.") => "oneshot,forever,sequential",
+        c if c.starts_with("scale.") => "c10k",
+        c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
+        c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
+        c if c.starts_with("udp.") => "udp",
+        c if c.starts_with("family.") => "dual-stack",
+        _ => "",
+    }
+}
+
+/// True when the runner caught a mutant no case names: the run exited 3 (the server did not
+/// start), or it noted a process that left the group and ended it, so none of it is left.
+fn escape_caught(out: &Output, name: &str) -> bool {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let noted = json["run_notes"].as_array().is_some_and(|n| {
+        n.iter()
+            .any(|l| l.to_string().contains("left the process group"))
+    });
+    out.status.code() == Some(3) || (noted && left_running(&format!("--mutant {name} ")).is_empty())
+}
+
+/// The grade a run's JSON report gives `case`; `None` when it has no such case (or no report).
+fn grade(out: &Output, case: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    json["cases"].as_array().and_then(|cases| {
+        cases
+            .iter()
+            .find(|c| c["id"] == case)
+            .and_then(|c| c["grade"].as_str().map(String::from))
+    })
+}
+
+/// What a line adds when its judgement was made again alone.
+fn note(alone: bool) -> &'static str {
+    if alone {
+        " (judged alone: it went the other way beside other runs)"
+    } else {
+        ""
+    }
+}
+
+/// Runs `echo-conform` invocations side by side, two per CPU, under one machine lock.
+struct Pool {
+    conform: PathBuf,
+    lock: PathBuf,
+    jobs: usize,
+}
+
+impl Pool {
+    fn new(conform: &Path) -> anyhow::Result<Self> {
+        let dir = crate::target_dir().join("mutants");
+        std::fs::create_dir_all(&dir)?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self {
+            conform: conform.to_path_buf(),
+            lock: dir.join(".machine.lock"),
+            jobs: 2 * cpus,
+        })
+    }
+
+    /// Runs every argument list of `runs` and judges each output with `ok`; a run judged not ok
+    /// beside others runs again with nothing else running, and that run decides. Returns, in
+    /// order, whether each was ok and whether it was judged alone.
+    fn judge(
+        &self,
+        runs: &[Vec<String>],
+        ok: impl Fn(usize, &Output) -> bool + Sync,
+    ) -> anyhow::Result<Vec<(bool, bool)>> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<std::io::Result<Output>>>> =
+            Mutex::new((0..runs.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs.min(runs.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(a) = runs.get(i) else { break };
+                    let out = self.command(a, true).output();
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(out);
+                    }
+                });
+            }
+        });
+        let results = results
+            .into_inner()
+            .map_err(|_| anyhow::anyhow!("a run's thread panicked"))?;
+        let mut judged = Vec::with_capacity(runs.len());
+        for (i, out) in results.into_iter().enumerate() {
+            let out = out.ok_or_else(|| anyhow::anyhow!("run {i} never ran"))??;
+            if ok(i, &out) {
+                judged.push((true, false));
+            } else {
+                let again = self.command(&runs[i], false).output()?;
+                judged.push((ok(i, &again), true));
+            }
+        }
+        Ok(judged)
+    }
+
+    fn command(&self, args: &[String], beside_others: bool) -> Command {
+        let mut c = Command::new(&self.conform);
+        c.args(args).stdin(Stdio::null()).stderr(Stdio::null());
+        if beside_others {
+            c.env(LOCK_ENV, &self.lock);
+        } else {
+            c.env_remove(LOCK_ENV);
+        }
+        c
+    }
+}
+
 /// The pids whose command line contains `needle`, other than this process.
 fn left_running(needle: &str) -> Vec<u32> {
     let me = std::process::id();
@@ -158,46 +320,4 @@ fn reference_for(claims: &str) -> &'static str {
         c if c.contains("c10k") => "tokio",
         _ => "threaded",
     }
-}
-
-fn record(
-    ok: bool,
-    name: &str,
-    case: &str,
-    defect: &str,
-    caught: &mut Vec<String>,
-    missed: &mut Vec<String>,
-) {
-    let line = format!("{name:<24} {case:<36} {defect}");
-    println!("{} {line}", if ok { "caught" } else { "MISSED" });
-    if ok {
-        caught.push(line);
-    } else {
-        missed.push(line);
-    }
-}
-
-/// The grade `echo-conform` gives `case` against the server `command` launches with `claims`;
-/// `None` when the report has no such case (or none at all).
-fn grade(
-    sh: &Shell,
-    conform: &std::path::Path,
-    command: &str,
-    claims: &str,
-    case: &str,
-) -> anyhow::Result<Option<String>> {
-    let out = cmd!(
-        sh,
-        "{conform} run --cmd {command} --claims {claims} --case {case} --format json"
-    )
-    .quiet()
-    .ignore_status()
-    .output()?;
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    Ok(json["cases"].as_array().and_then(|cases| {
-        cases
-            .iter()
-            .find(|c| c["id"] == case)
-            .and_then(|c| c["grade"].as_str().map(String::from))
-    }))
 }
