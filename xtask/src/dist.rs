@@ -33,10 +33,13 @@ pub fn run(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
         cmd = cmd.args(["-p", package, "--bin", bin]);
     }
     // With `--target`, RUSTFLAGS reach only the target's code, not build scripts or proc macros.
+    // The binaries are stripped of debug info, so none is generated (the release profile keeps
+    // line tables for `perf` in the bench; this build has a target directory of its own).
     cmd.env(
         "RUSTFLAGS",
         "-C target-feature=+crt-static -C strip=debuginfo",
     )
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
     .run()?;
     let built = crate::target_dir().join(&target).join("release");
     let version = env!("CARGO_PKG_VERSION");
