@@ -114,3 +114,68 @@ fn script_against_a_byte_flipping_server_reports_the_offset() {
     drop(outcome.transcript);
     server.join().expect("the server thread");
 }
+
+/// Accepts `n` connections one at a time; `close_at_eof` decides whether each is closed when its
+/// client's FIN arrives (after a parting word no echo owes) or kept open until the end.
+fn sequential_server(n: usize, close_at_eof: bool) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    let handle = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for _ in 0..n {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let _ = stream.read(&mut [0u8; 64]);
+            if close_at_eof {
+                let _ = stream.write_all(b"bye\n");
+            } else {
+                kept.push(stream);
+            }
+        }
+    });
+    (addr, handle)
+}
+
+fn connect_and_leave(times: u32) -> Vec<Step> {
+    vec![Step::Repeat {
+        times,
+        steps: vec![
+            Step::Connect {
+                name: "main".into(),
+            },
+            Step::Leave { ms: 300 },
+        ],
+    }]
+}
+
+#[test]
+fn leave_waits_for_a_server_that_closes_and_stops_waiting_for_one_that_does_not() {
+    let (addr, server) = sequential_server(50, true);
+    let outcome = run_script(&connect_and_leave(50), &ScriptConfig::new(addr), None, None);
+    assert!(
+        outcome.result.is_ok(),
+        "{:?}\n{}",
+        outcome.result,
+        outcome.transcript
+    );
+    assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    server.join().expect("the server thread");
+
+    let (addr, server) = sequential_server(3, false);
+    let outcome = run_script(&connect_and_leave(3), &ScriptConfig::new(addr), None, None);
+    assert!(
+        outcome.result.is_ok(),
+        "{:?}\n{}",
+        outcome.result,
+        outcome.transcript
+    );
+    assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[0].contains("leave without waiting"),
+        "{:?}",
+        outcome.notes
+    );
+    server.join().expect("the server thread");
+}

@@ -20,3 +20,26 @@ crate::findings::findings_tests! {
     selectors_as_printed => "selectors-as-printed",
     privdrop => "privdrop",
 }
+
+/// The faithful `loop` (a sequential server with the seed's `listen(1)`) passes the connect-close
+/// case: its clients leave paced by the server's close, so none of their SYNs meets a full queue.
+/// Unpaced, 200 connects overran the case's 60 s budget on dropped SYNs' 1 s retransmits.
+#[test]
+fn a_listen_1_loop_passes_connect_close() {
+    let case = "lifecycle.connect-close.200";
+    let cmd = format!(
+        "python3 {}/../seed-servers/loop.py --port {{port}}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let report = crate::util::check_run(
+        &cmd,
+        &[
+            "--case",
+            case,
+            "--claims",
+            "oneshot,forever,sequential,identity,unprivileged",
+        ],
+        crate::util::exit::OK,
+    );
+    report.assert_grade(case, "PASS");
+}

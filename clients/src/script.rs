@@ -141,6 +141,7 @@ pub fn run_script<'a, 'h>(
         figures: Figures::new(),
         udp: HashMap::new(),
         udp_current: None,
+        leave_waits: true,
     };
     let result = ex.run(steps, "steps");
     if let Some(b) = barrier {
@@ -180,6 +181,9 @@ struct Executor<'a, 'h> {
     udp: HashMap<String, DatagramSocket>,
     /// The UDP socket `udp_*` steps act on.
     udp_current: Option<String>,
+    /// False once a `leave` waited its whole time without the server closing: later ones do not
+    /// wait.
+    leave_waits: bool,
 }
 
 impl Executor<'_, '_> {
@@ -231,6 +235,45 @@ impl Executor<'_, '_> {
             Some((_, _, count)) => *count += 1,
             None => self.notes.push((step, text, 1)),
         }
+    }
+
+    /// `leave`: half-close, wait up to `ms` for the server's close (never a failure by itself),
+    /// then close.
+    fn leave(&mut self, ms: u64) -> Result<(), Failure> {
+        let wait = self.scaled(ms);
+        let waits = self.leave_waits;
+        let (conn, transcript) = self.conn_and_transcript()?;
+        let name = conn.name().to_string();
+        conn.stop_checking();
+        // ENOTCONN: the server reset the connection already, which ends the wait as well.
+        if conn.shutdown_write().is_ok() {
+            transcript.record(&name, EventKind::ShutdownWrite);
+        }
+        let mut closed_first = true;
+        if waits {
+            let until = Instant::now() + wait;
+            let window = Limits {
+                no_progress: wait + Duration::from_secs(1),
+                deadline: until + Duration::from_secs(1),
+            };
+            conn.drive(None, window, transcript, |c, _| {
+                c.eof() || c.peer_reset() || Instant::now() >= until
+            })?;
+            closed_first = conn.eof() || conn.peer_reset();
+        }
+        if let Some(conn) = self.conns.remove(&name) {
+            drop(conn);
+        }
+        self.current = None;
+        self.transcript.record(&name, EventKind::Closed);
+        if waits && !closed_first {
+            self.leave_waits = false;
+            self.note(
+                "leave",
+                format!("leave: the server had not closed {name} {ms} ms after the client's FIN; the later clients leave without waiting"),
+            );
+        }
+        Ok(())
     }
 
     fn scaled(&self, ms: u64) -> Duration {
@@ -391,6 +434,7 @@ impl Executor<'_, '_> {
                     self.transcript.record(&name, EventKind::Closed);
                 }
             }
+            Step::Leave { ms } => self.leave(*ms)?,
             Step::Sleep { ms } => {
                 let until = Instant::now() + self.scaled(*ms);
                 let window = Limits {

@@ -128,6 +128,7 @@ pub fn emit_step(s: &Step) -> String {
         Step::Expect { bytes } => table("expect", format!("{{ {} }}", bytes_field(bytes))),
         Step::ExpectSilence { ms } => table("expect_silence", format!("{{ ms = {ms} }}")),
         Step::Sleep { ms } => table("sleep", format!("{{ ms = {ms} }}")),
+        Step::Leave { ms } => table("leave", format!("{{ ms = {ms} }}")),
         Step::PauseReading { ms } => table("pause_reading", format!("{{ ms = {ms} }}")),
         Step::SetRcvbuf { bytes } => table("set_rcvbuf", format!("{{ bytes = {bytes} }}")),
         Step::Repeat { times, steps } => {

@@ -393,6 +393,17 @@ pub enum Step {
     Reset,
     /// Orderly close of the current connection, without waiting for anything.
     Close,
+    /// Leave the way a client that is done leaves, paced by the server: half-close at once, wait
+    /// up to `ms` for the server's EOF or reset (whatever arrives meanwhile is read but not
+    /// checked, as a full close would never have seen it; the wait itself is never a failure),
+    /// then close. A client that connects and leaves in a loop then
+    /// never outruns a server that closes when its client goes, however short its `listen`
+    /// queue. When a server has not closed within `ms` once, later `leave` steps of the script do
+    /// not wait: such a server gives no pace to follow, and other cases judge its closing.
+    Leave {
+        /// The longest wait for the server's close.
+        ms: u64,
+    },
     /// Wait, still reading and checking whatever arrives.
     Sleep {
         /// How long.
@@ -679,6 +690,7 @@ impl Step {
             Step::ExpectSilence { .. } => "expect_silence",
             Step::Reset => "reset",
             Step::Close => "close",
+            Step::Leave { .. } => "leave",
             Step::Sleep { .. } => "sleep",
             Step::SetRcvbuf { .. } => "set_rcvbuf",
             Step::PauseReading { .. } => "pause_reading",

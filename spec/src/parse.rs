@@ -345,6 +345,9 @@ impl Ctx<'_> {
             },
             RawStep::Reset => Step::Reset,
             RawStep::Close => Step::Close,
+            RawStep::Leave(m) => Step::Leave {
+                ms: ms(m.ms, "ms")?,
+            },
             RawStep::Sleep(m) => Step::Sleep {
                 ms: ms(m.ms, "ms")?,
             },
@@ -808,7 +811,7 @@ fn walk(
                         other.name()
                     ));
                 }
-                if matches!(other, Step::Reset | Step::Close) {
+                if matches!(other, Step::Reset | Step::Close | Step::Leave { .. }) {
                     if let Some(name) = current.take() {
                         names.remove(&name);
                     }

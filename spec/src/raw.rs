@@ -74,6 +74,7 @@ pub(crate) enum RawStep {
     ExpectSilence(RawMs),
     Reset,
     Close,
+    Leave(RawMs),
     Sleep(RawMs),
     SetRcvbuf(RawRcvbuf),
     PauseReading(RawMs),

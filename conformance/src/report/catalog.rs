@@ -116,6 +116,9 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
             Step::ExpectSilence { ms } | Step::Sleep { ms } | Step::PauseReading { ms } => {
                 format!(" {ms} ms")
             }
+            Step::Leave { ms } => {
+                format!(" (waiting up to {ms} ms for the server's close)")
+            }
             Step::SetRcvbuf { bytes } => format!(" {bytes} B"),
             Step::Expect { bytes } => format!(" {:?}", String::from_utf8_lossy(bytes)),
             Step::ExpectExit { status } => format!(" status {status}"),

@@ -101,6 +101,8 @@ fn every_script_step_round_trips() {
         Step::Reset,
         Step::On { name: "b-2".into() },
         Step::Close,
+        Step::Connect { name: "c".into() },
+        Step::Leave { ms: 250 },
         Step::ExpectRefused,
     ];
     check(vec![case("t.script", CaseKind::Script { steps })]);
