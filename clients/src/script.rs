@@ -19,7 +19,7 @@
 
 use crate::barrier::Rendezvous;
 use crate::conn::{Connection, Limits, Outgoing};
-use crate::crowd::{open_many, storm, Crowd};
+use crate::crowd::{open_many_paced, storm, Crowd};
 use crate::datagram::{burst, Burst, DatagramSocket};
 use crate::failure::{Failure, FailureKind};
 use crate::hooks::ProcessHooks;
@@ -242,6 +242,9 @@ impl Executor<'_, '_> {
     fn leave(&mut self, ms: u64) -> Result<(), Failure> {
         let wait = self.scaled(ms);
         let waits = self.leave_waits;
+        // The wait ends at the case's budget too; the next step then fails on it.
+        let full = Instant::now() + wait;
+        let until = full.min(self.case_deadline);
         let (conn, transcript) = self.conn_and_transcript()?;
         let name = conn.name().to_string();
         conn.stop_checking();
@@ -251,7 +254,6 @@ impl Executor<'_, '_> {
         }
         let mut closed_first = true;
         if waits {
-            let until = Instant::now() + wait;
             let window = Limits {
                 no_progress: wait + Duration::from_secs(1),
                 deadline: until + Duration::from_secs(1),
@@ -266,7 +268,7 @@ impl Executor<'_, '_> {
         }
         self.current = None;
         self.transcript.record(&name, EventKind::Closed);
-        if waits && !closed_first {
+        if waits && !closed_first && until == full {
             self.leave_waits = false;
             self.note(
                 "leave",
@@ -538,15 +540,20 @@ impl Executor<'_, '_> {
                     ));
                 }
             }
-            Step::Hold { count } => {
+            Step::Hold {
+                count,
+                burst,
+                pause_ms,
+            } => {
                 let need = u64::from(*count) + self.held.len() as u64;
                 if let Some(why) = crate::crowd::crowd_out_of_reach(need) {
                     return Err(Failure::new(FailureKind::Environment, why));
                 }
-                let (crowd, tally) = open_many(
+                let (crowd, tally) = open_many_paced(
                     self.cfg.addr,
                     *count,
-                    CROWD_BURST,
+                    burst.unwrap_or(CROWD_BURST),
+                    self.scaled(*pause_ms),
                     self.cfg.no_progress,
                     limits.deadline,
                 );

@@ -155,7 +155,20 @@ pub fn emit_step(s: &Step) -> String {
             "storm",
             format!("{{ connects = {connects}, burst = {burst}, max_failed = {max_failed} }}"),
         ),
-        Step::Hold { count } => table("hold", format!("{{ count = {count} }}")),
+        Step::Hold {
+            count,
+            burst,
+            pause_ms,
+        } => {
+            let mut fields = vec![format!("count = {count}")];
+            if let Some(b) = burst {
+                fields.push(format!("burst = {b}"));
+            }
+            if *pause_ms > 0 {
+                fields.push(format!("pause_ms = {pause_ms}"));
+            }
+            table("hold", format!("{{ {} }}", fields.join(", ")))
+        }
         Step::MeasurePool { max } => table("measure_pool", format!("{{ max = {max} }}")),
         Step::ExpectResources {
             fd_delta,

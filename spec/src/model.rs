@@ -466,6 +466,11 @@ pub enum Step {
     Hold {
         /// How many.
         count: u32,
+        /// Connects started at once; `None` is the client's default (256).
+        burst: Option<u32>,
+        /// The pause after each burst, in milliseconds: clients that arrive over time rather
+        /// than all at once, so a short `listen` queue is not what the step tests.
+        pause_ms: u64,
     },
     /// Send a short distinct probe on every held connection; each must come back intact.
     PingHeld,

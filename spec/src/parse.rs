@@ -452,7 +452,19 @@ impl Ctx<'_> {
                         format!("must be within 1..={MAX_CROWD}"),
                     ));
                 }
-                Step::Hold { count: h.count }
+                if h.burst.is_some_and(|b| b == 0 || b > h.count) {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.burst"),
+                        format!("must be within 1..={} (the count)", h.count),
+                    ));
+                }
+                Step::Hold {
+                    count: h.count,
+                    burst: h.burst,
+                    pause_ms: ms(h.pause_ms, "pause_ms")?,
+                }
             }
             RawStep::MeasurePool(m) => {
                 if !(2..=MAX_CLIENTS).contains(&m.max) {

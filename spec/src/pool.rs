@@ -59,9 +59,17 @@ fn scale_steps(steps: &[Step], holders: u32, changes: &mut Vec<String>) -> Vec<S
     steps
         .iter()
         .map(|s| match s {
-            Step::Hold { count } if *count != holders => {
+            Step::Hold {
+                count,
+                burst,
+                pause_ms,
+            } if *count != holders => {
                 changes.push(format!("{holders} held instead of {count}"));
-                Step::Hold { count: holders }
+                Step::Hold {
+                    count: holders,
+                    burst: burst.map(|b| b.min(holders)),
+                    pause_ms: *pause_ms,
+                }
             }
             Step::Repeat { times, steps } => Step::Repeat {
                 times: *times,
@@ -82,7 +90,11 @@ mod tests {
         let spec = Spec::embedded().expect("the embedded spec");
         let holders = spec.get("hostile.idle-holders.100").expect("case");
         let scaled = scaled_to_pool(holders, 20).expect("scaled");
-        assert!(scaled.kind.steps().contains(&Step::Hold { count: 19 }));
+        assert!(scaled.kind.steps().contains(&Step::Hold {
+            count: 19,
+            burst: Some(4),
+            pause_ms: 20
+        }));
         assert!(scaled
             .title
             .contains("[scaled to pool=20: 19 held instead of 100]"));
@@ -108,6 +120,10 @@ mod tests {
         let spec = Spec::embedded().expect("the embedded spec");
         let beyond = spec.get("concurrency.pool.beyond").expect("case");
         let scaled = scaled_to_pool(beyond, 20).expect("scaled");
-        assert!(scaled.kind.steps().contains(&Step::Hold { count: 20 }));
+        assert!(scaled.kind.steps().contains(&Step::Hold {
+            count: 20,
+            burst: None,
+            pause_ms: 0
+        }));
     }
 }

@@ -161,6 +161,10 @@ pub(crate) struct RawStorm {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHold {
     pub count: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
+    #[serde(default)]
+    pub pause_ms: u64,
 }
 
 /// Parameters of `measure_pool`.

@@ -348,8 +348,26 @@ pub fn open_many(
     timeout: Duration,
     deadline: Instant,
 ) -> (Crowd, Tally) {
+    open_many_paced(addr, n, burst, Duration::ZERO, timeout, deadline)
+}
+
+/// [`open_many`] with a pause after each burst but the last (cut short at `deadline`): clients
+/// that arrive over time, so that a server's short `listen` queue is not what is tested.
+pub fn open_many_paced(
+    addr: SocketAddr,
+    n: u32,
+    burst: u32,
+    pause: Duration,
+    timeout: Duration,
+    deadline: Instant,
+) -> (Crowd, Tally) {
     let mut crowd = Crowd::default();
+    let mut opened = 0u32;
     let tally = in_bursts(n, burst, deadline, |_, this, tally| {
+        if opened > 0 && !pause.is_zero() {
+            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        }
+        opened += this;
         let pending = start_burst(addr, this, tally);
         settle(pending, timeout, tally, &mut crowd);
         // Once a connect failed, not all `n` can be held: the answer is known, and another

@@ -133,7 +133,17 @@ fn steps_text(steps: &[Step], depth: usize, out: &mut String) {
                 burst,
                 max_failed,
             } => format!(" {connects} connects, {burst} at a time, at most {max_failed} may fail"),
-            Step::Hold { count } => format!(" {count} idle connections"),
+            Step::Hold {
+                count,
+                burst,
+                pause_ms,
+            } => match burst {
+                Some(b) if *pause_ms > 0 => {
+                    format!(" {count} idle connections, {b} at a time, {pause_ms} ms apart")
+                }
+                Some(b) => format!(" {count} idle connections, {b} at a time"),
+                None => format!(" {count} idle connections"),
+            },
             Step::MeasurePool { max } => format!(" up to {max} clients at once"),
             Step::ExpectResources {
                 fd_delta,

@@ -54,8 +54,8 @@ pub struct Flags {
     /// Print `NAME<TAB>CASE<TAB>defect` for every mutant and exit.
     #[arg(long)]
     pub list: bool,
-    /// `short-backlog` only: the backlog to listen with instead of its defective 5 (128 makes it
-    /// the correct server it is compared with).
+    /// `short-backlog` only: the backlog to listen with instead of its defective 5 (1024, deeper
+    /// than a storm's burst, makes it the correct server it is compared with).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=65535))]
     pub backlog: Option<i32>,
 }

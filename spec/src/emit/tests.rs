@@ -164,7 +164,16 @@ fn hostile_and_resource_steps_round_trip() {
             burst: 10,
             max_failed: 1,
         },
-        Step::Hold { count: 7 },
+        Step::Hold {
+            count: 7,
+            burst: None,
+            pause_ms: 0,
+        },
+        Step::Hold {
+            count: 8,
+            burst: Some(3),
+            pause_ms: 15,
+        },
         Step::PingHeld,
         Step::Release,
         Step::ExpectResources {
