@@ -3,8 +3,9 @@
 //! reasons, in `seed-servers/expected.toml`, and the list must be exact: a new case that wrongly
 //! fails a faithful model breaks the build, and so does a finding that went away unnoticed.
 //!
-//! A model runs for one to three minutes, so these tests are `#[ignore]`d in an ordinary
-//! `cargo test`; CI runs them with `cargo test --workspace -- --ignored`.
+//! A model runs for up to a minute, so these whole-spec tests are `#[ignore]`d in an ordinary
+//! `cargo test`; CI runs them with `cargo test --workspace -- --ignored`. One quick test of a
+//! single case (`a_listen_1_loop_passes_connect_close`) runs in the ordinary suite.
 
 crate::findings::findings_tests! {
     "seed-servers", min 8,

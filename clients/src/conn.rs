@@ -70,7 +70,8 @@ pub struct Connection {
     peer_reset: bool,
     failure: Option<Failure>,
     read_paused_until: Option<Instant>,
-    /// Bytes that arrive are counted but no longer checked against the echo owed.
+    /// Bytes that arrive are read and recorded in the transcript but not checked against the echo
+    /// owed (nor counted in `received`).
     unchecked: bool,
     buf: Vec<u8>,
 }
@@ -110,7 +111,8 @@ impl Connection {
     }
 
     /// From now on, bytes that arrive are read and recorded in the transcript but not checked
-    /// against the echo owed: a client on its way out does not judge what the server says.
+    /// against the echo owed (nor counted in `received`): a client on its way out does not judge
+    /// what the server says.
     pub fn stop_checking(&mut self) {
         self.unchecked = true;
     }

@@ -248,6 +248,7 @@ impl Executor<'_, '_> {
         let (conn, transcript) = self.conn_and_transcript()?;
         let name = conn.name().to_string();
         conn.stop_checking();
+        conn.resume_reading();
         // ENOTCONN: the server reset the connection already, which ends the wait as well.
         if conn.shutdown_write().is_ok() {
             transcript.record(&name, EventKind::ShutdownWrite);

@@ -114,6 +114,12 @@ impl Case {
                         *ms
                     }
                     Step::WriteUntilBlocked { stall_ms, .. } => *stall_ms,
+                    Step::Hold {
+                        count,
+                        burst: Some(b),
+                        pause_ms,
+                    } => u64::from(count.div_ceil((*b).max(1)).saturating_sub(1))
+                        .saturating_mul(*pause_ms),
                     Step::Send { payload, chunking } if chunking.pause_ms > 0 => {
                         writes(payload.len(), &chunking.sizes)
                             .saturating_sub(1)

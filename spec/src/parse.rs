@@ -345,9 +345,19 @@ impl Ctx<'_> {
             },
             RawStep::Reset => Step::Reset,
             RawStep::Close => Step::Close,
-            RawStep::Leave(m) => Step::Leave {
-                ms: ms(m.ms, "ms")?,
-            },
+            RawStep::Leave(m) => {
+                if m.ms == 0 {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.ms"),
+                        "must be at least 1: a leave waits for the server's close",
+                    ));
+                }
+                Step::Leave {
+                    ms: ms(m.ms, "ms")?,
+                }
+            }
             RawStep::Sleep(m) => Step::Sleep {
                 ms: ms(m.ms, "ms")?,
             },
@@ -452,12 +462,21 @@ impl Ctx<'_> {
                         format!("must be within 1..={MAX_CROWD}"),
                     ));
                 }
-                if h.burst.is_some_and(|b| b == 0 || b > h.count) {
+                let most = h.count.min(MAX_BURST);
+                if h.burst.is_some_and(|b| b == 0 || b > most) {
                     return Err(self.err(
                         span,
                         id,
                         &format!("{field}.burst"),
-                        format!("must be within 1..={} (the count)", h.count),
+                        format!("must be within 1..={most}"),
+                    ));
+                }
+                if h.pause_ms > 0 && h.burst.is_none() {
+                    return Err(self.err(
+                        span,
+                        id,
+                        &format!("{field}.pause_ms"),
+                        "needs `burst`: the pause comes between bursts",
                     ));
                 }
                 Step::Hold {

@@ -92,8 +92,8 @@ mod tests {
         let scaled = scaled_to_pool(holders, 20).expect("scaled");
         assert!(scaled.kind.steps().contains(&Step::Hold {
             count: 19,
-            burst: Some(4),
-            pause_ms: 20
+            burst: Some(2),
+            pause_ms: 10
         }));
         assert!(scaled
             .title

@@ -362,12 +362,7 @@ pub fn open_many_paced(
     deadline: Instant,
 ) -> (Crowd, Tally) {
     let mut crowd = Crowd::default();
-    let mut opened = 0u32;
-    let tally = in_bursts(n, burst, deadline, |_, this, tally| {
-        if opened > 0 && !pause.is_zero() {
-            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-        }
-        opened += this;
+    let tally = in_bursts(n, burst, pause, deadline, |_, this, tally| {
         let pending = start_burst(addr, this, tally);
         settle(pending, timeout, tally, &mut crowd);
         // Once a connect failed, not all `n` can be held: the answer is known, and another
@@ -379,11 +374,13 @@ pub fn open_many_paced(
 }
 
 /// Runs `burst_of(first, count, tally)` for successive bursts of at most `burst` of `n`
-/// connections, and returns the tally with its elapsed time. It stops early when `deadline` has
-/// passed before a burst or `burst_of` returns false; the rest are counted as not attempted.
+/// connections, `pause` apart (cut short at `deadline`), and returns the tally with its elapsed
+/// time. It stops early when `deadline` has passed before a burst or `burst_of` returns false;
+/// the rest are counted as not attempted.
 pub(super) fn in_bursts(
     n: u32,
     burst: u32,
+    pause: Duration,
     deadline: Instant,
     mut burst_of: impl FnMut(u32, u32, &mut Tally) -> bool,
 ) -> Tally {
@@ -392,6 +389,9 @@ pub(super) fn in_bursts(
     let burst = burst.max(1);
     let mut started = 0u32;
     while started < n {
+        if started > 0 && !pause.is_zero() {
+            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        }
         if Instant::now() >= deadline {
             tally.not_attempted = n - started;
             tally.error("the step's deadline passed before every connect was attempted".into());

@@ -31,7 +31,7 @@ pub fn storm(
     deadline: Instant,
     transform: &Transform,
 ) -> Tally {
-    in_bursts(n, burst, deadline, |first, this, tally| {
+    in_bursts(n, burst, Duration::ZERO, deadline, |first, this, tally| {
         let live = start_burst(addr, this, tally)
             .into_iter()
             .map(|p| Stormer {

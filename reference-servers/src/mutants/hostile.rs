@@ -94,8 +94,8 @@ fn slow_accept(flags: &Flags) -> anyhow::Result<()> {
 
 fn short_backlog(flags: &Flags) -> anyhow::Result<()> {
     // The defect: a queue of five (`--backlog` changes it) before an accept loop that spends what
-    // CPython's ThreadingTCPServer spends per connection; with a deep backlog (`--backlog 128`)
-    // that costs a burst nothing but time.
+    // CPython's ThreadingTCPServer spends per connection; with a backlog deeper than a burst
+    // (`--backlog 1024` against the storm's 500) that costs it nothing but time.
     let backlog = flags.backlog.unwrap_or(5);
     short_queue_slow_accept(flags, "short-backlog", backlog, Duration::from_millis(2))
 }

@@ -163,6 +163,35 @@ fn repeat_is_bounded() {
 }
 
 #[test]
+fn hold_and_leave_fields_are_checked() {
+    check(
+        "kind = \"process\"\nsteps = [{ hold = { count = 10, burst = 0 } }]\n",
+        "t.toml:7:",
+        "burst",
+    );
+    check(
+        "kind = \"process\"\nsteps = [{ hold = { count = 10, burst = 11 } }]\n",
+        "t.toml:7:",
+        "must be within 1..=10",
+    );
+    check(
+        "kind = \"process\"\nsteps = [{ hold = { count = 10, pause_ms = 5 } }]\n",
+        "t.toml:7:",
+        "needs `burst`",
+    );
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { leave = { ms = 0 } }]\n",
+        "t.toml:7:",
+        "at least 1",
+    );
+    check(
+        "kind = \"script\"\nsteps = [{ leave = { ms = 10 } }]\n",
+        "t.toml:7:",
+        "needs an open connection",
+    );
+}
+
+#[test]
 fn steps_need_a_connection() {
     check(
         "kind = \"script\"\nsteps = [\"expect_echo\"]\n",
