@@ -1,7 +1,7 @@
 //! `echo-clients` on its own, as a library user would use it: no runner, no reference server, just an
 //! echo server written here on `127.0.0.1:0` and a script of spec steps.
 
-use echo_clients::{payload, run_script, EventKind, FailureKind, ScriptConfig};
+use echo_clients::{payload, run_script, EventKind, FailureKind, ScriptConfig, ScriptOutcome};
 use echo_spec::{Chunking, Payload, Step};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -38,6 +38,16 @@ fn one_shot_server(corrupt: fn(u64, u8) -> u8) -> (SocketAddr, JoinHandle<()>) {
     (addr, handle)
 }
 
+/// The script passed; otherwise the failure and the transcript are the message.
+fn assert_passed(outcome: &ScriptOutcome) {
+    assert!(
+        outcome.result.is_ok(),
+        "{:?}\n{}",
+        outcome.result,
+        outcome.transcript
+    );
+}
+
 fn script() -> Vec<Step> {
     vec![
         Step::Connect {
@@ -60,12 +70,7 @@ fn script() -> Vec<Step> {
 fn script_against_a_correct_echo_server_passes() {
     let (addr, server) = one_shot_server(|_, b| b);
     let outcome = run_script(&script(), &ScriptConfig::new(addr), None, None);
-    assert!(
-        outcome.result.is_ok(),
-        "{:?}\n{}",
-        outcome.result,
-        outcome.transcript
-    );
+    assert_passed(&outcome);
     assert!(
         !outcome.transcript.events().is_empty(),
         "a transcript is kept"
@@ -154,12 +159,7 @@ fn connect_and_leave(times: u32) -> Vec<Step> {
 fn leave_waits_for_a_server_that_closes_and_stops_waiting_for_one_that_does_not() {
     let (addr, server) = sequential_server(50, true);
     let outcome = run_script(&connect_and_leave(50), &ScriptConfig::new(addr), None, None);
-    assert!(
-        outcome.result.is_ok(),
-        "{:?}\n{}",
-        outcome.result,
-        outcome.transcript
-    );
+    assert_passed(&outcome);
     assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
     // Every client saw the server's close before it left: the wait is what paces them.
     let eofs = outcome
@@ -173,12 +173,7 @@ fn leave_waits_for_a_server_that_closes_and_stops_waiting_for_one_that_does_not(
 
     let (addr, server) = sequential_server(3, false);
     let outcome = run_script(&connect_and_leave(3), &ScriptConfig::new(addr), None, None);
-    assert!(
-        outcome.result.is_ok(),
-        "{:?}\n{}",
-        outcome.result,
-        outcome.transcript
-    );
+    assert_passed(&outcome);
     // One wait ran out, and only one: the note is not "the first of N such steps".
     assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
     assert!(

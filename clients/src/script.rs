@@ -246,14 +246,12 @@ impl Executor<'_, '_> {
         let full = Instant::now() + wait;
         let until = full.min(self.case_deadline);
         let (conn, transcript) = self.conn_and_transcript()?;
-        let name = conn.name().to_string();
         conn.stop_checking();
         conn.resume_reading();
         // ENOTCONN: the server reset the connection already, which ends the wait as well.
         if conn.shutdown_write().is_ok() {
-            transcript.record(&name, EventKind::ShutdownWrite);
+            transcript.record(conn.name(), EventKind::ShutdownWrite);
         }
-        let mut closed_first = true;
         if waits {
             let window = Limits {
                 no_progress: wait + Duration::from_secs(1),
@@ -262,12 +260,10 @@ impl Executor<'_, '_> {
             conn.drive(None, window, transcript, |c, _| {
                 c.eof() || c.peer_reset() || Instant::now() >= until
             })?;
-            closed_first = conn.eof() || conn.peer_reset();
         }
-        if let Some(conn) = self.conns.remove(&name) {
-            drop(conn);
-        }
-        self.current = None;
+        let closed_first = conn.eof() || conn.peer_reset();
+        let (name, conn) = self.take_current()?;
+        drop(conn);
         self.transcript.record(&name, EventKind::Closed);
         if waits && !closed_first && until == full {
             self.leave_waits = false;
@@ -277,6 +273,16 @@ impl Executor<'_, '_> {
             );
         }
         Ok(())
+    }
+
+    /// Removes the current connection from the script's table (to close or reset it).
+    fn take_current(&mut self) -> Result<(String, Connection), Failure> {
+        let name = self.current.take().unwrap_or_default();
+        let conn = self
+            .conns
+            .remove(&name)
+            .ok_or_else(|| Failure::new(FailureKind::Io, format!("no open connection `{name}`")))?;
+        Ok((name, conn))
     }
 
     fn scaled(&self, ms: u64) -> Duration {
@@ -424,10 +430,7 @@ impl Executor<'_, '_> {
                 }
             }
             Step::Reset | Step::Close => {
-                let name = self.current.take().unwrap_or_default();
-                let conn = self.conns.remove(&name).ok_or_else(|| {
-                    Failure::new(FailureKind::Io, format!("no open connection `{name}`"))
-                })?;
+                let (name, conn) = self.take_current()?;
                 if matches!(step, Step::Reset) {
                     conn.reset()
                         .map_err(|e| Failure::new(FailureKind::Io, format!("SO_LINGER: {e}")))?;
