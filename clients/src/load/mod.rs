@@ -151,7 +151,8 @@ pub struct LoadReport {
     pub server_rss_kib: Option<u64>,
     /// Sent, answered, lost, duplicate, late and reordered datagrams (datagram mode only).
     pub datagram: Option<DatagramReport>,
-    /// What drove the sockets: `io_uring`, `tokio`, or `tokio` with why io_uring was not used.
+    /// What drove the sockets: `io_uring` with its task-work mode, `tokio`, `ppoll`, or `tokio`
+    /// with why io_uring was not used.
     pub engine: String,
 }
 
@@ -166,16 +167,18 @@ impl LoadReport {
         self.bytes as f64 / self.seconds.max(1e-9)
     }
 
-    /// Which side limited the run: `client` or `server` when one used nearly a whole core
-    /// (and more than the other), else `neither` (latency or the kernel).
+    /// Which side limited the run, from the share of a core each used (a side at 0.9 of a core or
+    /// more had no time to spare): `server` when only the server was busy, `client` when only
+    /// the client was, `both` when both were (the rate is what the pair reaches on these two
+    /// cores: the server had almost no idle time for a cheaper client to fill, nor the client
+    /// for a cheaper server), and `neither` when both waited (latency or the kernel).
     pub fn bottleneck(&self) -> &'static str {
         let server = self.server_cpu.unwrap_or(0.0);
-        if self.client_cpu >= BUSY && self.client_cpu >= server {
-            "client"
-        } else if server >= BUSY {
-            "server"
-        } else {
-            "neither"
+        match (self.client_cpu >= BUSY, server >= BUSY) {
+            (true, true) => "both",
+            (true, false) => "client",
+            (false, true) => "server",
+            (false, false) => "neither",
         }
     }
 }
@@ -221,6 +224,17 @@ impl Worker {
             let _ = self.hist.record(t.elapsed().as_micros().max(1) as u64);
         }
     }
+}
+
+/// Gives a persistent connection of the load client the kernel's plainest congestion control,
+/// Reno, which every user may pick. The default is often BBR, whose pacing arms a timer per
+/// send: that was a fifth of the client's time in the throughput mode (perf, against the
+/// splice-pump ceiling), and Reno took the threaded model from 1.26–1.39 to 1.74–1.90 GB/s. Only
+/// how fast the client's own bytes leave changes; the server's socket keeps its own. Where
+/// the kernel refuses, the default stays.
+pub(crate) fn lean_congestion_control(socket: &impl std::os::fd::AsFd) {
+    let reno = std::ffi::OsString::from("reno");
+    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::TcpCongestion, &reno);
 }
 
 pub(crate) fn kind_of(e: &std::io::Error) -> &'static str {
@@ -276,8 +290,8 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
             connections,
             payload,
         } if cfg.uring => match uring::ping_pong(cfg, connections, payload, measure_from, end) {
-            Ok(workers) => {
-                engine = "io_uring".to_string();
+            Ok((workers, task_work)) => {
+                engine = format!("io_uring ({task_work})");
                 (workers, None)
             }
             Err(why) => {
@@ -335,5 +349,28 @@ fn cpu_seconds() -> f64 {
             t(u.user_time()) + t(u.system_time())
         }
         Err(_) => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoadReport;
+
+    fn report(client_cpu: f64, server_cpu: Option<f64>) -> LoadReport {
+        LoadReport {
+            client_cpu,
+            server_cpu,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_bottleneck_is_the_side_with_no_time_to_spare() {
+        assert_eq!(report(0.98, Some(0.96)).bottleneck(), "both");
+        assert_eq!(report(0.99, Some(0.70)).bottleneck(), "client");
+        assert_eq!(report(0.65, Some(0.97)).bottleneck(), "server");
+        assert_eq!(report(0.50, Some(0.40)).bottleneck(), "neither");
+        // Without the server's figures, only the client can be named.
+        assert_eq!(report(0.95, None).bottleneck(), "client");
     }
 }
