@@ -74,6 +74,11 @@ fn ping_pong_counts_verified_echoes_and_reports_corruption(#[case] uring: bool) 
     if uring && !good.engine.starts_with("io_uring") {
         println!("SKIP the io_uring half: {}", good.engine);
     }
+    if good.engine.starts_with("io_uring") {
+        let modes =
+            ["deferred", "cooperative", "signalled"].map(|m| format!("io_uring ({m} task work)"));
+        assert!(modes.contains(&good.engine), "{}", good.engine);
+    }
     if !uring {
         assert_eq!(good.engine, "tokio");
     }

@@ -59,12 +59,21 @@ pub(super) fn run_tokio(
     }))
 }
 
-async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+/// Connects from `source`; a `persistent` connection gets the lean congestion control first,
+/// before the handshake sets up the default one.
+async fn connect(
+    cfg: &LoadConfig,
+    source: Option<IpAddr>,
+    persistent: bool,
+) -> std::io::Result<TcpStream> {
     let socket = if cfg.addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    if persistent {
+        lean_congestion_control(&socket);
+    }
     if let Some(src) = source {
         // The port is picked at connect time, by the whole 4-tuple, as a plain connect picks it;
         // a bind that reserves a port first must skip every port in TIME_WAIT, and slows down
@@ -88,8 +97,17 @@ async fn connect(cfg: &LoadConfig, source: Option<IpAddr>) -> std::io::Result<Tc
 
 /// Connects from the `k`-th source address (in turn), counting a failure in `w`.
 async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
+    open_as(cfg, k, w, false).await
+}
+
+async fn open_as(
+    cfg: &LoadConfig,
+    k: usize,
+    w: &mut Worker,
+    persistent: bool,
+) -> Option<TcpStream> {
     let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
-    match connect(cfg, source).await {
+    match connect(cfg, source, persistent).await {
         Ok(s) => Some(s),
         Err(e) => {
             w.error(kind_of(&e));
@@ -100,14 +118,14 @@ async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
 
 /// Opens a connection that carries many messages: Nagle off, so that a small write goes at
 /// once, and the lean congestion control. A connection per request writes once and needs
-/// neither (Nagle never holds the first segment back), which saves it a system call.
+/// neither (its request is one small write, and Nagle never holds the first segment back),
+/// which saves it two system calls.
 async fn open_persistent(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
-    let stream = open(cfg, k, w).await?;
+    let stream = open_as(cfg, k, w, true).await?;
     if let Err(e) = stream.set_nodelay(true) {
         w.error(kind_of(&e));
         return None;
     }
-    lean_congestion_control(&stream);
     Some(stream)
 }
 

@@ -74,7 +74,11 @@ fn ring(entries: u32) -> Result<(IoUring, &'static str), String> {
         setup(&mut builder);
         match builder.build(entries) {
             Ok(ring) => return Ok((ring, name)),
-            Err(e) => why = format!("io_uring_setup: {e}"),
+            // An older kernel refuses a setup flag it does not know: try the next mode.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                why = format!("io_uring_setup: {e}")
+            }
+            Err(e) => return Err(format!("io_uring_setup: {e}")),
         }
     }
     Err(why)
@@ -204,7 +208,12 @@ pub(super) fn ping_pong(
     }
     let drain_until = Instant::now() + Duration::from_secs(1);
     while conns.iter().any(|c| c.in_flight > 0) && Instant::now() < drain_until {
-        let _ = ring.submitter().submit_with_args(1, &args);
+        match ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            // The ring itself fails: waiting on it again would only spin until the deadline.
+            Err(_) => break,
+        }
         let done: Vec<u64> = ring.completion().map(|cqe| cqe.user_data()).collect();
         for data in done {
             conns[(data >> 1) as usize].in_flight -= 1;
@@ -236,6 +245,7 @@ fn open(cfg: &LoadConfig, i: usize, payload: usize, end: Instant) -> Conn {
             ));
         }
         let socket = Socket::new(Domain::for_address(cfg.addr), Type::STREAM, None)?;
+        lean_congestion_control(&socket);
         if !cfg.sources.is_empty() {
             let source = SocketAddr::new(cfg.sources[i % cfg.sources.len()], 0);
             if source.is_ipv4() {
@@ -248,7 +258,6 @@ fn open(cfg: &LoadConfig, i: usize, payload: usize, end: Instant) -> Conn {
         }
         socket.connect_timeout(&cfg.addr.into(), cfg.op_timeout.min(left))?;
         socket.set_tcp_nodelay(true)?;
-        lean_congestion_control(&socket);
         Ok(socket.into())
     };
     let stream = connect().map_err(|e| worker.error(kind_of(&e))).ok();
