@@ -10,7 +10,8 @@
 //! ```
 //!
 //! With `--server-pgid`, the server's CPU use (cores) and resident memory (KiB, sampled just
-//! before the window closes) are reported too, and `bottleneck` says which side was busy.
+//! before the window closes) are reported too, and `bottleneck` says which side was busy
+//! (`server`, `client`, `both` or `neither`).
 //!
 //! The datagram mode (UDP) takes `--senders` (sockets; `--connections` is accepted too),
 //! `--payload` (0..=65 507 bytes per datagram), `--window` (datagrams in flight per sender,

@@ -20,11 +20,13 @@
 //! alternating runs in one sitting):
 //! - reads of 32 KiB instead of 64 (`READ_CHUNK`): throughput 64 KiB ×1 went from 1.14–1.23
 //!   to 2.12–2.81 GB/s, beside 2.19–2.44 for the peer.
-//! - waiting for input on the stream's own reader slot (`poll_read_ready`) instead of
-//!   `readable()`, whose waiter goes on a locked list: ping-pong 64 B ×10 went from 0.89× to
-//!   0.92× the peer (medians of 5, 158k and 162k against 177k and 175k messages/s), which is
-//!   within this machine's noise. The rest of the gap was not found: perf shows both servers
-//!   spending 86–88% of their time in the kernel and 7–8% in their own code.
+//! - waiting for input in the stream's reader waker slot (`poll_read_ready`) instead of a
+//!   queued waiter (`readable()` inserts one into a list and unlinks it again): ping-pong 64 B
+//!   ×10 went from 0.89× to 0.92× the peer (medians of 5: 158k and 162k against 177k and 175k
+//!   messages/s), which is within this machine's noise. The rest of that gap was not found:
+//!   perf shows both servers spending 86–88% of their time in the kernel and 7–8% in their own
+//!   code. In the `cargo xtask bench --reps 3` run after the load client's fixes: ping-pong
+//!   0.96×, throughput 1.70× (the peer reads 16 KiB), conn/request ×50 1.11× the peer.
 
 use std::io::ErrorKind;
 use std::net::{TcpListener as StdListener, UdpSocket as StdUdpSocket};
@@ -180,7 +182,7 @@ async fn read_reply(
     max: usize,
 ) -> std::io::Result<Option<Vec<u8>>> {
     loop {
-        // The stream's own reader slot, not `readable()`, whose waiter goes on a locked list.
+        // The stream's reader waker slot, not a queued waiter as `readable()` inserts and unlinks.
         std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
         let got = READ_BUF.with(|b| {
             let mut b = b.borrow_mut();
