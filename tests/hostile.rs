@@ -81,7 +81,8 @@ fn the_short_backlog_mutant_passes_with_a_backlog_of_1024() {
 
 #[test]
 fn idle_holders_pass_a_short_backlog_that_only_a_burst_overflows() {
-    // The holders arrive 4 at a time, so a queue of 5 is enough for a server that accepts in 2 ms;
+    // The holders arrive 2 at a time, 10 ms apart, so a queue of 5 is enough for a server that
+    // accepts in 2 ms;
     // idle clients blocking the others is what the case is about (see `pool-of-8`).
     let case = "hostile.idle-holders.100";
     let report = check_run(

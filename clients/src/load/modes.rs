@@ -59,8 +59,10 @@ pub(super) fn run_tokio(
     }))
 }
 
-/// Connects from `source`; a `persistent` connection gets the lean congestion control first,
-/// before the handshake sets up the default one.
+/// Connects from `source`. A `persistent` connection carries many messages: it gets the lean
+/// congestion control before the handshake sets up the default one, and Nagle off, so that a
+/// small write goes at once. A connection per request writes once and needs neither (Nagle
+/// never holds the first segment back), which saves it two system calls.
 async fn connect(
     cfg: &LoadConfig,
     source: Option<IpAddr>,
@@ -92,20 +94,15 @@ async fn connect(
     let stream = timeout(cfg.op_timeout, socket.connect(cfg.addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    if persistent {
+        stream.set_nodelay(true)?;
+    }
     Ok(stream)
 }
 
-/// Connects from the `k`-th source address (in turn), counting a failure in `w`.
-async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
-    open_as(cfg, k, w, false).await
-}
-
-async fn open_as(
-    cfg: &LoadConfig,
-    k: usize,
-    w: &mut Worker,
-    persistent: bool,
-) -> Option<TcpStream> {
+/// Connects from the `k`-th source address (in turn), counting a failure in `w`; `persistent`
+/// as for [`connect`].
+async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker, persistent: bool) -> Option<TcpStream> {
     let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
     match connect(cfg, source, persistent).await {
         Ok(s) => Some(s),
@@ -114,19 +111,6 @@ async fn open_as(
             None
         }
     }
-}
-
-/// Opens a connection that carries many messages: Nagle off, so that a small write goes at
-/// once, and the lean congestion control. A connection per request writes once and needs
-/// neither (its request is one small write, and Nagle never holds the first segment back),
-/// which saves it two system calls.
-async fn open_persistent(cfg: &LoadConfig, k: usize, w: &mut Worker) -> Option<TcpStream> {
-    let stream = open_as(cfg, k, w, true).await?;
-    if let Err(e) = stream.set_nodelay(true) {
-        w.error(kind_of(&e));
-        return None;
-    }
-    Some(stream)
 }
 
 async fn exchange(
@@ -163,7 +147,7 @@ async fn conn_per_request(
         n += 1;
         fill_seeded(index as u64, n * payload as u64, &mut out);
         let t = Instant::now();
-        let Some(mut stream) = open(cfg, index + n as usize, &mut w).await else {
+        let Some(mut stream) = open(cfg, index + n as usize, &mut w, false).await else {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
@@ -183,7 +167,7 @@ async fn ping_pong(
     end: Instant,
 ) -> Worker {
     let mut w = Worker::new();
-    let Some(mut stream) = open_persistent(cfg, index, &mut w).await else {
+    let Some(mut stream) = open(cfg, index, &mut w, true).await else {
         return w;
     };
     let mut out = vec![0u8; payload];
@@ -212,7 +196,7 @@ async fn throughput(
     end: Instant,
 ) -> Worker {
     let mut w = Worker::new();
-    let Some(stream) = open_persistent(cfg, index, &mut w).await else {
+    let Some(stream) = open(cfg, index, &mut w, true).await else {
         return w;
     };
     // One random block, repeated: the reader checks each byte against block[offset % len] at memcmp speed.
@@ -284,7 +268,7 @@ async fn connect_only(cfg: &LoadConfig, index: usize, from: Instant, end: Instan
     while Instant::now() < end {
         n += 1;
         let t = Instant::now();
-        let Some(mut stream) = open(cfg, index + n, &mut w).await else {
+        let Some(mut stream) = open(cfg, index + n, &mut w, false).await else {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
@@ -306,7 +290,7 @@ async fn connect_only(cfg: &LoadConfig, index: usize, from: Instant, end: Instan
 async fn hold_idle(cfg: &LoadConfig, index: usize, from: Instant, end: Instant) -> Worker {
     let mut w = Worker::new();
     let t = Instant::now();
-    let Some(stream) = open(cfg, index, &mut w).await else {
+    let Some(stream) = open(cfg, index, &mut w, false).await else {
         return w;
     };
     // Opens are what this mode measures, so they count from the start, warm-up or not.

@@ -53,8 +53,9 @@ type Setup = fn(&mut io_uring::Builder);
 /// the cheapest the kernel offers, named in the report's engine.
 const TASK_WORK: [(&str, Setup); 3] = [
     // Linux 6.1+: run only when this thread waits for completions, with no interrupt to kick it
-    // and one wake-up per wait. Against a C epoll echo (10 connections of 64 B, pinned) this took
-    // ping-pong from 125–134k to 228–249k messages/s: the interrupts were the client's largest cost.
+    // and one wake-up per wait. Against a C epoll echo (10 connections of 64 B, pinned) this
+    // took ping-pong from 125–134k to 228–249k messages/s: the interrupts were the client's
+    // largest cost.
     ("deferred task work", |b| {
         b.setup_single_issuer().setup_defer_taskrun();
     }),
@@ -85,7 +86,8 @@ fn ring(entries: u32) -> Result<(IoUring, &'static str), String> {
 }
 
 /// Runs ping-pong over `connections` connections of `payload` bytes on io_uring, and names the
-/// task-work mode it ran with. `Err` is why io_uring cannot be used here; nothing has been sent then.
+/// task-work mode it ran with. `Err` is why io_uring cannot be used here; nothing has been sent
+/// then.
 pub(super) fn ping_pong(
     cfg: &LoadConfig,
     connections: usize,
