@@ -21,27 +21,7 @@ const BINARIES: [(&str, &str); 3] = [
 
 /// Builds, checksums, packs and checks the distribution; returns its directory.
 pub fn run(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
-    let host = host_triple(sh)?;
-    let musl = host.replace("-gnu", "-musl");
-    let target = if target_installed(sh, &musl)? {
-        musl
-    } else {
-        host
-    };
-    let mut cmd = xshell::cmd!(sh, "cargo build --release --locked --target {target}");
-    for (bin, package) in BINARIES {
-        cmd = cmd.args(["-p", package, "--bin", bin]);
-    }
-    // With `--target`, RUSTFLAGS reach only the target's code, not build scripts or proc macros.
-    // The binaries are stripped of debug info, so none is generated (the release profile keeps
-    // line tables for `perf` in the bench; this build has a target directory of its own).
-    cmd.env(
-        "RUSTFLAGS",
-        "-C target-feature=+crt-static -C strip=debuginfo",
-    )
-    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-    .run()?;
-    let built = crate::target_dir().join(&target).join("release");
+    let (target, built) = build(sh)?;
     let version = env!("CARGO_PKG_VERSION");
     let name = format!("echo-conform-{version}-{target}");
     let dist = crate::target_dir().join("dist").join(&name);
@@ -72,6 +52,38 @@ pub fn run(sh: &xshell::Shell) -> anyhow::Result<PathBuf> {
     print!("{sums}");
     smoke(&dist)?;
     Ok(dist)
+}
+
+/// Builds the static binaries only (`cargo xtask dist --build-only`) and returns the target
+/// triple and the directory holding them.
+///
+/// The build has a target directory of its own, `target/dist-build/`, so that its cargo lock is
+/// its own too: CI starts it at low priority beside the test steps, which then never wait on it.
+pub fn build(sh: &xshell::Shell) -> anyhow::Result<(String, PathBuf)> {
+    let host = host_triple(sh)?;
+    let musl = host.replace("-gnu", "-musl");
+    let target = if target_installed(sh, &musl)? {
+        musl
+    } else {
+        host
+    };
+    let dir = crate::target_dir().join("dist-build");
+    let mut cmd = xshell::cmd!(sh, "cargo build --release --locked --target {target}");
+    for (bin, package) in BINARIES {
+        cmd = cmd.args(["-p", package, "--bin", bin]);
+    }
+    // With `--target`, RUSTFLAGS reach only the target's code, not build scripts or proc macros.
+    // The binaries are stripped of debug info, so none is generated (the release profile keeps
+    // line tables for `perf` in the bench).
+    cmd.env(
+        "RUSTFLAGS",
+        "-C target-feature=+crt-static -C strip=debuginfo",
+    )
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+    .env("CARGO_TARGET_DIR", &dir)
+    .run()?;
+    let built = dir.join(&target).join("release");
+    Ok((target, built))
 }
 
 fn hex(bytes: &[u8]) -> String {

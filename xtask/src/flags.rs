@@ -19,7 +19,10 @@ pub enum Cmd {
         servers: Vec<String>,
     },
     /// Build static binaries with checksums into `target/dist/`.
-    Dist,
+    Dist {
+        /// Only build them (CI starts the build early, at low priority).
+        build_only: bool,
+    },
     /// Check the example crate's `cargo test`: its listing and a filter.
     Example,
     /// Open the conform matrix page in headless Chromium and check what it rendered.
@@ -56,8 +59,10 @@ usage: cargo xtask <task>
            every model, a C epoll peer (built with cc), a minimal tokio echo and your servers
            under the same loads, pinned; medians and ratios to the fastest model, the C peer
            and the loopback ceilings; ab beside echo-load
-  dist     static echo-conform, echo-server and echo-load with SHA256SUMS and a tarball in
+  dist [--build-only]
+           static echo-conform, echo-server and echo-load with SHA256SUMS and a tarball in
            target/dist/; checks them with ldd and from a directory with no toolchain on PATH
+           (--build-only: build them in target/dist-build/ and stop)
   example  the example crate's cargo test lists one trial per case; a filter runs one
   html-check
            open target/conform/index.html in headless chromium, screenshot it, check the DOM
@@ -112,7 +117,11 @@ pub fn parse(args: &[String]) -> anyhow::Result<Cmd> {
         }
         "ci" if rest.is_empty() => Ok(Cmd::Ci),
         "example" if rest.is_empty() => Ok(Cmd::Example),
-        "dist" if rest.is_empty() => Ok(Cmd::Dist),
+        "dist" => match rest {
+            [] => Ok(Cmd::Dist { build_only: false }),
+            [flag] if flag == "--build-only" => Ok(Cmd::Dist { build_only: true }),
+            _ => bail!("dist: unknown arguments {rest:?}\n{HELP}"),
+        },
         "html-check" if rest.is_empty() => Ok(Cmd::HtmlCheck),
         "schema" if rest.is_empty() => Ok(Cmd::Schema),
         "help" | "--help" | "-h" => Ok(Cmd::Help),

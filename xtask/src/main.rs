@@ -40,7 +40,8 @@ fn run() -> anyhow::Result<()> {
             servers,
         } => bench::run(&sh, reps, seconds, &servers),
         flags::Cmd::Example => example::run(&sh),
-        flags::Cmd::Dist => dist::run(&sh).map(|_| ()),
+        flags::Cmd::Dist { build_only: true } => dist::build(&sh).map(|_| ()),
+        flags::Cmd::Dist { build_only: false } => dist::run(&sh).map(|_| ()),
         flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),
         flags::Cmd::Schema => {
             let path = root().join(SCHEMA_PATH);

@@ -227,7 +227,9 @@ impl Pool {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             conform: conform.to_path_buf(),
-            lock: dir.join(".machine.lock"),
+            // Under a machine lock already (a CI step beside others), share it.
+            lock: std::env::var_os(LOCK_ENV)
+                .map_or_else(|| dir.join(".machine.lock"), PathBuf::from),
             jobs: 2 * cpus,
         })
     }

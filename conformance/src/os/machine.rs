@@ -1,13 +1,13 @@
 //! The machine shared between runs side by side (`echo-conform matrix --jobs N`): crowd, heavy and
 //! alone cases keep the machine to themselves, across runs as within one.
 //!
-//! `matrix` gives every run it starts the same lock file in `ECHO_CONFORM_MACHINE_LOCK`. A phase of
+//! `matrix` gives every run it starts the same lock file in `ECHO_CONFORM_MACHINE_LOCK` (the one in
+//! its own environment when it has one, so that suites started side by side share it). A phase of
 //! cases that run side by side holds the lock shared; a run's crowds and heavy cases hold it
 //! exclusively (`flock(2)`), all in one hold, so they never overlap any case of another run, and a
 //! run waits only once for the others' phases to end. A
 //! case alone only within its run (one on a fixed port: each run has a network namespace of its
-//! own) holds it shared. A run started without the variable (every run but `matrix`'s) takes no
-//! lock at all.
+//! own) holds it shared. A run started without the variable takes no lock at all.
 
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
