@@ -87,6 +87,73 @@ fn ping_pong_counts_verified_echoes_and_reports_corruption(#[case] uring: bool) 
     assert!(bad.errors.contains_key("mismatch"), "{bad:?}");
 }
 
+/// Accepts every connection and holds it, reading and writing nothing.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// Both connection-per-request engines (a chain of linked entries per request on io_uring where
+/// the kernel allows it, and tokio) count verified echoes only, and name what went wrong with
+/// the others: a corrupted echo, a server that closes at once, one that never answers, and a
+/// port nothing listens on. Every run ends, whatever the server does.
+#[rstest::rstest]
+#[case::io_uring(true)]
+#[case::tokio(false)]
+fn conn_per_request_counts_verified_echoes_and_names_failures(#[case] uring: bool) {
+    let mode = LoadMode::ConnPerRequest {
+        concurrency: 4,
+        payload: 80,
+    };
+    let cfg = |addr| LoadConfig {
+        uring,
+        op_timeout: Duration::from_millis(200),
+        ..short(addr, mode)
+    };
+    let good = run_load(&cfg(echo_server(|b| b))).expect("runtime");
+    assert!(good.ops > 0 && good.errors.is_empty(), "{good:?}");
+    if uring && good.engine != "io_uring (deferred task work)" {
+        println!("SKIP the io_uring half: {}", good.engine);
+    }
+    if !uring {
+        assert_eq!(good.engine, "tokio");
+    }
+    let bad = run_load(&cfg(echo_server(|b| b ^ 1))).expect("runtime");
+    assert_eq!(bad.ops, 0, "a corrupted echo must never count: {bad:?}");
+    assert!(bad.errors.contains_key("mismatch"), "{bad:?}");
+    let closed = run_load(&cfg(accept_close_server())).expect("runtime");
+    assert_eq!(closed.ops, 0, "{closed:?}");
+    assert!(
+        closed.errors.contains_key("early-eof") || closed.errors.contains_key("reset"),
+        "{closed:?}"
+    );
+    let silent = run_load(&cfg(silent_server())).expect("runtime");
+    assert_eq!(silent.ops, 0, "{silent:?}");
+    assert_eq!(
+        silent.errors.keys().collect::<Vec<_>>(),
+        ["timeout"],
+        "{silent:?}"
+    );
+    let nobody = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let refused = run_load(&cfg(nobody)).expect("runtime");
+    assert_eq!(refused.ops, 0, "{refused:?}");
+    assert_eq!(
+        refused.errors.keys().collect::<Vec<_>>(),
+        ["refused"],
+        "{refused:?}"
+    );
+}
+
 #[test]
 fn io_uring_ping_pong_counts_a_refused_connection() {
     // A port nothing listens on: every connection is refused, and the run still ends.

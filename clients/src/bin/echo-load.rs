@@ -53,7 +53,7 @@ struct Args {
     /// Connect from 127.0.0.1 only, instead of spreading over 127.0.0.1–8.
     #[arg(long)]
     one_source: bool,
-    /// Drive ping-pong with tokio even where io_uring is available.
+    /// Drive ping-pong and connection-per-request with tokio even where io_uring is available.
     #[arg(long)]
     no_uring: bool,
     /// The server's process group, to report its CPU and memory and which side was busy.

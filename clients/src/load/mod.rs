@@ -1,6 +1,6 @@
-//! The load client: drives a server hard on tokio (ping-pong on io_uring where the kernel allows
-//! it, `uring`), checking every echo in full, and measures rate, throughput and latency
-//! (hdrhistogram, warm-up excluded).
+//! The load client: drives a server hard on tokio (ping-pong and a connection per request on
+//! io_uring where the kernel allows it, `uring`), checking every echo in full, and measures rate,
+//! throughput and latency (hdrhistogram, warm-up excluded).
 //!
 //! The TCP modes: a connection per request (connect, send, read the whole echo, close), persistent
 //! ping-pong over N connections, full-duplex throughput, connect-only and idle holds. The UDP mode
@@ -103,7 +103,8 @@ pub struct LoadConfig {
     pub op_timeout: Duration,
     /// The server's process group, to report its CPU use and memory (from `/proc`).
     pub server_pgid: Option<i32>,
-    /// Run ping-pong on io_uring where the kernel allows it (the default); `false` keeps tokio.
+    /// Run ping-pong and connection-per-request on io_uring where the kernel allows it (the
+    /// default); `false` keeps tokio.
     pub uring: bool,
 }
 
@@ -291,6 +292,19 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
             connections,
             payload,
         } if cfg.uring => match uring::ping_pong(cfg, connections, payload, measure_from, end) {
+            Ok((workers, task_work)) => {
+                engine = format!("io_uring ({task_work})");
+                (workers, None)
+            }
+            Err(why) => {
+                engine = format!("tokio (io_uring: {why})");
+                (modes::run_tokio(cfg, measure_from, end)?, None)
+            }
+        },
+        LoadMode::ConnPerRequest {
+            concurrency,
+            payload,
+        } if cfg.uring => match uring::per_request(cfg, concurrency, payload, measure_from, end) {
             Ok((workers, task_work)) => {
                 engine = format!("io_uring ({task_work})");
                 (workers, None)

@@ -1,23 +1,15 @@
-//! Ping-pong on io_uring: one thread, one ring, and per message one linked pair of entries per
-//! connection (a `send`, then a `recv` with `MSG_WAITALL`), so that the client enters the kernel
-//! about once per round over all its connections instead of three times per message. Messages
-//! are slices of one precomputed seeded block and are checked with a slice compare; nothing is
-//! allocated per message. When the ring cannot be set up (an old kernel, a seccomp filter,
-//! `kernel.io_uring_disabled`), [`ping_pong`] says why and the caller uses tokio.
+//! Ping-pong on io_uring: per message one linked pair of entries per connection (a `send`, then
+//! a `recv` with `MSG_WAITALL`), so that the client enters the kernel about once per round over
+//! all its connections instead of three times per message.
 
-use super::{kind_of, lean_congestion_control, LoadConfig, Worker};
+use super::{push, ring, BLOCK, TICK};
+use crate::load::{kind_of, lean_congestion_control, LoadConfig, Worker};
 use crate::payload::fill_seeded;
 use io_uring::{opcode, squeue, types, IoUring};
 use socket2::{Domain, Socket, Type};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-
-/// The precomputed block messages are cut from (plus one message, so a slice never wraps).
-const BLOCK: usize = 64 * 1024;
-
-/// How long one wait in the kernel lasts before the loop looks at the clock.
-const TICK: Duration = Duration::from_millis(50);
 
 /// One connection and the message in flight on it.
 struct Conn {
@@ -46,49 +38,10 @@ fn user_data(conn: usize, op: u64) -> u64 {
     (conn as u64) << 1 | op
 }
 
-/// What a task-work mode asks of the ring's builder.
-type Setup = fn(&mut io_uring::Builder);
-
-/// How the ring runs the work the kernel hands back to this thread (a recv whose data arrived):
-/// the cheapest the kernel offers, named in the report's engine.
-const TASK_WORK: [(&str, Setup); 3] = [
-    // Linux 6.1+: run only when this thread waits for completions, with no interrupt to kick it
-    // and one wake-up per wait. Against a C epoll echo (10 connections of 64 B, pinned) this
-    // took ping-pong from 125–134k to 228–249k messages/s: the interrupts were the client's
-    // largest cost.
-    ("deferred task work", |b| {
-        b.setup_single_issuer().setup_defer_taskrun();
-    }),
-    // Linux 5.19+: no interrupt, but run at the thread's next entry into the kernel.
-    ("cooperative task work", |b| {
-        b.setup_coop_taskrun();
-    }),
-    // Older kernels: the kernel interrupts this thread for each arrival.
-    ("signalled task work", |_| {}),
-];
-
-/// A ring of `entries` with the cheapest task-work mode this kernel accepts, and its name.
-fn ring(entries: u32) -> Result<(IoUring, &'static str), String> {
-    let mut why = String::new();
-    for (name, setup) in TASK_WORK {
-        let mut builder = IoUring::builder();
-        setup(&mut builder);
-        match builder.build(entries) {
-            Ok(ring) => return Ok((ring, name)),
-            // An older kernel refuses a setup flag it does not know: try the next mode.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                why = format!("io_uring_setup: {e}")
-            }
-            Err(e) => return Err(format!("io_uring_setup: {e}")),
-        }
-    }
-    Err(why)
-}
-
 /// Runs ping-pong over `connections` connections of `payload` bytes on io_uring, and names the
 /// task-work mode it ran with. `Err` is why io_uring cannot be used here; nothing has been sent
 /// then.
-pub(super) fn ping_pong(
+pub(in crate::load) fn ping_pong(
     cfg: &LoadConfig,
     connections: usize,
     payload: usize,
@@ -308,30 +261,6 @@ fn submit(ring: &mut IoUring, c: &mut Conn, i: usize, block: &[u8], len: u32) {
         c.worker.error("submit");
         quit(c);
     }
-}
-
-/// Queues `entries` together, first submitting what is queued when there is no room for all of
-/// them. `false` when the kernel took nothing in 100 tries: then none was queued, and the
-/// caller ends that connection.
-fn push(ring: &mut IoUring, entries: &[squeue::Entry]) -> bool {
-    for _ in 0..100 {
-        let mut sq = ring.submission();
-        if sq.capacity() - sq.len() >= entries.len() {
-            for entry in entries {
-                // SAFETY: every buffer an entry points into (the block, a connection's `back`)
-                // outlives the entry: both live until every entry in flight has completed (the
-                // drain in ping_pong, which leaks them and the ring rather than free them while
-                // the kernel holds any). Room for all of them was checked just above.
-                if unsafe { sq.push(entry) }.is_err() {
-                    return false;
-                }
-            }
-            return true;
-        }
-        drop(sq);
-        let _ = ring.submit();
-    }
-    false
 }
 
 /// Ends a connection: shutting it down completes whatever the kernel still has queued on it.
