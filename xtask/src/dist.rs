@@ -8,6 +8,7 @@
 //! the kit avoids NSS for its look-ups (`echo-accounts` reads /etc/passwd and /etc/group
 //! first). What still needs the host's NSS is listed in `docs/ci.md`.
 
+use crate::LOCK_ENV;
 use anyhow::{bail, ensure, Context};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -134,7 +135,13 @@ fn smoke(dist: &Path) -> anyhow::Result<()> {
     let empty = std::env::temp_dir().join(format!("echo-conform-dist-{}", std::process::id()));
     std::fs::create_dir_all(&empty)?;
     let server = dist.join("echo-server");
-    let out = std::process::Command::new(dist.join("echo-conform"))
+    let mut cmd = std::process::Command::new(dist.join("echo-conform"));
+    cmd.current_dir(&empty).env_clear().env("PATH", &empty);
+    // Under a machine lock (CI packs the distribution beside `cargo xtask conform`), share it.
+    if let Some(lock) = std::env::var_os(LOCK_ENV) {
+        cmd.env(LOCK_ENV, lock);
+    }
+    let out = cmd
         .args([
             "run",
             "--cmd",
@@ -144,9 +151,6 @@ fn smoke(dist: &Path) -> anyhow::Result<()> {
             "--family",
             "4",
         ])
-        .current_dir(&empty)
-        .env_clear()
-        .env("PATH", &empty)
         .output()
         .context("running the static echo-conform")?;
     std::fs::remove_dir_all(&empty).ok();

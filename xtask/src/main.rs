@@ -65,6 +65,10 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
+/// The variable naming the machine lock that runs side by side share
+/// (`echo_conform::os::machine::LOCK_ENV`; xtask does not link the runner).
+const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
+
 /// Where `cargo xtask schema` writes the spec files' JSON Schema.
 const SCHEMA_PATH: &str = "spec/schema/echo-spec.schema.json";
 

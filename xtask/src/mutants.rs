@@ -6,15 +6,13 @@
 //! itself. A judgement that goes the wrong way beside others is made again alone, and that run
 //! decides: a verdict never rests on a neighbour's noise.
 
+use crate::LOCK_ENV;
 use anyhow::bail;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use xshell::{cmd, Shell};
-
-/// The variable naming the machine lock (`echo_conform::os::machine::LOCK_ENV`).
-const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
 
 /// One mutant of `echo-mutant --list`.
 struct Mutant {
