@@ -288,33 +288,22 @@ pub fn run_load(cfg: &LoadConfig) -> std::io::Result<LoadReport> {
             let (workers, report) = datagram::run(cfg, plan, measure_from, end);
             (workers, Some(report))
         }
-        LoadMode::PingPong {
-            connections,
-            payload,
-        } if cfg.uring => match uring::ping_pong(cfg, connections, payload, measure_from, end) {
-            Ok((workers, task_work)) => {
+        _ => match cfg
+            .uring
+            .then(|| uring::run(cfg, measure_from, end))
+            .flatten()
+        {
+            Some(Ok((workers, task_work))) => {
                 engine = format!("io_uring ({task_work})");
                 (workers, None)
             }
-            Err(why) => {
-                engine = format!("tokio (io_uring: {why})");
+            on_ring => {
+                if let Some(Err(why)) = on_ring {
+                    engine = format!("tokio (io_uring: {why})");
+                }
                 (modes::run_tokio(cfg, measure_from, end)?, None)
             }
         },
-        LoadMode::ConnPerRequest {
-            concurrency,
-            payload,
-        } if cfg.uring => match uring::per_request(cfg, concurrency, payload, measure_from, end) {
-            Ok((workers, task_work)) => {
-                engine = format!("io_uring ({task_work})");
-                (workers, None)
-            }
-            Err(why) => {
-                engine = format!("tokio (io_uring: {why})");
-                (modes::run_tokio(cfg, measure_from, end)?, None)
-            }
-        },
-        _ => (modes::run_tokio(cfg, measure_from, end)?, None),
     };
     let server_rss_kib = rss_probe.and_then(|p| p.join().ok().flatten());
     let wall = start.elapsed().as_secs_f64();

@@ -5,14 +5,36 @@
 //! message. When the ring cannot be set up (an old kernel, a seccomp filter,
 //! `kernel.io_uring_disabled`), each says why and the caller uses tokio.
 
-use io_uring::{squeue, IoUring};
-use std::time::Duration;
+use super::{LoadConfig, LoadMode, Worker};
+use io_uring::{squeue, types, IoUring};
+use std::time::{Duration, Instant};
 
 mod per_request;
 mod ping_pong;
 
-pub(super) use per_request::per_request;
-pub(super) use ping_pong::ping_pong;
+use per_request::per_request;
+use ping_pong::ping_pong;
+
+/// Runs the modes io_uring drives (ping-pong and a connection per request) and names the
+/// task-work mode they ran with; `Err` is why the ring cannot be used here (nothing has been sent
+/// then), and `None` a mode it does not drive.
+pub(super) fn run(
+    cfg: &LoadConfig,
+    from: Instant,
+    end: Instant,
+) -> Option<Result<(Vec<Worker>, &'static str), String>> {
+    match cfg.mode {
+        LoadMode::PingPong {
+            connections,
+            payload,
+        } => Some(ping_pong(cfg, connections, payload, from, end)),
+        LoadMode::ConnPerRequest {
+            concurrency,
+            payload,
+        } => Some(per_request(cfg, concurrency, payload, from, end)),
+        _ => None,
+    }
+}
 
 /// The precomputed block messages are cut from (plus one message, so a slice never wraps).
 const BLOCK: usize = 64 * 1024;
@@ -85,4 +107,26 @@ pub(super) fn push(ring: &mut IoUring, entries: &[squeue::Entry]) -> bool {
         let _ = ring.submit();
     }
     false
+}
+
+/// Submits what is queued and waits up to `limit` for at least one completion; returns every
+/// completion there is, as (user data, result). An expired wait, an interrupt or a full
+/// completion queue (`EBUSY`) is not an error: the caller looks at the clock and waits again.
+/// `Err` is the ring itself failing.
+pub(super) fn wait(ring: &mut IoUring, limit: Duration) -> std::io::Result<Vec<(u64, i32)>> {
+    let limit = types::Timespec::from(limit.max(Duration::from_micros(100)));
+    let args = types::SubmitArgs::new().timespec(&limit);
+    match ring.submitter().submit_with_args(1, &args) {
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+            ) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(ring
+        .completion()
+        .map(|cqe| (cqe.user_data(), cqe.result()))
+        .collect())
 }

@@ -5,7 +5,7 @@
 //! direct system call. As in the tokio mode, every request opens a new connection from the next
 //! source address, sends a payload of its own and checks the whole echo before it counts.
 
-use super::{push, ring, BLOCK, DEFERRED, TICK};
+use super::{push, ring, wait, BLOCK, DEFERRED, TICK};
 use crate::load::{kind_of, LoadConfig, Worker};
 use crate::payload::fill_seeded;
 use io_uring::{opcode, squeue, types, IoUring};
@@ -102,13 +102,13 @@ pub(in crate::load) fn per_request(
         if now >= stop {
             break;
         }
-        let mut wait = TICK;
+        let mut limit = TICK;
         for (i, s) in slots.iter_mut().enumerate() {
             if s.in_flight > 0 || now >= end {
                 continue;
             }
             if now < s.not_before {
-                wait = wait.min(s.not_before - now);
+                limit = limit.min(s.not_before - now);
                 continue;
             }
             start(&mut ring, cfg, s, i, &server, &block, len);
@@ -116,27 +116,16 @@ pub(in crate::load) fn per_request(
         if now >= end && slots.iter().all(|s| s.in_flight == 0) {
             break;
         }
-        let tick = types::Timespec::from(wait.max(Duration::from_micros(100)));
-        let args = types::SubmitArgs::new().timespec(&tick);
-        match ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) => {}
+        let done = match wait(&mut ring, limit) {
+            Ok(done) => done,
             Err(e) => {
-                for s in slots.iter_mut().filter(|s| s.in_flight > 0) {
+                for s in slots.iter_mut().filter(|s| s.in_flight > 0 && !s.received) {
                     fail(s, kind_of(&e));
                     cut(s);
                 }
                 break;
             }
-        }
-        let done: Vec<(u64, i32)> = ring
-            .completion()
-            .map(|cqe| (cqe.user_data(), cqe.result()))
-            .collect();
+        };
         let now = Instant::now();
         for (data, res) in done {
             let s = &mut slots[(data >> 2) as usize];
@@ -158,20 +147,12 @@ pub(in crate::load) fn per_request(
     for s in slots.iter_mut().filter(|s| s.in_flight > 0 && !s.received) {
         cut(s);
     }
-    let tick = types::Timespec::from(TICK);
-    let args = types::SubmitArgs::new().timespec(&tick);
     let drain_until = Instant::now() + Duration::from_secs(1);
     while slots.iter().any(|s| s.in_flight > 0) && Instant::now() < drain_until {
-        match ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-            // The ring itself fails: waiting on it again would only spin until the deadline.
-            Err(_) => break,
-        }
-        let done: Vec<(u64, i32)> = ring
-            .completion()
-            .map(|cqe| (cqe.user_data(), cqe.result()))
-            .collect();
+        // The ring itself fails: waiting on it again would only spin until the deadline.
+        let Ok(done) = wait(&mut ring, TICK) else {
+            break;
+        };
         for (data, res) in done {
             let s = &mut slots[(data >> 2) as usize];
             s.in_flight -= 1;

@@ -2,7 +2,7 @@
 //! a `recv` with `MSG_WAITALL`), so that the client enters the kernel about once per round over
 //! all its connections instead of three times per message.
 
-use super::{push, ring, BLOCK, TICK};
+use super::{push, ring, wait, BLOCK, TICK};
 use crate::load::{kind_of, lean_congestion_control, LoadConfig, Worker};
 use crate::payload::fill_seeded;
 use io_uring::{opcode, squeue, types, IoUring};
@@ -64,18 +64,11 @@ pub(in crate::load) fn ping_pong(
             submit(&mut ring, c, i, &block, len);
         }
     }
-    let tick = types::Timespec::new().nsec(TICK.as_nanos() as u32);
-    let args = types::SubmitArgs::new().timespec(&tick);
     // Bounded: every message is bounded by op_timeout, and no new one starts after `end`.
     let stop = end + cfg.op_timeout + TICK;
     while conns.iter().any(|c| c.in_flight > 0) && Instant::now() < stop {
-        match ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                ) => {}
+        let done = match wait(&mut ring, TICK) {
+            Ok(done) => done,
             Err(e) => {
                 for c in conns.iter_mut().filter(|c| c.alive) {
                     c.worker.error(kind_of(&e));
@@ -83,11 +76,7 @@ pub(in crate::load) fn ping_pong(
                 }
                 break;
             }
-        }
-        let done: Vec<(u64, i32)> = ring
-            .completion()
-            .map(|cqe| (cqe.user_data(), cqe.result()))
-            .collect();
+        };
         let now = Instant::now();
         for (data, res) in done {
             let i = (data >> 1) as usize;
@@ -163,14 +152,11 @@ pub(in crate::load) fn ping_pong(
     }
     let drain_until = Instant::now() + Duration::from_secs(1);
     while conns.iter().any(|c| c.in_flight > 0) && Instant::now() < drain_until {
-        match ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-            // The ring itself fails: waiting on it again would only spin until the deadline.
-            Err(_) => break,
-        }
-        let done: Vec<u64> = ring.completion().map(|cqe| cqe.user_data()).collect();
-        for data in done {
+        // The ring itself fails: waiting on it again would only spin until the deadline.
+        let Ok(done) = wait(&mut ring, TICK) else {
+            break;
+        };
+        for (data, _) in done {
             conns[(data >> 1) as usize].in_flight -= 1;
         }
     }
