@@ -93,10 +93,12 @@ pub(super) fn push(ring: &mut IoUring, entries: &[squeue::Entry]) -> bool {
         let mut sq = ring.submission();
         if sq.capacity() - sq.len() >= entries.len() {
             for entry in entries {
-                // SAFETY: every buffer an entry points into (the block, a connection's `back`, the
-                // server's address) outlives the entry: each engine keeps them until every entry
-                // in flight has completed (its drain leaks them and the ring rather than free
-                // them while the kernel holds any). Room for all of them was checked just above.
+                // SAFETY: every buffer an entry points into (the block, a connection's `back`)
+                // outlives the entry: each engine keeps them until every entry in flight has
+                // completed, and its drain leaks them rather than free them while the kernel holds
+                // any (the ring itself may be dropped; the buffers stay). The server's address
+                // for a connect is copied by the kernel when the entry is issued, within the
+                // submitting call. Room for all of them was checked just above.
                 if unsafe { sq.push(entry) }.is_err() {
                     return false;
                 }
@@ -110,8 +112,9 @@ pub(super) fn push(ring: &mut IoUring, entries: &[squeue::Entry]) -> bool {
 }
 
 /// Submits what is queued and waits up to `limit` for at least one completion; returns every
-/// completion there is, as (user data, result). An expired wait, an interrupt or a full
-/// completion queue (`EBUSY`) is not an error: the caller looks at the clock and waits again.
+/// completion there is, as (user data, result). An expired wait, an interrupt, a full completion
+/// queue (`EBUSY`) or a passing shortage (`EAGAIN`) is not an error: the caller looks at the clock
+/// and waits again (its loop has a deadline).
 /// `Err` is the ring itself failing.
 pub(super) fn wait(ring: &mut IoUring, limit: Duration) -> std::io::Result<Vec<(u64, i32)>> {
     let limit = types::Timespec::from(limit.max(Duration::from_micros(100)));
@@ -121,7 +124,7 @@ pub(super) fn wait(ring: &mut IoUring, limit: Duration) -> std::io::Result<Vec<(
         Err(e)
             if matches!(
                 e.raw_os_error(),
-                Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
             ) => {}
         Err(e) => return Err(e),
     }

@@ -40,12 +40,17 @@ struct Slot {
     /// Its echo, as it arrives.
     back: Vec<u8>,
     started: Instant,
+    /// When the request times out: `op_timeout` for its connect, then again for its exchange (as
+    /// the tokio mode gives each its own).
+    deadline: Instant,
+    /// Its connect has completed.
+    connected: bool,
     n: u64,
     /// Completions still due for the request in flight (0 to [`CHAIN`]).
     in_flight: u32,
     /// Set by the first error of the request in flight: the others it causes are not counted.
     failed: bool,
-    /// Its recv has completed (the `close` may have run, and the descriptor's number may be
+    /// Its recv has been reaped (the `close` may have run, and the descriptor's number may be
     /// another socket's now).
     received: bool,
     /// No new request before this.
@@ -53,9 +58,18 @@ struct Slot {
 }
 
 /// Runs `concurrency` request slots of `payload` bytes on io_uring, and names the task-work mode
-/// it ran with. `Err` is why it cannot run here (nothing has been sent then): it needs the
-/// deferred task-work mode (Linux 6.1+), under which nothing this thread submitted runs between
-/// two of its waits, so that a descriptor whose recv has not completed is still this slot's.
+/// it ran with. `Err` is why it cannot run here (nothing has been sent then).
+///
+/// A request that times out is ended by shutting its socket down, which needs its descriptor to
+/// still be its own. The loop makes sure of that by its order: this thread opens sockets only at
+/// the top of an iteration, then waits and reaps every completion there is, and only then shuts
+/// down requests whose recv it has not reaped. A close runs only after its recv completes, so a
+/// descriptor it closed since the reap can have been reused by no socket of this thread (another
+/// thread of the process opens only `/proc` files, on which shutdown fails harmlessly). Two
+/// conditions keep that true: no completion may wait in the kernel's overflow list, so the
+/// completion queue holds a whole chain per slot (at most 2048 slots); and the deferred task-work
+/// mode (Linux 6.1+), under which the close of a recv completed in this thread's wait runs in that
+/// wait, which is also the mode this engine was measured with.
 pub(in crate::load) fn per_request(
     cfg: &LoadConfig,
     concurrency: usize,
@@ -66,6 +80,12 @@ pub(in crate::load) fn per_request(
     let entries = (CHAIN as usize * concurrency)
         .next_power_of_two()
         .clamp(8, 4096) as u32;
+    // The completion queue is twice the submission queue: room for every slot's whole chain.
+    if CHAIN as usize * concurrency > 2 * entries as usize {
+        return Err(format!(
+            "{concurrency} requests in flight would overflow the completion queue (2048 at most)"
+        ));
+    }
     let (mut ring, task_work) = ring(entries)?;
     if task_work != DEFERRED {
         return Err(format!(
@@ -88,6 +108,8 @@ pub(in crate::load) fn per_request(
             at: 0,
             back: vec![0u8; payload],
             started: now,
+            deadline: now,
+            connected: false,
             n: 0,
             in_flight: 0,
             failed: false,
@@ -131,13 +153,24 @@ pub(in crate::load) fn per_request(
             let s = &mut slots[(data >> 2) as usize];
             s.in_flight -= 1;
             complete(s, data & 3, res, payload, &block);
+            if data & 3 == CONNECT && res >= 0 {
+                // The exchange gets an op_timeout of its own from the connect on.
+                s.deadline = now + cfg.op_timeout;
+            }
             if s.in_flight == 0 && !s.failed {
                 s.worker.completed(s.started, from, payload);
             }
         }
         for s in slots.iter_mut().filter(|s| s.in_flight > 0 && !s.received) {
-            if now.duration_since(s.started) > cfg.op_timeout {
-                fail(s, "timeout");
+            if now > s.deadline {
+                fail(
+                    s,
+                    if s.connected {
+                        "timeout"
+                    } else {
+                        "connect-timeout"
+                    },
+                );
                 cut(s);
             }
         }
@@ -156,8 +189,10 @@ pub(in crate::load) fn per_request(
         for (data, res) in done {
             let s = &mut slots[(data >> 2) as usize];
             s.in_flight -= 1;
-            s.failed = true;
             complete(s, data & 3, res, payload, &block);
+            if s.in_flight == 0 && !s.failed {
+                s.worker.completed(s.started, from, payload);
+            }
         }
     }
     if slots.iter().any(|s| s.in_flight > 0) {
@@ -187,6 +222,8 @@ fn start(
 ) {
     s.n += 1;
     s.started = Instant::now();
+    s.deadline = s.started + cfg.op_timeout;
+    s.connected = false;
     s.failed = false;
     s.received = false;
     let source =
@@ -273,6 +310,7 @@ fn complete(s: &mut Slot, op: u64, res: i32, payload: usize, block: &[u8]) {
             if op == CONNECT && res < 0 {
                 s.not_before = Instant::now() + BACKOFF;
             }
+            s.connected |= op == CONNECT && res >= 0;
             if res < 0 {
                 os_error(s, res);
             } else if op == SEND && (res as usize) < payload {
@@ -299,12 +337,13 @@ fn fail(s: &mut Slot, kind: &str) {
     }
 }
 
-/// Ends a request whose recv has not completed: shutting its socket down completes its pending
-/// entries, and its close then runs.
+/// Ends a request whose recv has not been reaped: shutting its socket down completes its pending
+/// entries, and its close then runs. Called only after a reap, with no socket opened since (see
+/// [`per_request`]).
 fn cut(s: &mut Slot) {
     s.failed = true;
-    // SAFETY: borrowed only for the call: the recv has not completed, so under deferred task work
-    // the chain's close has not run and the descriptor is still this slot's socket.
+    // SAFETY: borrowed only for the call, never closed here. The descriptor is this slot's socket,
+    // or (if its close ran since the last reap) a number no socket of this thread has reused.
     let socket = std::mem::ManuallyDrop::new(unsafe { Socket::from_raw_fd(s.fd) });
     let _ = socket.shutdown(Shutdown::Both);
 }

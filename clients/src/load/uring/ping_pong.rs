@@ -166,7 +166,9 @@ pub(in crate::load) fn ping_pong(
             .iter_mut()
             .map(|c| std::mem::replace(&mut c.worker, Worker::new()))
             .collect();
+        // Sends still in flight read from the block: it goes too.
         std::mem::forget(conns);
+        std::mem::forget(block);
         return Ok((workers, task_work));
     }
     Ok((conns.into_iter().map(|c| c.worker).collect(), task_work))
