@@ -129,6 +129,11 @@ impl LoadConfig {
             uring: true,
         }
     }
+
+    /// The `k`-th source address, in turn (none when the connections are not spread).
+    pub(crate) fn source(&self, k: usize) -> Option<IpAddr> {
+        (!self.sources.is_empty()).then(|| self.sources[k % self.sources.len()])
+    }
 }
 
 /// What a load run measured.

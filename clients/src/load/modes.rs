@@ -103,8 +103,7 @@ async fn connect(
 /// Connects from the `k`-th source address (in turn), counting a failure in `w`; `persistent`
 /// as for [`connect`].
 async fn open(cfg: &LoadConfig, k: usize, w: &mut Worker, persistent: bool) -> Option<TcpStream> {
-    let source = (!cfg.sources.is_empty()).then(|| cfg.sources[k % cfg.sources.len()]);
-    match connect(cfg, source, persistent).await {
+    match connect(cfg, cfg.source(k), persistent).await {
         Ok(s) => Some(s),
         Err(e) => {
             w.error(kind_of(&e));

@@ -7,6 +7,8 @@
 
 use super::{LoadConfig, LoadMode, Worker};
 use io_uring::{squeue, types, IoUring};
+use socket2::{Domain, Socket, Type};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 mod per_request;
@@ -83,6 +85,20 @@ pub(super) fn ring(entries: u32) -> Result<(IoUring, &'static str), String> {
         }
     }
     Err(why)
+}
+
+/// A TCP socket for `server`, bound to `source` when given, its port picked at connect time by the
+/// whole 4-tuple (`IP_BIND_ADDRESS_NO_PORT`), as a plain connect picks it and as the tokio modes do.
+fn bound_socket(server: SocketAddr, source: Option<IpAddr>) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(server), Type::STREAM, None)?;
+    if let Some(ip) = source {
+        if ip.is_ipv4() {
+            let no_port = nix::sys::socket::sockopt::IpBindAddressNoPort;
+            nix::sys::socket::setsockopt(&socket, no_port, &true).map_err(std::io::Error::from)?;
+        }
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+    }
+    Ok(socket)
 }
 
 /// Queues `entries` together, first submitting what is queued when there is no room for all of

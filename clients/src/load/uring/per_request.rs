@@ -5,12 +5,12 @@
 //! direct system call. As in the tokio mode, every request opens a new connection from the next
 //! source address, sends a payload of its own and checks the whole echo before it counts.
 
-use super::{push, ring, wait, BLOCK, DEFERRED, TICK};
+use super::{bound_socket, push, ring, wait, BLOCK, DEFERRED, TICK};
 use crate::load::{kind_of, LoadConfig, Worker};
 use crate::payload::fill_seeded;
 use io_uring::{opcode, squeue, types, IoUring};
-use socket2::{Domain, SockAddr, Socket, Type};
-use std::net::{Shutdown, SocketAddr};
+use socket2::{SockAddr, Socket};
+use std::net::Shutdown;
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -226,10 +226,9 @@ fn start(
     s.connected = false;
     s.failed = false;
     s.received = false;
-    let source =
-        (!cfg.sources.is_empty()).then(|| cfg.sources[(i + s.n as usize) % cfg.sources.len()]);
-    let fd = match open(cfg.addr, source) {
-        Ok(fd) => fd,
+    // Nagle stays on: the request is one write.
+    let fd = match bound_socket(cfg.addr, cfg.source(i + s.n as usize)) {
+        Ok(socket) => socket.into_raw_fd(),
         Err(e) => {
             s.worker.error(kind_of(&e));
             s.not_before = s.started + BACKOFF;
@@ -268,20 +267,6 @@ fn start(
         drop(unsafe { Socket::from_raw_fd(fd) });
         s.not_before = s.started + BACKOFF;
     }
-}
-
-/// A socket for a request from `source`, bound to it when given (its port picked at connect time,
-/// by the whole 4-tuple, as the tokio modes do). Nagle stays on: the request is one write.
-fn open(server: SocketAddr, source: Option<std::net::IpAddr>) -> std::io::Result<RawFd> {
-    let socket = Socket::new(Domain::for_address(server), Type::STREAM, None)?;
-    if let Some(ip) = source {
-        if ip.is_ipv4() {
-            let no_port = nix::sys::socket::sockopt::IpBindAddressNoPort;
-            nix::sys::socket::setsockopt(&socket, no_port, &true).map_err(std::io::Error::from)?;
-        }
-        socket.bind(&SocketAddr::new(ip, 0).into())?;
-    }
-    Ok(socket.into_raw_fd())
 }
 
 /// Takes the completion of entry `op` of a slot's request: counts the request's first error, and

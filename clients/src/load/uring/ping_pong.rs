@@ -2,12 +2,11 @@
 //! a `recv` with `MSG_WAITALL`), so that the client enters the kernel about once per round over
 //! all its connections instead of three times per message.
 
-use super::{push, ring, wait, BLOCK, TICK};
+use super::{bound_socket, push, ring, wait, BLOCK, TICK};
 use crate::load::{kind_of, lean_congestion_control, LoadConfig, Worker};
 use crate::payload::fill_seeded;
 use io_uring::{opcode, squeue, types, IoUring};
-use socket2::{Domain, Socket, Type};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -187,18 +186,8 @@ fn open(cfg: &LoadConfig, i: usize, payload: usize, end: Instant) -> Conn {
                 "the run ended",
             ));
         }
-        let socket = Socket::new(Domain::for_address(cfg.addr), Type::STREAM, None)?;
+        let socket = bound_socket(cfg.addr, cfg.source(i))?;
         lean_congestion_control(&socket);
-        if !cfg.sources.is_empty() {
-            let source = SocketAddr::new(cfg.sources[i % cfg.sources.len()], 0);
-            if source.is_ipv4() {
-                // As in the tokio modes: the port is picked at connect time, by the 4-tuple.
-                let no_port = nix::sys::socket::sockopt::IpBindAddressNoPort;
-                nix::sys::socket::setsockopt(&socket, no_port, &true)
-                    .map_err(std::io::Error::from)?;
-            }
-            socket.bind(&source.into())?;
-        }
         socket.connect_timeout(&cfg.addr.into(), cfg.op_timeout.min(left))?;
         socket.set_tcp_nodelay(true)?;
         Ok(socket.into())
