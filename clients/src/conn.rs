@@ -6,6 +6,7 @@
 
 use crate::failure::{Failure, FailureKind};
 use crate::payload::fill;
+use crate::symptom::Symptom;
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::{EchoVerifier, Transform};
 use echo_spec::{Chunking, Payload};
@@ -73,6 +74,7 @@ pub struct Connection {
     /// Bytes that arrive are read and recorded in the transcript but not checked against the echo
     /// owed (nor counted in `received`).
     unchecked: bool,
+    half_closed: bool,
     buf: Vec<u8>,
 }
 
@@ -106,6 +108,7 @@ impl Connection {
             failure: None,
             read_paused_until: None,
             unchecked: false,
+            half_closed: false,
             buf: vec![0; IO_CHUNK],
         })
     }
@@ -163,8 +166,15 @@ impl Connection {
     }
 
     /// Half-closes: no more writes.
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        self.stream.shutdown(Shutdown::Write)
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)?;
+        self.half_closed = true;
+        Ok(())
+    }
+
+    /// True once the client half-closed the connection.
+    pub fn half_closed(&self) -> bool {
+        self.half_closed
     }
 
     /// Abortive close: SO_LINGER 0, then close, so the server sees RST.
@@ -344,8 +354,10 @@ impl Connection {
                         continue;
                     }
                     if let Err(m) = self.verifier.feed(&self.buf[..n]) {
-                        self.failure
-                            .get_or_insert(Failure::new(FailureKind::Mismatch, m.to_string()));
+                        self.failure.get_or_insert_with(|| {
+                            Failure::new(FailureKind::Mismatch, m.to_string())
+                                .with_symptom(Symptom::Bytes(m))
+                        });
                         break;
                     }
                 }

@@ -1,5 +1,6 @@
 //! Why a client step failed, classified so a report can say HANG, STALL or SLOW rather than "timeout".
 
+use crate::symptom::Symptom;
 use std::fmt;
 
 /// The class of a failure.
@@ -74,6 +75,8 @@ pub struct Failure {
     pub kind: FailureKind,
     /// What happened, with the evidence (offsets, hex windows, timings).
     pub message: String,
+    /// The typed facts behind it, when known: what a runner groups failures by.
+    pub symptom: Option<Symptom>,
 }
 
 impl Failure {
@@ -82,7 +85,14 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            symptom: None,
         }
+    }
+
+    /// The same failure, with the typed facts behind it.
+    pub fn with_symptom(mut self, symptom: Symptom) -> Self {
+        self.symptom = Some(symptom);
+        self
     }
 }
 

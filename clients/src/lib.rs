@@ -46,6 +46,7 @@ pub mod load;
 pub mod payload;
 pub mod property;
 mod script;
+mod symptom;
 mod transcript;
 mod verify;
 
@@ -54,5 +55,6 @@ pub use conn::{Connection, Limits, Outgoing};
 pub use failure::{Failure, FailureKind};
 pub use hooks::{ProcessHooks, PRIV_SETTLE};
 pub use script::{run_script, Figures, ScriptConfig, ScriptOutcome, StepError};
+pub use symptom::{ByteShape, LeakKind, Symptom, WaitEnd, WaitState};
 pub use transcript::{Event, EventKind, Transcript};
 pub use verify::{EchoVerifier, Mismatch, Transform};

@@ -66,6 +66,23 @@ pub fn hex(bytes: &[u8], max: usize) -> String {
     out.join(" ")
 }
 
+/// The first `max` bytes as quoted text after a space (` "ab\n"`), when they are text: printable
+/// ASCII, tabs, CRs and newlines. Binary bytes give an empty string, since their hex says it all.
+pub fn quoted(bytes: &[u8], max: usize) -> String {
+    let shown = &bytes[..bytes.len().min(max)];
+    let text = |b: &u8| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    if shown.is_empty() || !shown.iter().all(text) {
+        return String::new();
+    }
+    let body: String = shown
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect();
+    let more = if bytes.len() > max { "…" } else { "" };
+    format!(" \"{body}\"{more}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ use crate::datagram::{burst, Burst, DatagramSocket};
 use crate::failure::{Failure, FailureKind};
 use crate::hooks::ProcessHooks;
 use crate::payload::with_seed_offset;
+use crate::symptom::{Symptom, WaitEnd, WaitState};
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::Transform;
 use echo_spec::{IpFamily, Payload, Step};
@@ -142,6 +143,7 @@ pub fn run_script<'a, 'h>(
         udp: HashMap::new(),
         udp_current: None,
         leave_waits: true,
+        signalled: false,
     };
     let result = ex.run(steps, "steps");
     if let Some(b) = barrier {
@@ -184,6 +186,8 @@ struct Executor<'a, 'h> {
     /// False once a `leave` waited its whole time without the server closing: later ones do not
     /// wait.
     leave_waits: bool,
+    /// True once a `signal` or `restart` step ran.
+    signalled: bool,
 }
 
 impl Executor<'_, '_> {
@@ -195,6 +199,9 @@ impl Executor<'_, '_> {
                     self.run(steps, &format!("{here}.repeat[{k}].steps"))?;
                 }
                 continue;
+            }
+            if matches!(step, Step::Signal { .. } | Step::Restart { .. }) {
+                self.signalled = true;
             }
             self.step(step).map_err(|mut failure| {
                 if Instant::now() >= self.case_deadline
@@ -212,6 +219,11 @@ impl Executor<'_, '_> {
                         ),
                     );
                 }
+                if failure.symptom.is_none() {
+                    if let Some(state) = self.wait_state(failure.kind) {
+                        failure.symptom = Some(Symptom::Wait(state));
+                    }
+                }
                 self.transcript.record(
                     self.current.as_deref().unwrap_or(""),
                     EventKind::Error(failure.to_string()),
@@ -225,6 +237,28 @@ impl Executor<'_, '_> {
             })?;
         }
         Ok(())
+    }
+
+    /// The state of the current connection when a wait on it failed with `kind`, if it was one.
+    fn wait_state(&mut self, kind: FailureKind) -> Option<WaitState> {
+        let end = match kind {
+            FailureKind::EarlyEof => WaitEnd::Eof,
+            FailureKind::Reset => WaitEnd::Reset,
+            FailureKind::Hang | FailureKind::Stall => WaitEnd::Quiet,
+            FailureKind::Slow => WaitEnd::Slow,
+            _ => return None,
+        };
+        let others_open = self.conns.len() > 1 || self.barrier.is_some() || !self.held.is_empty();
+        let signalled = self.signalled;
+        let conn = self.conns.get_mut(self.current.as_deref()?)?;
+        Some(WaitState {
+            end,
+            received: conn.received(),
+            owed: conn.verifier().outstanding(),
+            half_closed: conn.half_closed(),
+            others_open,
+            signalled,
+        })
     }
 
     /// Records a measurement in the transcript, and in the outcome's notes once per step name

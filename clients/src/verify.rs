@@ -1,6 +1,6 @@
 //! The echo verifier: what the server owes the client, checked byte by byte as it arrives.
 
-use crate::payload::{fill, hex};
+use crate::payload::{fill, hex, quoted};
 use echo_spec::Payload;
 use regex::bytes::Regex;
 use std::collections::VecDeque;
@@ -26,6 +26,9 @@ impl Transform {
     }
 }
 
+/// Bytes kept on each side of a mismatch, for working out its shape (16 of them are printed).
+const WINDOW: usize = 64;
+
 /// Longest prefix the `prefix` transform may put before a reply.
 const MAX_PREFIX: usize = 256;
 
@@ -40,9 +43,9 @@ enum Owed {
 pub struct Mismatch {
     /// Offset in the received stream of the first byte that differs.
     pub offset: u64,
-    /// Expected bytes from that offset (up to 16), or empty when nothing more was owed.
+    /// Expected bytes from that offset (up to 64), or empty when nothing more was owed.
     pub expected: Vec<u8>,
-    /// Received bytes from that offset (up to 16).
+    /// Received bytes from that offset (up to 64).
     pub received: Vec<u8>,
     /// Received bytes just before that offset (up to 8), for context.
     pub before: Vec<u8>,
@@ -53,18 +56,21 @@ impl fmt::Display for Mismatch {
         if self.expected.is_empty() {
             write!(
                 f,
-                "{} unexpected byte(s) at offset {} after everything owed had arrived: [{}]",
+                "{} unexpected byte(s) at offset {} after everything owed had arrived: [{}]{}",
                 self.received.len(),
                 self.offset,
-                hex(&self.received, 16)
+                hex(&self.received, 16),
+                quoted(&self.received, 16)
             )
         } else {
             write!(
                 f,
-                "first difference at offset {}: expected [{}], received [{}] (preceded by [{}])",
+                "first difference at offset {}: expected [{}]{}, received [{}]{} (preceded by [{}])",
                 self.offset,
                 hex(&self.expected, 16),
+                quoted(&self.expected, 16),
                 hex(&self.received, 16),
+                quoted(&self.received, 16),
                 hex(&self.before, 8)
             )
         }
@@ -155,7 +161,7 @@ impl EchoVerifier {
                         return Err(Mismatch {
                             offset: self.received,
                             expected: format!("<a match of /{re}/>").into_bytes(),
-                            received: buf[..16].to_vec(),
+                            received: buf[..WINDOW.min(buf.len())].to_vec(),
                             before: self.tail.clone(),
                         });
                     }
@@ -167,7 +173,8 @@ impl EchoVerifier {
                     self.transform.apply(&mut scratch[..n]);
                     if let Some(i) = (0..n).find(|&i| scratch[i] != rest[i]) {
                         let (payload, at) = (payload.clone(), *offset + i as u64);
-                        let mut expected = vec![0u8; (payload.len() - at).min(16) as usize];
+                        let mut expected =
+                            vec![0u8; (payload.len() - at).min(WINDOW as u64) as usize];
                         fill(&payload, at, &mut expected);
                         self.transform.apply(&mut expected);
                         self.advance(&rest[..i]);
@@ -199,7 +206,7 @@ impl EchoVerifier {
         Mismatch {
             offset: self.received,
             expected: expected.to_vec(),
-            received: received[..received.len().min(16)].to_vec(),
+            received: received[..received.len().min(WINDOW)].to_vec(),
             before: self.tail.clone(),
         }
     }

@@ -63,7 +63,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             Some(_) => Box::new(std::io::sink()),
             None => Box::new(std::io::stdout()),
         };
-        human::LiveReporter::new(out, colour)
+        human::LiveReporter::new(out, colour, args.verbose)
     });
     let sink = |e| {
         if let Some(l) = &live {
@@ -86,7 +86,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             let mut t = String::new();
             if cfg.output.is_some() || repeat > 1 {
                 for c in &report.cases {
-                    t.push_str(&human::case_line(c, false));
+                    t.push_str(&human::case_line(c, false, args.verbose));
                 }
             }
             t.push_str(&human::summary(&report, colour));

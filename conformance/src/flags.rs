@@ -144,6 +144,10 @@ pub struct RunArgs {
     /// Gate on SHOULD cases too.
     #[arg(long)]
     pub strict: bool,
+    /// Show how each failure was confirmed (run again alone, reproduced, blamed on another case)
+    /// under its evidence; by default one line of the summary says failures were confirmed alone.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Cases run at once against a concurrent server; also how many fresh servers may run at once
     /// for the cases that need their own (at most one per CPU). Cases that mostly wait by design
     /// (pauses, watched silences) run beyond this count; 1 runs one case at a time.

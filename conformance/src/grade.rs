@@ -3,9 +3,10 @@
 //! applied afterwards: confirmation alone (crash and wedge attribution), `--repeat` folding and
 //! `--expect-fail`. Nothing else in the crate sets [`Grade`] on a result.
 
+use crate::cause::{client_cause, Around, Cause, Signature};
 use crate::outcome::{CaseResult, FailureClass, Grade, RunTally, Verdict};
 use crate::plan::Planned;
-use echo_clients::{FailureKind, Figures};
+use echo_clients::{FailureKind, Figures, Symptom};
 use echo_spec::Level;
 
 /// What the client side of one execution produced.
@@ -28,6 +29,10 @@ pub enum ClientFailure {
         kind: FailureKind,
         /// What the client saw, with its transcript.
         evidence: String,
+        /// The typed facts behind it, when the client knows them.
+        symptom: Option<Symptom>,
+        /// The failing step's name.
+        step: Option<&'static str>,
     },
     /// The property generator gave up before testing anything.
     Abort(String),
@@ -45,6 +50,8 @@ pub enum ServerFate {
     Died {
         /// The exit described for people.
         status: String,
+        /// The exit in a word: the signal's name (`SIGPIPE`) or `exit N`.
+        ending: String,
         /// Its last output lines.
         tail: String,
     },
@@ -66,12 +73,20 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
             evidence: Some(msg),
             notes,
             figures,
+            cause: Some(Cause::of(Signature::DidNotStart)),
+            attribution: None,
         };
     }
-    let (class, evidence) = match failure {
+    let around = match &fate {
+        ServerFate::Died { ending, tail, .. } => Around::Died(ending, tail),
+        ServerFate::Said(tail) => Around::Said(tail),
+        _ => Around::Nothing,
+    };
+    let (class, evidence, cause) = match failure {
         Some(ClientFailure::Step {
             kind: FailureKind::Environment,
             evidence,
+            ..
         }) => {
             return Verdict {
                 grade: Grade::Skip,
@@ -79,16 +94,37 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
                 evidence: Some(evidence),
                 notes,
                 figures,
+                cause: None,
+                attribution: None,
             }
         }
-        Some(ClientFailure::Step { kind, evidence }) => {
-            (Some(FailureClass::Client(kind)), Some(evidence))
-        }
-        Some(ClientFailure::Abort(evidence)) => (Some(FailureClass::Abort), Some(evidence)),
-        None => (None, None),
+        Some(ClientFailure::Step {
+            kind,
+            evidence,
+            symptom,
+            step,
+        }) => (
+            Some(FailureClass::Client(kind)),
+            Some(evidence),
+            Some(client_cause(kind, symptom.as_ref(), step, around)),
+        ),
+        Some(ClientFailure::Abort(evidence)) => (
+            Some(FailureClass::Abort),
+            Some(evidence),
+            Some(Cause::of(Signature::Other {
+                class: FailureClass::Abort.label().into(),
+                step: String::new(),
+            })),
+        ),
+        None => (None, None, None),
+    };
+    // A death is the cause even of a case whose steps all passed.
+    let cause = match (&fate, cause) {
+        (ServerFate::Died { .. }, None) => Some(client_cause(FailureKind::Io, None, None, around)),
+        (_, cause) => cause,
     };
     let (class, evidence) = match fate {
-        ServerFate::Died { status, tail } => {
+        ServerFate::Died { status, tail, .. } => {
             let death = format!(
                 "DIED: the server {status} during this case; its last output:\n{}",
                 crate::text::indent_or_nothing(&tail)
@@ -115,6 +151,8 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
         evidence,
         notes,
         figures,
+        cause: if grade == Grade::Pass { None } else { cause },
+        attribution: None,
     }
 }
 
@@ -126,6 +164,8 @@ pub fn skip(reason: impl Into<String>) -> Verdict {
         evidence: Some(reason.into()),
         notes: Vec::new(),
         figures: Figures::new(),
+        cause: None,
+        attribution: None,
     }
 }
 
@@ -137,6 +177,8 @@ pub fn not_claimed() -> Verdict {
         evidence: None,
         notes: Vec::new(),
         figures: Figures::new(),
+        cause: None,
+        attribution: None,
     }
 }
 
@@ -145,7 +187,7 @@ pub fn not_claimed() -> Verdict {
 pub fn reproduced_alone(alone: Verdict) -> Verdict {
     let line = "reproduced alone: the case fails on a fresh instance with nothing else running";
     Verdict {
-        evidence: Some(join(alone.evidence, Some(line.into()))),
+        attribution: Some(line.into()),
         ..alone
     }
 }
@@ -213,6 +255,12 @@ pub fn culprit(own: Verdict, victims: &[String]) -> Verdict {
         evidence: Some(join(Some(effect), own.evidence)),
         notes: own.notes,
         figures: own.figures,
+        cause: if failed_alone {
+            own.cause
+        } else {
+            Some(Cause::of(Signature::Interaction))
+        },
+        attribution: own.attribution,
     }
 }
 
@@ -232,6 +280,11 @@ pub fn crash_together(own: Verdict, partners: &[String], death: &str) -> Verdict
         )),
         notes: own.notes,
         figures: own.figures,
+        cause: Some(Cause::of(Signature::Died {
+            ending: "together".into(),
+            exception: None,
+        })),
+        attribution: own.attribution,
     }
 }
 
@@ -344,6 +397,8 @@ mod tests {
             failure: Some(ClientFailure::Step {
                 kind,
                 evidence: "steps[1]: nothing came".into(),
+                symptom: None,
+                step: Some("expect_echo"),
             }),
             notes: vec!["measured".into()],
             figures: Default::default(),
@@ -372,6 +427,7 @@ mod tests {
         let p = planned("echo.text.short");
         let fate = ServerFate::Died {
             status: "was killed by signal 11 (SIGSEGV)".into(),
+            ending: "SIGSEGV".into(),
             tail: "boom".into(),
         };
         let v = decide(&p, failed(FailureKind::Reset), fate);
@@ -386,6 +442,7 @@ mod tests {
         // A death fails even a case whose steps all passed.
         let fate = ServerFate::Died {
             status: "exited with status 1".into(),
+            ending: "exit 1".into(),
             tail: String::new(),
         };
         let v = decide(&p, StepsOutcome::default(), fate);
@@ -442,6 +499,9 @@ mod tests {
             seed: None,
             prop_cases: None,
             runs: None,
+            cause: None,
+            attribution: None,
+            weight: 0,
         }
     }
 

@@ -8,6 +8,7 @@
 //! reporters in [`report`] how it goes; [`gate`] applies `--repeat`, `--expect-fail` and
 //! `--baseline`; [`error`] maps every failure to the documented exit codes in [`exit`].
 
+pub mod cause;
 pub mod cli;
 pub mod config;
 pub mod detect;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod execute;
 pub mod exit;
+pub mod findings;
 pub mod flags;
 pub mod gate;
 pub mod grade;

@@ -1,9 +1,10 @@
 //! What a run decides, as data: the [`Grade`] of a case, the [`FailureClass`] of a failure, the
 //! [`Verdict`] on one execution and the [`CaseResult`] a report shows. A leaf module: it imports
-//! nothing from the runner, so every phase can depend on it.
+//! nothing from the runner but the leaf [`crate::cause`], so every phase can depend on it.
 //!
 //! Grades are written in one place only, [`crate::grade`]; this module only describes them.
 
+use crate::cause::Cause;
 use echo_clients::{FailureKind, Figures};
 use echo_spec::Level;
 use serde::{Deserialize, Serialize, Serializer};
@@ -107,6 +108,10 @@ pub struct Verdict {
     pub notes: Vec<String>,
     /// Named figures measured (`pool.served_at_once`), for `--detect`.
     pub figures: Figures,
+    /// The typed cause of a failure, which findings group by.
+    pub cause: Option<Cause>,
+    /// How attribution confirmed the verdict (`reproduced alone: …`), when it did.
+    pub attribution: Option<String>,
 }
 
 /// How many of a case's repeated runs (`--repeat`) passed.
@@ -152,4 +157,14 @@ pub struct CaseResult {
     /// Under `--repeat`: how many runs passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runs: Option<RunTally>,
+    /// The typed cause of a failure, which findings group by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// How attribution confirmed the verdict (`reproduced alone: …`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
+    /// How much the case does (steps, bytes, clients): the simplest failing case of a finding is
+    /// its primary case.
+    #[serde(skip)]
+    pub weight: u64,
 }

@@ -86,6 +86,8 @@ pub fn execute(
         return Some(ClientFailure::Step {
             kind: cx.error.failure.kind,
             evidence,
+            symptom: cx.error.failure.symptom.clone(),
+            step: Some(cx.error.step),
         });
     }
     if let Some(reason) = &outcome.aborted {
@@ -96,6 +98,8 @@ pub fn execute(
     }
     if outcome.cases_skipped > 0 {
         return Some(ClientFailure::Step {
+            symptom: None,
+            step: None,
             kind: FailureKind::Slow,
             evidence: format!(
                 "{head}\nonly {} of {} sequences ran within the case budget of {} ms",

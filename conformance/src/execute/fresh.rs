@@ -9,7 +9,7 @@ use crate::observer::Observer;
 use crate::os::net;
 use crate::outcome::Verdict;
 use crate::plan::{Plan, Planned, Target};
-use crate::server::{describe, LaunchError, LaunchSpec, Server};
+use crate::server::{describe, ending, LaunchError, LaunchSpec, Server};
 use echo_clients::{FailureKind, ProcessHooks};
 use echo_spec::{CaseKind, Claim, Step};
 use std::time::Duration;
@@ -107,6 +107,7 @@ fn fate_after(
             Some(status) if !expects_exit => (
                 ServerFate::Died {
                     status: describe(status),
+                    ending: ending(status),
                     tail: server.final_output(),
                 },
                 Some(Death::of(status, false)),
@@ -127,6 +128,7 @@ fn fate_after(
         Some(status) => (
             ServerFate::Died {
                 status: describe(status),
+                ending: ending(status),
                 tail: server.final_output(),
             },
             // Deaths in unclaimed cases (run by --detect) are evidence, not crashes of the run.

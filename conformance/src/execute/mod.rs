@@ -393,6 +393,9 @@ pub fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
         seed: p.case.kind.property().map(|params| params.seed),
         prop_cases: p.case.kind.property().map(|params| params.cases),
         runs: None,
+        cause: v.cause,
+        attribution: v.attribution,
+        weight: crate::findings::weight(&p.case),
     }
 }
 

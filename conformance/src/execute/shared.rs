@@ -7,7 +7,7 @@ use super::{Death, Instance, Ran};
 use crate::events::{Attempt, Event, Sink};
 use crate::grade::{self, ServerFate};
 use crate::plan::{Plan, Planned, Target};
-use crate::server::{describe, LaunchError, Server};
+use crate::server::{describe, ending, LaunchError, Server};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -156,6 +156,7 @@ impl Shared {
         };
         let fate = ServerFate::Died {
             status: describe(status),
+            ending: ending(status),
             tail: server.final_output(),
         };
         sink(Event::ServerDied {

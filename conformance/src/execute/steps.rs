@@ -5,7 +5,8 @@ use crate::grade::{ClientFailure, StepsOutcome};
 use crate::observer::backlog;
 use crate::text::indent;
 use echo_clients::{
-    run_script, FailureKind, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Transform,
+    run_script, FailureKind, ProcessHooks, Rendezvous, ScriptConfig, ScriptOutcome, Symptom,
+    Transform,
 };
 use echo_spec::{Case, CaseKind};
 use std::net::SocketAddr;
@@ -54,12 +55,23 @@ pub fn run_steps(
         None
     };
     let mut outcome = steps_of(case, cfg, hooks, regressions);
-    if let (Some(before), Some(ClientFailure::Step { kind, evidence })) =
-        (before, outcome.failure.as_mut())
+    if let (
+        Some(before),
+        Some(ClientFailure::Step {
+            kind,
+            evidence,
+            symptom,
+            ..
+        }),
+    ) = (before, outcome.failure.as_mut())
     {
         if backlog::may_be_lost_connections(*kind) {
+            let (line, overflow) = backlog::explain(cfg.addr, before);
             evidence.push('\n');
-            evidence.push_str(&backlog::explain(cfg.addr, before));
+            evidence.push_str(&line);
+            if let Some((backlog, overflows)) = overflow {
+                *symptom = Some(Symptom::AcceptQueueOverflow { backlog, overflows });
+            }
         }
     }
     outcome
@@ -101,6 +113,8 @@ fn failure_of(outcome: &ScriptOutcome, client: Option<u32>) -> Option<ClientFail
     Some(ClientFailure::Step {
         kind: err.failure.kind,
         evidence,
+        symptom: err.failure.symptom.clone(),
+        step: Some(err.step),
     })
 }
 
@@ -113,6 +127,8 @@ fn concurrent(
     let io = |evidence: String| ClientFailure::Step {
         kind: FailureKind::Io,
         evidence,
+        symptom: None,
+        step: None,
     };
     let outcomes: Vec<Option<ClientFailure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
@@ -141,9 +157,16 @@ fn concurrent(
     let failed: Vec<_> = outcomes.into_iter().flatten().collect();
     let count = failed.len();
     match failed.into_iter().next()? {
-        ClientFailure::Step { kind, evidence } => Some(ClientFailure::Step {
+        ClientFailure::Step {
+            kind,
+            evidence,
+            symptom,
+            step,
+        } => Some(ClientFailure::Step {
             kind,
             evidence: format!("{count} of {clients} clients failed; the first:\n{evidence}"),
+            symptom,
+            step,
         }),
         abort => Some(abort),
     }

@@ -242,6 +242,9 @@ pub(crate) fn fixture(id: &str, level: echo_spec::Level, grade: Grade) -> CaseRe
         seed: None,
         prop_cases: None,
         runs: None,
+        cause: None,
+        attribution: None,
+        weight: 0,
     }
 }
 

@@ -32,8 +32,17 @@ pub fn may_be_lost_connections(kind: FailureKind) -> bool {
     )
 }
 
-/// What the kernel says about the listener on `addr` since `before`, as a line of evidence.
-pub fn explain(addr: SocketAddr, before: Before) -> String {
+/// What the kernel says about the listener on `addr` since `before`, as a line of evidence, with
+/// the listener's backlog and the overflows counted when the accept queue overflowed.
+pub fn explain(addr: SocketAddr, before: Before) -> (String, Option<(u32, u64)>) {
+    let overflow = ListenCounters::read()
+        .map(|after| before.0.since(after))
+        .filter(|c| c.overflows > 0)
+        .and_then(|c| accept_queue(addr).ok().map(|q| (q.backlog, c.overflows)));
+    (explain_text(addr, before), overflow)
+}
+
+fn explain_text(addr: SocketAddr, before: Before) -> String {
     let counted = ListenCounters::read().map(|after| before.0.since(after));
     let scope = if netns::is_private() {
         "exact: counted in the runner's own network namespace"

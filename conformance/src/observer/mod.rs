@@ -9,7 +9,7 @@ pub mod steps;
 use crate::os::{net, poll_until, resources::Usage};
 use crate::server::{describe, Server};
 use crate::text::indent;
-use echo_clients::{Failure, FailureKind, ProcessHooks};
+use echo_clients::{Failure, FailureKind, ProcessHooks, Symptom};
 use echo_spec::PrivCheck;
 use regex::Regex;
 use std::time::{Duration, Instant};
@@ -127,6 +127,7 @@ impl ProcessHooks for Observer<'_> {
                 FailureKind::Privilege,
                 format!("`{check}` does not hold:\n{}", indent(&last)),
             )
+            .with_symptom(Symptom::Privilege(check.to_string()))
         })
     }
 

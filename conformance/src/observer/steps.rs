@@ -5,7 +5,7 @@ use super::Observer;
 use crate::os::resources::{self, Usage};
 use crate::server::{describe, Server};
 use crate::text::indent;
-use echo_clients::{Failure, FailureKind};
+use echo_clients::{Failure, FailureKind, LeakKind, Symptom};
 use echo_spec::SignalName;
 use nix::sys::signal::killpg;
 use nix::sys::signal::{kill, Signal};
@@ -42,14 +42,14 @@ pub fn mark(o: &mut Observer<'_>) -> Result<String, Failure> {
     Ok(note)
 }
 
-/// What is wrong with `now` against `base`, one line each.
+/// What is wrong with `now` against `base`, one line each with the kind of thing kept.
 fn leaks(
     o: &Observer<'_>,
     base: &Usage,
     now: &Usage,
     fd_delta: u32,
     threads_delta: u32,
-) -> Vec<String> {
+) -> Vec<(LeakKind, String)> {
     let mut problems = Vec::new();
     if now.fds.len() > base.fds.len() + fd_delta as usize {
         let new: Vec<&String> = now.fds.difference(&base.fds).collect();
@@ -64,12 +64,15 @@ fn leaks(
         if new.len() > MAX_QUOTED {
             line.push_str(&format!("\n  … and {} more", new.len() - MAX_QUOTED));
         }
-        problems.push(line);
+        problems.push((LeakKind::Descriptors, line));
     }
     if now.threads > base.threads + u64::from(threads_delta) {
-        problems.push(format!(
-            "{} threads, {} at the baseline (+{threads_delta} allowed)",
-            now.threads, base.threads
+        problems.push((
+            LeakKind::Threads,
+            format!(
+                "{} threads, {} at the baseline (+{threads_delta} allowed)",
+                now.threads, base.threads
+            ),
         ));
     }
     let close_wait = match resources::close_wait(&now.pids, o.server.addr.port()) {
@@ -77,28 +80,34 @@ fn leaks(
         Err(e) => vec![format!("(the socket tables could not be read: {e})")],
     };
     if !close_wait.is_empty() {
-        problems.push(format!(
-            "{} sockets in CLOSE_WAIT (the client closed, the server never did):\n  {}",
-            close_wait.len(),
-            close_wait
-                .iter()
-                .take(MAX_QUOTED)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
+        problems.push((
+            LeakKind::CloseWait,
+            format!(
+                "{} sockets in CLOSE_WAIT (the client closed, the server never did):\n  {}",
+                close_wait.len(),
+                close_wait
+                    .iter()
+                    .take(MAX_QUOTED)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ),
         ));
     }
     let zombies = resources::zombies(o.server.pgid());
     if !zombies.is_empty() {
-        problems.push(format!(
-            "{} zombie children never reaped:\n  {}",
-            zombies.len(),
-            zombies
-                .iter()
-                .take(MAX_QUOTED)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
+        problems.push((
+            LeakKind::Zombies,
+            format!(
+                "{} zombie children never reaped:\n  {}",
+                zombies.len(),
+                zombies
+                    .iter()
+                    .take(MAX_QUOTED)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ),
         ));
     }
     problems
@@ -126,14 +135,17 @@ pub fn expect_resources(
             ));
         }
         if Instant::now() >= deadline {
+            let kind = problems[0].0;
+            let lines: Vec<&str> = problems.iter().map(|(_, line)| line.as_str()).collect();
             return Err(Failure::new(
                 FailureKind::Leak,
                 format!(
                     "{} ms after the traffic the server still holds more than at the baseline:\n{}",
                     settle.as_millis(),
-                    indent(&problems.join("\n"))
+                    indent(&lines.join("\n"))
                 ),
-            ));
+            )
+            .with_symptom(Symptom::Leak(kind)));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -16,7 +16,7 @@ pub const FILES: &[&str] = &[
 pub fn human_text(report: &RunReport) -> String {
     let mut text = String::new();
     for c in &report.cases {
-        text.push_str(&human::case_line(c, false));
+        text.push_str(&human::case_line(c, false, true));
     }
     text.push_str(&human::summary(report, false));
     text
@@ -58,6 +58,9 @@ pub(crate) fn sample() -> RunReport {
         seed: None,
         prop_cases: None,
         runs: None,
+        cause: None,
+        attribution: None,
+        weight: 0,
     };
     let cases = vec![
         case("echo.pass", Grade::Pass, true, None),
@@ -104,6 +107,7 @@ pub(crate) fn sample() -> RunReport {
         claims: "stream".into(),
         detected: None,
         summary: RunReport::summarise(&cases),
+        findings: crate::findings::group(&cases),
         cases,
         server_problems: vec![],
         run_notes: vec![],

@@ -17,6 +17,7 @@ type Running = BTreeMap<String, (Instant, Attempt)>;
 /// Prints events as they come; the summary comes from [`summary`].
 pub struct LiveReporter {
     colour: bool,
+    verbose: bool,
     bar: Mutex<Option<ProgressBar>>,
     running: Arc<Mutex<Running>>,
     out: Mutex<Box<dyn Write + Send>>,
@@ -24,10 +25,11 @@ pub struct LiveReporter {
 
 impl LiveReporter {
     /// A reporter writing to `out`; colour and the status line when `tty` is true and stderr is a
-    /// terminal.
-    pub fn new(out: Box<dyn Write + Send>, tty: bool) -> Self {
+    /// terminal; how each failure was confirmed when `verbose`.
+    pub fn new(out: Box<dyn Write + Send>, tty: bool, verbose: bool) -> Self {
         LiveReporter {
             colour: tty,
+            verbose,
             bar: Mutex::new(None),
             running: Arc::new(Mutex::new(BTreeMap::new())),
             out: Mutex::new(out),
@@ -73,7 +75,7 @@ impl LiveReporter {
                 if r.grade == Grade::NotClaimed {
                     return;
                 }
-                let text = case_line(&r, self.colour);
+                let text = case_line(&r, self.colour, self.verbose);
                 let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
                 match bar.as_ref() {
                     Some(b) => {
@@ -86,11 +88,13 @@ impl LiveReporter {
                 self.show_running();
             }
             Event::ServerDied { status, during } => {
-                let text = format!(
-                    "      the server {status} while {} ran; each is run again alone\n",
-                    during.join(", ")
-                );
-                self.above_bar(&text);
+                if self.verbose {
+                    let text = format!(
+                        "      the server {status} while {} ran; each is run again alone\n",
+                        during.join(", ")
+                    );
+                    self.above_bar(&text);
+                }
             }
             Event::Relaunched { .. } | Event::RunFinished { .. } => {}
         }
@@ -157,8 +161,9 @@ fn paint(text: &str, code: &str, colour: bool) -> String {
     }
 }
 
-/// One case as a line (plus its evidence, indented, for FAIL and SKIP).
-pub fn case_line(r: &CaseResult, colour: bool) -> String {
+/// One case as a line (plus its evidence, indented, for FAIL and SKIP); with `verbose`, how its
+/// failure was confirmed too.
+pub fn case_line(r: &CaseResult, colour: bool, verbose: bool) -> String {
     let (label, code) = match r.grade {
         Grade::Pass => ("PASS", "32"),
         Grade::Fail => ("FAIL", "31;1"),
@@ -170,6 +175,11 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
         Grade::XPass => ("XPASS", "33;1"),
     };
     let unclaimed = if r.claimed { "" } else { " (not claimed)" };
+    let level = if r.grade.is_failing() && r.claimed {
+        format!("{} ", r.level.as_str().to_ascii_uppercase())
+    } else {
+        String::new()
+    };
     let kind = r
         .failure
         .map(|k| format!(" [{}]", k.label()))
@@ -180,7 +190,7 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
         _ => String::new(),
     };
     let mut line = format!(
-        "{} {:<40} {:>6} ms  {}{seed}{unclaimed}{kind}\n",
+        "{} {:<40} {:>6} ms  {level}{}{seed}{unclaimed}{kind}\n",
         paint(&format!("{label:<5}"), code, colour),
         r.id,
         r.duration_ms,
@@ -191,6 +201,10 @@ pub fn case_line(r: &CaseResult, colour: bool) -> String {
             line.push_str(&crate::text::indent(e));
             line.push('\n');
         }
+    }
+    if let (true, Some(a)) = (verbose, &r.attribution) {
+        line.push_str(&crate::text::indent(a));
+        line.push('\n');
     }
     for n in &r.notes {
         line.push_str(&format!("      measured: {n}\n"));
@@ -203,6 +217,17 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     let mut text = report.environment.summary_line();
     for p in &report.server_problems {
         text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
+    }
+    let confirmed = report
+        .cases
+        .iter()
+        .filter(|c| c.attribution.is_some())
+        .count();
+    if confirmed > 0 {
+        text.push_str(&format!(
+            "{confirmed} failure(s) seen beside other cases were confirmed on fresh instances with \
+             nothing else running (--verbose shows each)\n"
+        ));
     }
     for n in &report.run_notes {
         text.push_str(&format!("note: {n}\n"));
@@ -236,22 +261,56 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     if let Some(g) = &report.gate {
         text.push_str(&crate::gate::summary_text(g));
     }
-    let verdict = match report.exit_code {
-        0 => paint("conformant to the claimed profile", "32;1", colour),
-        1 => paint("NOT conformant: a claimed case failed", "31;1", colour),
-        3 => paint(
-            "the server did not start, was not ready, or crashed",
-            "31;1",
-            colour,
-        ),
-        4 => paint("the environment cannot run a required case", "31;1", colour),
-        5 => paint(
-            "REGRESSION: a case that passed in the baseline now fails",
-            "31;1",
-            colour,
-        ),
-        c => format!("exit {c}"),
+    text.push_str(&findings_text(report));
+    let verdict = super::verdict_text(report);
+    let code = if report.exit_code == 0 {
+        "32;1"
+    } else {
+        "31;1"
     };
-    text.push_str(&format!("verdict: {verdict} (exit {})\n", report.exit_code));
+    text.push_str(&format!(
+        "verdict: {} (exit {})\n",
+        paint(&verdict, code, colour),
+        report.exit_code
+    ));
+    text
+}
+
+/// The findings, each with its diagnosis, primary case, the count of cases it explains and its
+/// fix; empty when there are none.
+pub fn findings_text(report: &RunReport) -> String {
+    let findings = &report.findings;
+    if findings.is_empty() {
+        return String::new();
+    }
+    let mut text = format!(
+        "\n{} found:\n",
+        match findings.len() {
+            1 => "1 defect".to_string(),
+            n => format!("{n} defects"),
+        }
+    );
+    for (i, f) in findings.iter().enumerate() {
+        let others = f.cases.len() - 1;
+        let more = match others {
+            0 => String::new(),
+            1 => " and 1 more case".to_string(),
+            n => format!(" and {n} more cases"),
+        };
+        text.push_str(&format!(
+            "  {}. [{}] {}\n     shown by {}{more} (run it alone: --case {})\n",
+            i + 1,
+            f.level_label(),
+            f.diagnosis,
+            f.primary,
+            f.primary
+        ));
+        if let Some(fix) = &f.fix {
+            text.push_str(&format!("     fix: {fix}\n"));
+        }
+        if others > 0 {
+            text.push_str(&format!("     also: {}\n", f.cases[1..].join(", ")));
+        }
+    }
     text
 }

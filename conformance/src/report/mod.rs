@@ -45,6 +45,8 @@ pub struct RunReport {
     pub summary: BTreeMap<Grade, usize>,
     /// Every case, in spec order.
     pub cases: Vec<CaseResult>,
+    /// The claimed failures grouped by cause: one finding per distinct defect.
+    pub findings: Vec<crate::findings::Finding>,
     /// Problems with the server process itself (did not start, crashed), each a line.
     pub server_problems: Vec<String>,
     /// Facts of the run that belong to no single case (what attribution tried and spent).
@@ -116,11 +118,62 @@ pub fn build(
         claims: cfg.plan.claims.to_string(),
         detected,
         summary: RunReport::summarise(&results),
+        findings: crate::findings::group(&results),
         cases: results,
         server_problems: outcome.server_problems,
         run_notes: outcome.notes,
         duration_ms: started.elapsed().as_millis() as u64,
         exit_code,
         gate,
+    }
+}
+
+/// The verdict of a run in plain words, from its exit code and its findings.
+pub fn verdict_text(report: &RunReport) -> String {
+    let deaths: Vec<&crate::findings::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.signature, crate::cause::Signature::Died { .. }))
+        .collect();
+    let did_not_start = report
+        .findings
+        .iter()
+        .any(|f| f.signature == crate::cause::Signature::DidNotStart);
+    let defects = match report.findings.len() {
+        0 => String::new(),
+        1 => ": 1 defect".to_string(),
+        n => format!(": {n} defects"),
+    };
+    match report.exit_code {
+        crate::exit::OK => "conformant to the claimed profile".into(),
+        crate::exit::CASE_FAILED => format!("NOT conformant{defects}"),
+        crate::exit::SERVER if did_not_start && deaths.is_empty() => {
+            "the server did not start, or never became ready".into()
+        }
+        crate::exit::SERVER if !deaths.is_empty() => {
+            let cases: usize = deaths.iter().map(|f| f.cases.len()).sum();
+            let how: Vec<String> = deaths
+                .iter()
+                .map(|f| match &f.signature {
+                    crate::cause::Signature::Died {
+                        exception: Some(e), ..
+                    } => format!("`{e}`"),
+                    crate::cause::Signature::Died { ending, .. } => ending.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            format!(
+                "NOT conformant: the server crashed in {cases} case(s) ({}){defects}",
+                how.join(", ")
+            )
+        }
+        crate::exit::SERVER => {
+            format!("NOT conformant: the server crashed or left processes behind{defects}")
+        }
+        crate::exit::ENVIRONMENT => "the environment cannot run a required case".into(),
+        crate::exit::REGRESSION => {
+            format!("REGRESSION: a case that passed in the baseline now fails{defects}")
+        }
+        c => format!("exit {c}"),
     }
 }

@@ -54,6 +54,19 @@ pub fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// How a server ended, in a word: the signal's name (`SIGPIPE`) or `exit N`.
+pub fn ending(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        format!("exit {code}")
+    } else if let Some(sig) = status.signal() {
+        Signal::try_from(sig)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| format!("signal {sig}"))
+    } else {
+        "ended".into()
+    }
+}
+
 impl Server {
     /// Starts the server on a free port (or the fixed one) and waits until it listens.
     pub fn launch(spec: &LaunchSpec) -> Result<Server, LaunchError> {

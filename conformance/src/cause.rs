@@ -1,0 +1,324 @@
+//! The typed cause of a failure: its [`Signature`], which findings group failures by, and the facts
+//! that locate it without deciding the grouping. Built by [`crate::grade`] from the same facts
+//! the grade is decided from (the failure class, the client's [`Symptom`], the failing step and
+//! what happened to the server), never from evidence text. A leaf module, like `outcome`.
+
+use echo_clients::{ByteShape, FailureKind, Symptom, WaitEnd};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// What a failure is, reduced to what two failures of the same defect share.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Signature {
+    /// The server could not be launched.
+    DidNotStart,
+    /// The server died: killed by a signal, or an exit with a status.
+    Died {
+        /// `SIGPIPE`, `SIGSEGV`…, or `exit 1`.
+        ending: String,
+        /// The exception its output names, if any (`ConnectionResetError`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exception: Option<String>,
+    },
+    /// The server stayed up, but its output names an exception raised while serving.
+    Exception {
+        /// The exception's name (`UnicodeDecodeError`).
+        name: String,
+    },
+    /// Bytes were added to the echo.
+    BytesAdded {
+        /// The added bytes in hex, or `many` for a run longer than [`MAX_KEY_BYTES`].
+        bytes: String,
+    },
+    /// Bytes were left out of the echo.
+    BytesRemoved {
+        /// Which bytes.
+        class: ByteClass,
+    },
+    /// `\n` came back as `\r\n`.
+    LfToCrLf,
+    /// Letters came back in the other case.
+    AsciiCase,
+    /// Bytes of 0x80 or more came back as U+FFFD.
+    Replacement,
+    /// The echo differs in no shape recognised here.
+    BytesChanged,
+    /// Nothing came back while the client's side was open.
+    Silent,
+    /// What was owed after the client's half-close never came (a close, a reset or silence).
+    LostAfterHalfClose,
+    /// The connection ended (closed or reset) with echo still owed.
+    Cut,
+    /// A connection open when the server was signalled (SIGTERM) was cut instead of finished.
+    CutOnSignal,
+    /// The echo stopped partway and nothing more came.
+    Stopped,
+    /// Bytes kept moving, but too slowly for the step's budget.
+    Slow,
+    /// The kernel counted accept-queue overflows: a listen backlog too short for the clients.
+    AcceptQueueOverflow,
+    /// The server kept resources it should have released.
+    Leak {
+        /// What it kept.
+        what: String,
+    },
+    /// A privilege check did not hold.
+    Privilege {
+        /// The check (`uid-all-four`, `umask`…).
+        check: String,
+    },
+    /// The case left the server unable to serve others.
+    Interaction,
+    /// Any other failure, by its class and step.
+    Other {
+        /// The failure class label.
+        class: String,
+        /// The failing step, if known.
+        step: String,
+    },
+}
+
+/// The longest run of added bytes that keys a finding by its exact bytes.
+pub const MAX_KEY_BYTES: usize = 8;
+
+/// The bytes a removal took out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ByteClass {
+    /// NUL bytes.
+    Nul,
+    /// ASCII whitespace (spaces, tabs, CR, LF).
+    Whitespace,
+    /// Others.
+    Other,
+}
+
+/// A failure's signature with the facts that locate it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    /// What findings group by.
+    pub signature: Signature,
+    /// The failing step's name, when a step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// For a byte difference: its offset in the connection's received stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// For added bytes: they followed a complete reply (nothing more was owed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub end_of_reply: bool,
+    /// For a wait that ended early: bytes received on the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    /// Other connections of the case were open while the wait failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub others_open: bool,
+    /// Where the server's output places the exception (`b.py:17`), when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl Cause {
+    /// A cause with only a signature.
+    pub fn of(signature: Signature) -> Cause {
+        Cause {
+            signature,
+            step: None,
+            offset: None,
+            end_of_reply: false,
+            received: None,
+            others_open: false,
+            location: None,
+        }
+    }
+}
+
+/// What the server did around a failure, as far as the signature needs it.
+#[derive(Debug, Clone, Copy)]
+pub enum Around<'a> {
+    /// Nothing to add (still running, or not ours to watch).
+    Nothing,
+    /// Still running; its last output.
+    Said(&'a str),
+    /// It died: how, and its last output.
+    Died(&'a str, &'a str),
+}
+
+/// The cause of a client failure of class `kind` at `step`, with `symptom`, given what the
+/// server did meanwhile.
+pub fn client_cause(
+    kind: FailureKind,
+    symptom: Option<&Symptom>,
+    step: Option<&str>,
+    around: Around<'_>,
+) -> Cause {
+    let mut cause = match around {
+        Around::Died(ending, tail) => {
+            let exception = exception_in(tail);
+            let mut c = Cause::of(Signature::Died {
+                ending: ending.to_string(),
+                exception: exception.as_ref().map(|e| e.0.clone()),
+            });
+            c.location = exception.and_then(|e| e.1);
+            c
+        }
+        _ => symptom_cause(kind, symptom, step, around),
+    };
+    cause.step = step.map(str::to_string);
+    cause
+}
+
+fn symptom_cause(
+    kind: FailureKind,
+    symptom: Option<&Symptom>,
+    step: Option<&str>,
+    around: Around<'_>,
+) -> Cause {
+    match symptom {
+        Some(Symptom::Bytes(m)) => {
+            let mut c = Cause::of(match m.shape() {
+                ByteShape::Added { bytes, .. } => Signature::BytesAdded {
+                    bytes: if bytes.len() > MAX_KEY_BYTES {
+                        "many".into()
+                    } else {
+                        hex(&bytes)
+                    },
+                },
+                ByteShape::Removed(bytes) => Signature::BytesRemoved {
+                    class: if bytes.iter().all(|&b| b == 0) {
+                        ByteClass::Nul
+                    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                        ByteClass::Whitespace
+                    } else {
+                        ByteClass::Other
+                    },
+                },
+                ByteShape::LfToCrLf => Signature::LfToCrLf,
+                ByteShape::AsciiCase => Signature::AsciiCase,
+                ByteShape::Replacement => Signature::Replacement,
+                ByteShape::Other => Signature::BytesChanged,
+            });
+            c.offset = Some(m.offset);
+            c.end_of_reply = matches!(
+                m.shape(),
+                ByteShape::Added {
+                    end_of_reply: true,
+                    ..
+                }
+            );
+            c
+        }
+        Some(Symptom::Wait(w)) => {
+            // An exception the server printed explains a connection it dropped.
+            if let Around::Said(tail) = around {
+                if w.end != WaitEnd::Slow {
+                    if let Some((name, location)) = exception_in(tail) {
+                        let mut c = Cause::of(Signature::Exception { name });
+                        c.location = location;
+                        c.received = Some(w.received);
+                        return c;
+                    }
+                }
+            }
+            let signature = match w.end {
+                WaitEnd::Slow => Signature::Slow,
+                WaitEnd::Eof | WaitEnd::Reset if w.signalled => Signature::CutOnSignal,
+                _ if w.half_closed => Signature::LostAfterHalfClose,
+                WaitEnd::Quiet if w.received == 0 => Signature::Silent,
+                WaitEnd::Quiet => Signature::Stopped,
+                WaitEnd::Eof | WaitEnd::Reset => Signature::Cut,
+            };
+            let mut c = Cause::of(signature);
+            c.received = Some(w.received);
+            c.others_open = w.others_open;
+            c
+        }
+        Some(Symptom::Leak(kind)) => Cause::of(Signature::Leak {
+            what: kind.label().into(),
+        }),
+        Some(Symptom::Privilege(check)) => Cause::of(Signature::Privilege {
+            check: check.clone(),
+        }),
+        Some(Symptom::AcceptQueueOverflow { .. }) => Cause::of(Signature::AcceptQueueOverflow),
+        None => Cause::of(Signature::Other {
+            class: kind.label().into(),
+            step: step.unwrap_or("").into(),
+        }),
+    }
+}
+
+/// The exception a server's output names last, with where it was raised when the output says:
+/// a Python traceback's last line and last frame, a Node.js or Java error line, a Rust panic.
+pub fn exception_in(tail: &str) -> Option<(String, Option<String>)> {
+    let mut found = None;
+    let mut location = None;
+    for line in tail.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("File \"") {
+            // `File "b.py", line 17, in handle`
+            if let Some((file, after)) = rest.split_once("\", line ") {
+                let line_no: String = after.chars().take_while(char::is_ascii_digit).collect();
+                let file = file.rsplit('/').next().unwrap_or(file);
+                location = Some(format!("{file}:{line_no}"));
+            }
+            continue;
+        }
+        if t.contains("panicked at") {
+            found = Some(("panic".to_string(), location.take()));
+            continue;
+        }
+        let head = t
+            .strip_prefix("Exception in thread ")
+            .and_then(|r| r.split_once(' ').map(|(_, rest)| rest))
+            .unwrap_or(t);
+        let name: String = head
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+            .collect();
+        let after = &head[name.len()..];
+        let named = (name.ends_with("Error") || name.ends_with("Exception"))
+            && (after.is_empty() || after.starts_with(':') || after.starts_with(" ["));
+        if named {
+            let short = name.rsplit('.').next().unwrap_or(&name).to_string();
+            found = Some((short, location.take()));
+        }
+    }
+    found
+}
+
+/// Bytes as lower-case hex pairs separated by spaces.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exceptions_are_named() {
+        let py = "Traceback (most recent call last):\n  File \"/srv/b.py\", line 17, in handle\n    data.decode()\nUnicodeDecodeError: 'utf-8' codec can't decode byte 0xff\n";
+        assert_eq!(
+            exception_in(py),
+            Some(("UnicodeDecodeError".into(), Some("b.py:17".into())))
+        );
+        assert_eq!(
+            exception_in("ConnectionResetError: [Errno 104] Connection reset by peer"),
+            Some(("ConnectionResetError".into(), None))
+        );
+        assert_eq!(
+            exception_in("Error: read ECONNRESET\n    at TCP.onStreamRead"),
+            Some(("Error".into(), None))
+        );
+        assert_eq!(exception_in("listening on 127.0.0.1:7000"), None);
+        assert_eq!(exception_in("no Errors here: fine"), None);
+    }
+}

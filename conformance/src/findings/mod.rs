@@ -1,0 +1,142 @@
+//! Findings: the failures of a run grouped by their typed [`Signature`], one finding per distinct
+//! defect, each with a diagnosis in plain words, its primary case (the simplest case that shows
+//! it, as a shrinker would choose) and the other cases it explains, and the usual fix where the
+//! signature is a known mistake.
+
+mod advice;
+
+use crate::cause::Signature;
+use crate::outcome::{CaseResult, Grade};
+use echo_spec::{Case, CaseKind, Level, Step};
+use serde::Serialize;
+
+/// One distinct defect of the server under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What the failures it groups share.
+    pub signature: Signature,
+    /// The defect in one sentence.
+    pub diagnosis: String,
+    /// The usual fix, where the signature is a known mistake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The simplest failing case that shows it: run it alone with `--case`.
+    pub primary: String,
+    /// Every failing case it explains, the primary first.
+    pub cases: Vec<String>,
+    /// The strongest level among its cases.
+    pub level: Level,
+}
+
+impl Finding {
+    /// `MUST`, `SHOULD`… of the finding.
+    pub fn level_label(&self) -> String {
+        self.level.as_str().to_ascii_uppercase()
+    }
+}
+
+/// Groups the claimed failing cases of `results` into findings: MUST findings first, then by the
+/// number of cases they explain.
+pub fn group(results: &[CaseResult]) -> Vec<Finding> {
+    let mut groups: Vec<(Signature, Vec<&CaseResult>)> = Vec::new();
+    for r in results.iter().filter(|r| counts(r)) {
+        let Some(cause) = &r.cause else { continue };
+        match groups.iter_mut().find(|(s, _)| *s == cause.signature) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((cause.signature.clone(), vec![r])),
+        }
+    }
+    let mut findings: Vec<Finding> = groups
+        .into_iter()
+        .map(|(signature, members)| {
+            let primary = members
+                .iter()
+                .min_by(|a, b| (a.weight, &a.id).cmp(&(b.weight, &b.id)))
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
+            let mut cases = vec![primary.clone()];
+            cases.extend(
+                members
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .filter(|id| *id != primary),
+            );
+            let level = members
+                .iter()
+                .map(|r| r.level)
+                .min_by_key(|l| rank(*l))
+                .unwrap_or(Level::Must);
+            let (diagnosis, fix) = advice::diagnose(&signature, &members);
+            Finding {
+                signature,
+                diagnosis,
+                fix,
+                primary,
+                cases,
+                level,
+            }
+        })
+        .collect();
+    findings.sort_by_key(|f| (rank(f.level), std::cmp::Reverse(f.cases.len())));
+    findings
+}
+
+/// The finding that explains case `id`, if any.
+pub fn of_case<'a>(findings: &'a [Finding], id: &str) -> Option<(usize, &'a Finding)> {
+    findings
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.cases.iter().any(|c| c == id))
+}
+
+/// True for a result that a finding explains: a claimed case that failed or was flaky.
+fn counts(r: &CaseResult) -> bool {
+    r.claimed && matches!(r.grade, Grade::Fail | Grade::Flaky)
+}
+
+fn rank(level: Level) -> u8 {
+    match level {
+        Level::Must => 0,
+        Level::Should => 1,
+        Level::May => 2,
+        Level::Info => 3,
+    }
+}
+
+/// How much a case does: steps run (repeats counted), bytes sent, clients and connections
+/// opened, and waits. The failing case of a finding with the least is its primary case.
+pub fn weight(case: &Case) -> u64 {
+    match &case.kind {
+        CaseKind::Script { steps } | CaseKind::Process { steps } => steps_weight(steps),
+        CaseKind::Concurrent { clients, steps } => {
+            steps_weight(steps).saturating_mul(u64::from(*clients))
+        }
+        // Generated sequences: many runs of random steps.
+        CaseKind::Property { .. } => 1 << 40,
+    }
+}
+
+fn steps_weight(steps: &[Step]) -> u64 {
+    steps.iter().map(step_weight).fold(0, u64::saturating_add)
+}
+
+fn step_weight(step: &Step) -> u64 {
+    // A step costs 1000; a byte 1; a millisecond of waiting 10; a crowd 1000 a connection.
+    const STEP: u64 = 1000;
+    match step {
+        Step::Repeat { times, steps } => steps_weight(steps).saturating_mul(u64::from(*times)),
+        Step::Send { payload, .. } | Step::UdpSend { payload } => STEP + payload.len(),
+        Step::WriteUntilBlocked { .. } => STEP + (4 << 20),
+        Step::Storm { connects, .. } => STEP * (1 + u64::from(*connects)),
+        Step::Hold { count, .. } => STEP * (1 + u64::from(*count)),
+        Step::UdpBurst { count, size, .. } => STEP + u64::from(*count) * u64::from(*size),
+        Step::MeasurePool { max } => STEP * (1 + u64::from(*max)),
+        Step::Sleep { ms }
+        | Step::ExpectSilence { ms }
+        | Step::PauseReading { ms }
+        | Step::UdpExpectNone { ms }
+        | Step::Leave { ms } => STEP + 10 * ms,
+        Step::Restart { .. } => 20 * STEP,
+        _ => STEP,
+    }
+}
