@@ -70,7 +70,25 @@ fn a_crash_on_reset_is_blamed_on_the_cases_that_reset_and_no_other() {
     }
     // The script case ran beside others on the shared instance, so its death was reproduced
     // alone; the process case ran on a fresh instance of its own to begin with.
-    report.assert_failed(KILLERS[0], "DIED", &["reproduced alone"]);
+    report.assert_failed(KILLERS[0], "DIED", &["ConnectionResetError"]);
+    assert!(
+        report.case(KILLERS[0])["attribution"]
+            .as_str()
+            .is_some_and(|a| a.contains("reproduced alone")),
+        "the JSON says how the failure was confirmed\n{:#}",
+        report.case(KILLERS[0])
+    );
+    // One finding: the death, named by the exception the server printed.
+    let findings = report.0["findings"].as_array().cloned().unwrap_or_default();
+    let deaths: Vec<_> = findings
+        .iter()
+        .filter(|f| f["signature"]["kind"] == "died")
+        .collect();
+    assert_eq!(deaths.len(), 1, "{findings:#?}");
+    assert_eq!(
+        deaths[0]["signature"]["exception"], "ConnectionResetError",
+        "{findings:#?}"
+    );
     for id in INNOCENT {
         report.assert_grade(id, "PASS");
     }

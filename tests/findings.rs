@@ -47,6 +47,10 @@ struct Finding {
     /// sees varies with timing (`accept-queue overflow` for a short listen backlog).
     #[serde(default)]
     evidence: Option<String>,
+    /// The defect it shows, named here: the listed cases of one defect must fall in one reported
+    /// finding, and two defects in two. A case listed without one is not checked this way.
+    #[serde(default)]
+    defect: Option<String>,
     why: String,
 }
 
@@ -201,6 +205,7 @@ fn differences(m: &Model, name: &str, report: &Report) -> BTreeMap<String, Strin
             }
         };
     }
+    wrong.extend(defects_apart(m, report, &failed));
     for f in &m.finding {
         let passes_sometimes = f.grades.iter().any(|g| FINE.contains(&g.as_str()));
         if !failed.contains_key(&f.case) && !passes_sometimes {
@@ -209,6 +214,67 @@ fn differences(m: &Model, name: &str, report: &Report) -> BTreeMap<String, Strin
                 f.case,
                 report.grade(&f.case)
             ));
+        }
+    }
+    wrong
+}
+
+/// Where the report's findings depart from the listed defects: each listed defect's failing
+/// cases in one reported finding, and no two listed defects in the same one.
+fn defects_apart(
+    m: &Model,
+    report: &Report,
+    failed: &BTreeMap<String, (String, String)>,
+) -> BTreeMap<String, String> {
+    let findings = report.0["findings"].as_array().cloned().unwrap_or_default();
+    let finding_of = |id: &str| {
+        findings.iter().position(|f| {
+            f["cases"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == id))
+        })
+    };
+    let mut by_defect: BTreeMap<&str, BTreeMap<usize, Vec<&str>>> = BTreeMap::new();
+    for f in m.finding.iter().filter(|f| failed.contains_key(&f.case)) {
+        let (Some(defect), Some(i)) = (f.defect.as_deref(), finding_of(&f.case)) else {
+            continue;
+        };
+        by_defect
+            .entry(defect)
+            .or_default()
+            .entry(i)
+            .or_default()
+            .push(&f.case);
+    }
+    let mut wrong = BTreeMap::new();
+    let diagnosis = |i: usize| findings[i]["diagnosis"].as_str().unwrap_or("").to_string();
+    for (defect, at) in &by_defect {
+        if at.len() > 1 {
+            let split: Vec<String> = at
+                .iter()
+                .map(|(i, cases)| format!("{cases:?} in \"{}\"", diagnosis(*i)))
+                .collect();
+            wrong.insert(
+                format!("defect:{defect}"),
+                format!(
+                    "the listed defect `{defect}` is split over findings: {}",
+                    split.join("; ")
+                ),
+            );
+        }
+    }
+    let mut owner: BTreeMap<usize, &str> = BTreeMap::new();
+    for (defect, at) in &by_defect {
+        for i in at.keys() {
+            if let Some(other) = owner.insert(*i, defect) {
+                wrong.insert(
+                    format!("defect:{defect}"),
+                    format!(
+                        "the listed defects `{other}` and `{defect}` are merged in one finding: \"{}\"",
+                        diagnosis(*i)
+                    ),
+                );
+            }
         }
     }
     wrong

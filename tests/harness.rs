@@ -119,7 +119,11 @@ fn a_broken_server_fails_the_trial_of_its_defect() {
         &["--exact", "echo/echo.stream.1mib"],
     );
     assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
-    // The failure's message is the case's evidence.
+    // The failure's message names the finding that explains it, then gives the case's evidence.
+    assert!(
+        log.contains("finding 1 of 1 [MUST]: ") && log.contains("(primary case: echo.stream.1mib)"),
+        "{log}"
+    );
     assert!(
         log.contains("expect_echo") && log.contains("STALL"),
         "{log}"

@@ -89,6 +89,32 @@ fn a_matrix_of_a_reference_a_python_server_and_a_mutant() {
     // The failing step, as the evidence names it, is in the sidecar: one click away.
     let step = first_line.split(':').next().unwrap();
     assert!(sidecar.contains(step), "{step} not in {sidecar}");
+    // Each server's findings, from its run's report: none for the reference, the mutant's defect.
+    assert_eq!(cols[0]["findings"], serde_json::json!([]), "{:#}", cols[0]);
+    let findings = cols[2]["findings"].as_array().expect("a findings array");
+    assert!(!findings.is_empty(), "{:#}", cols[2]);
+    for f in findings {
+        for key in ["signature", "diagnosis", "primary", "cases", "fix", "level"] {
+            assert!(f.get(key).is_some(), "{key} missing: {f:#}");
+        }
+        assert_eq!(f["cases"][0], f["primary"], "{f:#}");
+        let case = f["primary"].as_str().unwrap();
+        assert_eq!(cols[2]["cells"][case]["grade"], "FAIL", "{f:#}");
+    }
+    // matrix.txt counts them in its `defects` column.
+    let text = std::fs::read_to_string(out.join("matrix.txt")).unwrap();
+    assert!(text.lines().next().unwrap().contains("defects"), "{text}");
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name} in\n{text}"))
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(row("tokio"), "0", "{text}");
+    assert_eq!(row("truncating"), findings.len().to_string(), "{text}");
     for name in ["tokio", "python", "truncating"] {
         let d = out.join(name);
         assert!(d.join("report.json").is_file() && d.join("junit.xml").is_file());

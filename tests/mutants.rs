@@ -18,6 +18,7 @@ const PRIVILEGE_PREFIX: &str = "priv.";
 #[case::never_answer("never-answer", "echo.text.short", "HANG", &["0 B received"])]
 #[case::flood("flood", "echo.no-banner", "MISMATCH", &["`expect_silence`", "unexpected byte(s) at offset 0"])]
 #[case::banner("banner", "echo.no-banner", "MISMATCH", &["`expect_silence`", "[68 65 6c 6c 6f 0d 0a]"])]
+#[case::newline("newline", "echo.nothing-added", "MISMATCH", &["unexpected byte(s) at offset 48", "[0a] \"\\n\""])]
 #[case::crlf("crlf", "echo.nothing-added", "MISMATCH", &["first difference at offset 8", "received [0d 0a"])]
 #[case::strip("strip", "echo.nothing-removed", "MISMATCH", &["first difference at offset 0", "expected [20 20"])]
 #[case::close_on_half_close("close-on-half-close", "stream.half-close.flush-then-eof", "EARLY-EOF", &["`expect_eof`", "still owed"])]
@@ -35,6 +36,63 @@ fn mutant_fails_its_case(
     let report = assert_caught(mutant, case, class, needles, &[]);
     assert_eq!(report.cases().len(), 1, "--case selects exactly one case");
     tokio_reference().assert_grade(case, "PASS");
+}
+
+/// A server with two defects gets two findings, each named by the case about it, whichever other
+/// cases the two defects fail.
+#[rstest]
+#[case::nul_and_sequential(
+    "nul-and-sequential",
+    "echo.binary.all-bytes",
+    "NUL bytes (0x00) are left out",
+    "concurrency.idle-does-not-block",
+    "head-of-line blocking"
+)]
+#[case::newline_and_fd_leak(
+    "newline-and-fd-leak",
+    "echo.nothing-added",
+    "one extra byte [0a]",
+    "resources.no-leaks",
+    "keeps file descriptors"
+)]
+#[case::strip_and_sigpipe(
+    "strip-and-sigpipe",
+    "echo.nothing-removed",
+    "whitespace",
+    "hostile.reset-during-echo",
+    "SIGPIPE"
+)]
+fn a_double_mutant_gets_two_findings(
+    #[case] mutant: &str,
+    #[case] first: &str,
+    #[case] first_says: &str,
+    #[case] second: &str,
+    #[case] second_says: &str,
+) {
+    assert_eq!(listed_case(mutant), format!("{first},{second}"));
+    let report = check_run(
+        &mutant_cmd(mutant),
+        &["--case", "echo.*", "--case", second],
+        exit::CASE_FAILED,
+    );
+    let findings = report.0["findings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        findings.len(),
+        2,
+        "two defects, two findings: {findings:#?}"
+    );
+    for (case, says) in [(first, first_says), (second, second_says)] {
+        let f = findings
+            .iter()
+            .find(|f| {
+                f["cases"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c == case))
+            })
+            .unwrap_or_else(|| panic!("no finding explains {case}: {findings:#?}"));
+        let diagnosis = f["diagnosis"].as_str().unwrap_or_default();
+        assert!(diagnosis.contains(says), "{case}: {diagnosis}");
+    }
 }
 
 /// Checks that `echo-mutant --list` names `case` for `mutant`, and that a run of `case` against
@@ -151,6 +209,11 @@ fn every_non_privilege_mutant_is_covered() {
         "telnet-iac",
         "single-keeps-listening",
         "die-after-first",
+        "newline",
+        // Two defects each: `a_double_mutant_gets_two_findings`.
+        "nul-and-sequential",
+        "newline-and-fd-leak",
+        "strip-and-sigpipe",
         // Tested in bad_input: the runner must exit 3.
         "exit-at-once",
         // Tested in processes: the runner finds and ends the daemon it leaks.

@@ -1,6 +1,6 @@
 //! Reports and CI gating: snapshots of every output format of one small deterministic run, the
 //! baseline ratchet (exit 5), `--expect-fail` (XFAIL, XPASS), `--repeat` (FLAKY), the requirements
-//! trace, and the JSON Schema's freshness.
+//! trace, and the JSON Schemas: each fresh, and every report written here valid under the report's.
 //!
 //! Snapshots are taken after durations, ports, pids, paths, transcripts and the environment line
 //! are redacted: only what the run decided stays.
@@ -52,7 +52,22 @@ fn scrub_json(text: &str) -> String {
             c["evidence"] = Value::String(scrub(e));
         }
     }
-    for n in v["run_notes"].as_array_mut().into_iter().flatten() {
+    for n in v
+        .get_mut("attribution")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = n.as_str() {
+            *n = Value::String(scrub(t));
+        }
+    }
+    for n in v
+        .get_mut("run_notes")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         if let Some(t) = n.as_str() {
             *n = Value::String(scrub(t));
         }
@@ -91,12 +106,43 @@ fn snapshot_all(tag: &str, cmd: &str, code: i32) {
     for name in crate::util::REPORT_FILES {
         assert!(dir.path().join(name).is_file(), "{name} missing\n{run}");
     }
+    let report: Value = serde_json::from_str(&read(dir.path(), "report.json")).expect("JSON");
+    assert_valid_report(&report, &run);
+    if code != exit::OK {
+        // The schema bites: a grade, a failure class or a signature it does not know.
+        for (pointer, wrong) in [
+            ("/cases/1/grade", "GREEN"),
+            ("/cases/1/failure", "OOPS"),
+            ("/findings/0/signature/kind", "gremlins"),
+        ] {
+            let mut bad = report.clone();
+            *bad.pointer_mut(pointer).expect(pointer) = Value::from(wrong);
+            assert!(
+                !report_validator().is_valid(&bad),
+                "the schema accepts {pointer} = {wrong}"
+            );
+        }
+    }
     let html = read(dir.path(), "index.html");
     assert!(
         !html.contains("<link") && !html.contains("src=\"http"),
         "self-contained"
     );
     assert_eq!(html.matches("<tr class=\"g-").count(), 3, "{html}");
+    // The page opens with the verdict, then the findings (if any), then the cases.
+    let verdict = html.find("<p id=\"verdict\"").expect("a verdict");
+    let cases = html.find("<table id=\"cases\"").expect("a case table");
+    assert!(verdict < cases, "{html}");
+    if code != exit::OK {
+        let findings = html.find("<section id=\"findings\">").expect("findings");
+        assert!(verdict < findings && findings < cases, "{html}");
+        // The first row is a failure, its evidence open.
+        let first = html[cases..].split("<tr class=\"").nth(1).unwrap_or("");
+        assert!(
+            first.starts_with("g-fail") && first.contains("<details open>"),
+            "{html}"
+        );
+    }
     insta::assert_snapshot!(
         format!("{tag}_human"),
         scrub(&read(dir.path(), "report.txt"))
@@ -110,6 +156,15 @@ fn snapshot_all(tag: &str, cmd: &str, code: i32) {
         scrub(&read(dir.path(), "junit.xml"))
     );
     insta::assert_snapshot!(format!("{tag}_tap"), scrub(&read(dir.path(), "report.tap")));
+    // Each `</pre>` on a line of its own, so that scrubbing the transcript's last line keeps it.
+    insta::assert_snapshot!(
+        format!("{tag}_html"),
+        scrub(
+            &html
+                .replace("&nbsp;ms", " ms")
+                .replace("</pre>", "\n</pre>")
+        )
+    );
 }
 
 #[test]
@@ -131,12 +186,23 @@ fn format_flag_prints_junit_and_tap_on_stdout() {
     let xml = String::from_utf8_lossy(&run.out.stdout);
     assert!(xml.starts_with("<?xml"), "{run}");
     assert!(xml.contains("type=\"MISMATCH\""), "{run}");
+    // A failure's message opens with the finding that explains it.
+    let finding = "finding 1 of 1 [MUST]: NUL bytes (0x00) are left out of the echo \
+                   (primary case: echo.binary.all-bytes)";
+    assert!(
+        xml.contains(&format!("<failure message=\"{finding} — FAIL: steps[2]")),
+        "{run}"
+    );
     let mut args = CASES.to_vec();
     args.extend(["--format", "tap"]);
     let run = check_gated(&cmd, &args, exit::CASE_FAILED);
     let tap = String::from_utf8_lossy(&run.out.stdout);
     assert!(tap.starts_with("TAP version 14\n1..3\n"), "{run}");
     assert!(tap.contains("not ok 2 - echo.binary.all-bytes"), "{run}");
+    assert!(
+        tap.contains(&format!("  ---\n  message: \"{finding}\"\n  grade: FAIL\n")),
+        "{run}"
+    );
 }
 
 fn write_baseline(cmd: &str, path: &Path, code: i32) {
@@ -180,6 +246,7 @@ fn baseline_regression_exits_5_and_improvement_is_printed() {
     ]);
     let run = check_gated(&mutant_cmd("drop-nul"), &args, exit::OK);
     let report = run.report();
+    assert_valid_report(&report.0, &run);
     assert_eq!(
         report.0["gate"]["known_failures"][0],
         "echo.binary.all-bytes"
@@ -234,6 +301,7 @@ fn expect_fail_grades_xfail_and_xpass() {
     args.extend(["--expect-fail", &list, "--format", "json"]);
     let run = check_gated(&mutant_cmd("drop-nul"), &args, exit::OK);
     let report = run.report();
+    assert_valid_report(&report.0, &run);
     report.assert_grade("echo.binary.all-bytes", "XFAIL");
     assert_eq!(
         report.0["gate"]["expected"][0]["reason"],
@@ -316,6 +384,7 @@ fn repeat_marks_a_sometimes_failing_server_flaky_and_gates() {
         exit::CASE_FAILED,
     );
     let report = run.report();
+    assert_valid_report(&report.0, &run);
     report.assert_grade("echo.binary.all-bytes", "FLAKY");
     let ev = report.case("echo.binary.all-bytes")["evidence"]
         .as_str()
@@ -399,6 +468,41 @@ fn the_checked_in_schema_is_up_to_date() {
     let run = conform(&["schema"]);
     assert_eq!(run.code(), exit::OK, "{run}");
     assert_eq!(String::from_utf8_lossy(&run.out.stdout), fresh);
+}
+
+#[test]
+fn the_checked_in_report_schema_is_up_to_date() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/schema/report.schema.json");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    let fresh = echo_conform::report::schema::json();
+    assert!(
+        on_disk == fresh,
+        "{} is stale or missing; run `cargo xtask schema` to update",
+        path.display()
+    );
+    let run = conform(&["schema", "--report"]);
+    assert_eq!(run.code(), exit::OK, "{run}");
+    assert_eq!(String::from_utf8_lossy(&run.out.stdout), fresh);
+}
+
+/// The validator of the JSON report's schema.
+fn report_validator() -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(&echo_conform::report::schema::json()).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+/// Checks `report` against the JSON report's schema.
+fn assert_valid_report(report: &Value, run: &Run) {
+    let errors: Vec<String> = report_validator()
+        .iter_errors(report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not match its schema: {errors:#?}\n{run}"
+    );
 }
 
 /// A spec file as the JSON a schema validator sees.

@@ -76,7 +76,7 @@ pub struct Failure {
     /// What happened, with the evidence (offsets, hex windows, timings).
     pub message: String,
     /// The typed facts behind it, when known: what a runner groups failures by.
-    pub symptom: Option<Symptom>,
+    pub symptom: Option<Box<Symptom>>,
 }
 
 impl Failure {
@@ -91,7 +91,7 @@ impl Failure {
 
     /// The same failure, with the typed facts behind it.
     pub fn with_symptom(mut self, symptom: Symptom) -> Self {
-        self.symptom = Some(symptom);
+        self.symptom = Some(Box::new(symptom));
         self
     }
 }

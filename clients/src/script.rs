@@ -221,7 +221,7 @@ impl Executor<'_, '_> {
                 }
                 if failure.symptom.is_none() {
                     if let Some(state) = self.wait_state(failure.kind) {
-                        failure.symptom = Some(Symptom::Wait(state));
+                        failure.symptom = Some(Box::new(Symptom::Wait(state)));
                     }
                 }
                 self.transcript.record(

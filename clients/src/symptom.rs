@@ -14,6 +14,12 @@ pub enum Symptom {
     Leak(LeakKind),
     /// A privilege check did not hold: the field or property checked (`uid`, `groups`, `umask`…).
     Privilege(String),
+    /// Stopped and launched again on its port, the server did not start; `port_in_use` when its
+    /// output says the address was in use (EADDRINUSE).
+    CannotRestart {
+        /// Its output names EADDRINUSE.
+        port_in_use: bool,
+    },
     /// The kernel counted accept-queue overflows on the server's listener meanwhile: connections
     /// the client saw established were dropped before the server accepted them.
     AcceptQueueOverflow {

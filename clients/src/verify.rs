@@ -16,6 +16,11 @@ pub enum Transform {
     Uppercase,
     /// Each reply (one per `send`) starts with a match of this regex, then the bytes.
     Prefix(Regex),
+    /// Only the count is checked: a reply is complete once as many bytes as were sent have
+    /// arrived, whatever they are, and bytes that arrive when nothing is owed are ignored. For
+    /// cases whose subject is not the echo's bytes (leaks, lifecycle, idle clients), so that a
+    /// server that changes its echo fails the cases about bytes, not these.
+    Count,
 }
 
 impl Transform {
@@ -86,6 +91,7 @@ pub struct EchoVerifier {
     received: u64,
     prefix_buf: Vec<u8>,
     tail: Vec<u8>,
+    ignored: u64,
 }
 
 impl EchoVerifier {
@@ -121,6 +127,11 @@ impl EchoVerifier {
         self.owed.is_empty()
     }
 
+    /// Bytes that arrived when nothing was owed, under [`Transform::Count`].
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
     /// Bytes received so far on this connection.
     pub fn received(&self) -> u64 {
         self.received
@@ -138,6 +149,10 @@ impl EchoVerifier {
         let mut scratch = [0u8; 8192];
         while !rest.is_empty() {
             match self.owed.front_mut() {
+                None if matches!(self.transform, Transform::Count) => {
+                    self.ignored += rest.len() as u64;
+                    return Ok(());
+                }
                 None => return Err(self.mismatch(rest, &[])),
                 Some(Owed::Prefix) => {
                     let Transform::Prefix(re) = &self.transform else {
@@ -171,7 +186,8 @@ impl EchoVerifier {
                     let n = (rest.len() as u64).min(left).min(scratch.len() as u64) as usize;
                     fill(payload, *offset, &mut scratch[..n]);
                     self.transform.apply(&mut scratch[..n]);
-                    if let Some(i) = (0..n).find(|&i| scratch[i] != rest[i]) {
+                    let counted = matches!(self.transform, Transform::Count);
+                    if let Some(i) = (0..n).find(|&i| !counted && scratch[i] != rest[i]) {
                         let (payload, at) = (payload.clone(), *offset + i as u64);
                         let mut expected =
                             vec![0u8; (payload.len() - at).min(WINDOW as u64) as usize];
@@ -261,6 +277,18 @@ mod tests {
         v.owe_echo(text("hi"));
         let err = v.feed(b"hi\r\n").unwrap_err();
         assert_eq!((err.offset, err.received.as_slice()), (2, &b"\r\n"[..]));
+    }
+
+    #[test]
+    fn count_checks_lengths_only() {
+        let mut v = EchoVerifier::new(Transform::Count);
+        v.owe_echo(text("orderly"));
+        v.feed(b"ORDERLY\n").unwrap();
+        assert!(v.settled());
+        assert_eq!((v.received(), v.ignored()), (7, 1));
+        v.owe_echo(text("two"));
+        v.feed(b"tw").unwrap();
+        assert!(!v.settled(), "a short echo is still owed its last byte");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// What a failure is, reduced to what two failures of the same defect share.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Signature {
     /// The server could not be launched.
@@ -58,6 +58,11 @@ pub enum Signature {
     Slow,
     /// The kernel counted accept-queue overflows: a listen backlog too short for the clients.
     AcceptQueueOverflow,
+    /// Stopped, the server could not start again on its port.
+    CannotRestart {
+        /// Its output named EADDRINUSE.
+        port_in_use: bool,
+    },
     /// The server kept resources it should have released.
     Leak {
         /// What it kept.
@@ -83,7 +88,9 @@ pub enum Signature {
 pub const MAX_KEY_BYTES: usize = 8;
 
 /// The bytes a removal took out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ByteClass {
     /// NUL bytes.
@@ -95,7 +102,7 @@ pub enum ByteClass {
 }
 
 /// A failure's signature with the facts that locate it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Cause {
     /// What findings group by.
     pub signature: Signature,
@@ -241,6 +248,9 @@ fn symptom_cause(
             check: check.clone(),
         }),
         Some(Symptom::AcceptQueueOverflow { .. }) => Cause::of(Signature::AcceptQueueOverflow),
+        Some(Symptom::CannotRestart { port_in_use }) => Cause::of(Signature::CannotRestart {
+            port_in_use: *port_in_use,
+        }),
         None => Cause::of(Signature::Other {
             class: kind.label().into(),
             step: step.unwrap_or("").into(),
@@ -268,20 +278,40 @@ pub fn exception_in(tail: &str) -> Option<(String, Option<String>)> {
             found = Some(("panic".to_string(), location.take()));
             continue;
         }
-        let head = t
-            .strip_prefix("Exception in thread ")
-            .and_then(|r| r.split_once(' ').map(|(_, rest)| rest))
-            .unwrap_or(t);
-        let name: String = head
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
-            .collect();
-        let after = &head[name.len()..];
-        let named = (name.ends_with("Error") || name.ends_with("Exception"))
-            && (after.is_empty() || after.starts_with(':') || after.starts_with(" ["));
-        if named {
-            let short = name.rsplit('.').next().unwrap_or(&name).to_string();
-            found = Some((short, location.take()));
+        if let Some(name) = exception_name(t) {
+            found = Some((name, location.take()));
+        }
+    }
+    found
+}
+
+/// The last exception a line names: an identifier that starts with a capital letter and ends
+/// in `Error` or `Exception`, followed by `:`, `(`, ` [` or the end of the line.
+fn exception_name(line: &str) -> Option<String> {
+    let mut found = None;
+    let bytes = line.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+    let mut i = 0;
+    while i < bytes.len() {
+        if !word(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && word(bytes[i]) {
+            i += 1;
+        }
+        let name = &line[start..i];
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let after = &line[i..];
+        let capital = short.starts_with(|c: char| c.is_ascii_uppercase());
+        let suffix = short.ends_with("Error") || short.ends_with("Exception");
+        let follows = after.is_empty()
+            || after.starts_with(':')
+            || after.starts_with('(')
+            || after.starts_with(" [");
+        if capital && suffix && follows {
+            found = Some(short.to_string());
         }
     }
     found
@@ -319,6 +349,10 @@ mod tests {
             Some(("Error".into(), None))
         );
         assert_eq!(exception_in("listening on 127.0.0.1:7000"), None);
+        assert_eq!(
+            exception_in("crash_on_reset: ConnectionResetError(104, 'reset'); exiting"),
+            Some(("ConnectionResetError".into(), None))
+        );
         assert_eq!(exception_in("no Errors here: fine"), None);
     }
 }

@@ -4,7 +4,7 @@
 use crate::config;
 use crate::error::Error;
 use crate::exit;
-use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, ValidateArgs};
+use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, SchemaArgs, ValidateArgs};
 use crate::report::{self, human};
 use echo_spec::Spec;
 use std::io::{IsTerminal, Write};
@@ -18,7 +18,7 @@ pub fn run(command: Command) -> i32 {
         Command::List(args) => list(&args),
         Command::Explain(args) => explain(&args),
         Command::Validate(args) => validate(&args),
-        Command::Schema => emit(&echo_spec::json_schema()).map(|()| exit::OK),
+        Command::Schema(args) => schema(&args),
         Command::Matrix(args) => crate::matrix::run(&args),
     };
     match result {
@@ -42,6 +42,17 @@ fn emit(text: &str) -> Result<(), Error> {
         }
         Err(e) => Err(Error::Io(format!("cannot write to stdout: {e}"))),
     }
+}
+
+/// Prints the JSON Schema of spec files, or of the JSON report under `--report`.
+fn schema(args: &SchemaArgs) -> Result<i32, Error> {
+    let text = if args.report {
+        report::schema::json()
+    } else {
+        echo_spec::json_schema()
+    };
+    emit(&text)?;
+    Ok(exit::OK)
 }
 
 /// The spec in `dir`, or the embedded one when `None`.
@@ -89,7 +100,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
                     t.push_str(&human::case_line(c, false, args.verbose));
                 }
             }
-            t.push_str(&human::summary(&report, colour));
+            t.push_str(&human::summary(&report, colour, args.verbose));
             t
         }
     };
@@ -99,7 +110,7 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
                 Error::Io(format!("--output: cannot write {}: {e}", path.display()))
             })?;
             if cfg.format == Format::Human {
-                emit(&human::summary(&report, colour))?;
+                emit(&human::summary(&report, colour, args.verbose))?;
             }
         }
         None => emit(&text)?,
@@ -153,10 +164,12 @@ pub fn evaluate(
     let mut runs = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    let mut attribution: Vec<String> = Vec::new();
     for _ in 0..gating.repeat {
         let outcome = crate::execute::run(&cfg.plan, sink)?;
         problems.extend(outcome.server_problems);
         notes.extend(outcome.notes);
+        attribution.extend(outcome.attribution);
         runs.push(outcome.results);
     }
     let mut results = crate::gate::repeat::fold(runs);
@@ -165,6 +178,7 @@ pub fn evaluate(
         results,
         server_problems: problems,
         notes,
+        attribution,
     };
     Ok((report::build(cfg, spec, outcome, started, gate), gating))
 }

@@ -4,7 +4,7 @@ use crate::privilege::PrivTarget;
 use serde::Serialize;
 
 /// The machine and runner, recorded in every report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Environment {
     /// echo-conform's version.
     pub version: &'static str,

@@ -25,8 +25,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check spec files without running anything.
     Validate(ValidateArgs),
-    /// Print the JSON Schema of spec files (for editors: Taplo, Even Better TOML).
-    Schema,
+    /// Print the JSON Schema of spec files (for editors: Taplo, Even Better TOML), or with
+    /// `--report` that of the JSON report.
+    Schema(SchemaArgs),
     /// Run every server of a targets file (side by side where the machine allows) and write one
     /// matrix of cases × servers: index.html, matrix.json, matrix.txt, and a report directory each.
     #[command(after_help = crate::exit::HELP)]
@@ -235,6 +236,15 @@ pub struct ExplainArgs {
     /// Read the spec from this directory.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+}
+
+/// Flags of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the schema of the JSON report (`run --format json`, report.json) instead of the
+    /// spec files'.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Flags of `validate`.

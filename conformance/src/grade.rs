@@ -73,7 +73,7 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
             evidence: Some(msg),
             notes,
             figures,
-            cause: Some(Cause::of(Signature::DidNotStart)),
+            cause: Some(Box::new(Cause::of(Signature::DidNotStart))),
             attribution: None,
         };
     }
@@ -151,7 +151,11 @@ pub fn decide(planned: &Planned, steps: StepsOutcome, fate: ServerFate) -> Verdi
         evidence,
         notes,
         figures,
-        cause: if grade == Grade::Pass { None } else { cause },
+        cause: if grade == Grade::Pass {
+            None
+        } else {
+            cause.map(Box::new)
+        },
         attribution: None,
     }
 }
@@ -258,7 +262,7 @@ pub fn culprit(own: Verdict, victims: &[String]) -> Verdict {
         cause: if failed_alone {
             own.cause
         } else {
-            Some(Cause::of(Signature::Interaction))
+            Some(Box::new(Cause::of(Signature::Interaction)))
         },
         attribution: own.attribution,
     }
@@ -280,10 +284,10 @@ pub fn crash_together(own: Verdict, partners: &[String], death: &str) -> Verdict
         )),
         notes: own.notes,
         figures: own.figures,
-        cause: Some(Cause::of(Signature::Died {
+        cause: Some(Box::new(Cause::of(Signature::Died {
             ending: "together".into(),
             exception: None,
-        })),
+        }))),
         attribution: own.attribution,
     }
 }

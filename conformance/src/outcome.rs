@@ -10,7 +10,19 @@ use echo_spec::Level;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The verdict on one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum Grade {
     /// The server did what the case requires.
@@ -55,6 +67,9 @@ impl Grade {
 }
 
 /// Why a case failed: what the client saw, or what happened to the server or the run around it.
+///
+/// Serialised as its [`label`](FailureClass::label); its JSON Schema, the string enum of those
+/// labels, is written by hand in the report's schema module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureClass {
     /// A client step failed (HANG, MISMATCH, RESET, …).
@@ -109,13 +124,13 @@ pub struct Verdict {
     /// Named figures measured (`pool.served_at_once`), for `--detect`.
     pub figures: Figures,
     /// The typed cause of a failure, which findings group by.
-    pub cause: Option<Cause>,
+    pub cause: Option<Box<Cause>>,
     /// How attribution confirmed the verdict (`reproduced alone: …`), when it did.
     pub attribution: Option<String>,
 }
 
 /// How many of a case's repeated runs (`--repeat`) passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RunTally {
     /// Runs that passed.
     pub passed: u32,
@@ -124,7 +139,7 @@ pub struct RunTally {
 }
 
 /// The verdict on one case, with what backs it: one row of every report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CaseResult {
     /// The case id.
     pub id: String,
@@ -159,7 +174,7 @@ pub struct CaseResult {
     pub runs: Option<RunTally>,
     /// The typed cause of a failure, which findings group by.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Cause>,
+    pub cause: Option<Box<Cause>>,
     /// How attribution confirmed the verdict (`reproduced alone: …`), when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<String>,

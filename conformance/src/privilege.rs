@@ -16,7 +16,7 @@ pub const DEFAULT_PORT: u16 = 7;
 pub const LAUNCH_GROUPS: [u32; 3] = [4, 27, 100];
 
 /// What the server must end up as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PrivTarget {
     /// The user name.
     pub user: String,

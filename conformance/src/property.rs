@@ -86,7 +86,7 @@ pub fn execute(
         return Some(ClientFailure::Step {
             kind: cx.error.failure.kind,
             evidence,
-            symptom: cx.error.failure.symptom.clone(),
+            symptom: cx.error.failure.symptom.as_deref().cloned(),
             step: Some(cx.error.step),
         });
     }

@@ -3,6 +3,7 @@
 
 use crate::{Server, SetupError, Suite};
 use clap::Parser;
+use echo_conform::findings::Finding;
 use echo_conform::flags::{Cli, Command, RunArgs};
 use echo_conform::gate::gating_level;
 use echo_conform::outcome::{CaseResult, Grade};
@@ -132,6 +133,7 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
         by_id,
         problems,
         gate,
+        findings,
     } = results;
     // A server problem (it crashed, or an instance would not start) makes the CLI exit 3 whatever
     // the cases say: here it fails every selected trial that ran, so no filter can hide it.
@@ -143,6 +145,7 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
     });
     for n in &named {
         let result = by_id.get(&n.id).cloned();
+        let finding = echo_conform::findings::line(&findings, &n.id);
         let unclaimed = n.unclaimed.clone();
         let problems = problems.clone();
         let gate = gate.clone();
@@ -151,7 +154,7 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
                 Some(r) if r.grade == Grade::NotClaimed => Ok(Completion::ignored_with(
                     unclaimed.unwrap_or_else(|| "NOT-CLAIMED".into()),
                 )),
-                Some(r) => match (verdict(&r, strict, gate.as_ref()), problems) {
+                Some(r) => match (verdict(&r, strict, gate.as_ref(), finding), problems) {
                     (Ok(Completion::Completed), Some(p)) => Err(Failed::from(p)),
                     (Err(e), Some(p)) => Err(Failed::from(format!(
                         "{}\n{p}",
@@ -167,12 +170,14 @@ pub fn build(mut suite: Suite, args: &Arguments) -> Result<Vec<Trial>, SetupErro
     Ok(trials)
 }
 
-/// What a run left for the trials: each case's result by id, the server's problems, and what
-/// the gate (`--baseline`, `--expect-fail`) made of the results.
+/// What a run left for the trials: each case's result by id, the server's problems, what the
+/// gate (`--baseline`, `--expect-fail`) made of the results, and the findings that explain the
+/// failures.
 struct Ran {
     by_id: BTreeMap<String, CaseResult>,
     problems: Vec<String>,
     gate: Option<echo_conform::gate::GateReport>,
+    findings: Vec<Finding>,
 }
 
 /// Launches an in-process server when there is one, then runs the pipeline. `Err` when the
@@ -204,6 +209,7 @@ fn run(suite: Suite) -> Result<(Ran, bool), String> {
         by_id,
         problems: report.server_problems,
         gate: report.gate,
+        findings: report.findings,
     };
     Ok((ran, cfg.strict))
 }
@@ -234,8 +240,22 @@ fn without_case_flags(flags: &[String]) -> Vec<String> {
 
 /// A case's result as a trial's outcome, judged as the CLI's exit code judges it: a claimed
 /// regression against `--baseline` fails whatever its level, and a failure the baseline already
-/// knows does not.
+/// knows does not. A failure's message opens with `finding`, the line naming the finding that
+/// explains the case, when one does.
 fn verdict(
+    r: &CaseResult,
+    strict: bool,
+    gate: Option<&echo_conform::gate::GateReport>,
+    finding: Option<String>,
+) -> Result<Completion, Failed> {
+    verdict_of(r, strict, gate).map_err(|failed| match finding {
+        Some(line) => Failed::from(format!("{line}\n{}", failed.message().unwrap_or_default())),
+        None => failed,
+    })
+}
+
+/// [`verdict`] without the finding.
+fn verdict_of(
     r: &CaseResult,
     strict: bool,
     gate: Option<&echo_conform::gate::GateReport>,

@@ -67,8 +67,15 @@ pub fn emit_case(case: &Case) -> String {
     }
     let _ = writeln!(out, "kind = {}", quote(case.kind.name()));
     match &case.kind {
-        CaseKind::Concurrent { clients, .. } => {
+        CaseKind::Concurrent {
+            clients,
+            stagger_ms,
+            ..
+        } => {
             let _ = writeln!(out, "clients = {clients}");
+            if *stagger_ms > 0 {
+                let _ = writeln!(out, "stagger_ms = {stagger_ms}");
+            }
         }
         CaseKind::Property { params } => {
             let _ = writeln!(out, "property = {}", property(params));

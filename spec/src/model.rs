@@ -94,7 +94,18 @@ pub struct Case {
 /// left out of a default run, run alone with `--heavy`.
 pub const HEAVY_TAG: &str = "heavy";
 
+/// The tag of a case whose subject is not the echo's bytes (leaks, lifecycle, idle clients): its
+/// echoes are checked by count only, so that a server that changes its echo fails the cases about
+/// bytes, and this case still judges its own subject. Its payloads are printable text with no
+/// whitespace at either end, so that no byte defect changes their length.
+pub const ECHO_COUNTED_TAG: &str = "echo-counted";
+
 impl Case {
+    /// True for a case tagged [`ECHO_COUNTED_TAG`].
+    pub fn echo_counted(&self) -> bool {
+        self.tags.iter().any(|t| t == ECHO_COUNTED_TAG)
+    }
+
     /// True for a case tagged [`HEAVY_TAG`].
     pub fn is_heavy(&self) -> bool {
         self.tags.iter().any(|t| t == HEAVY_TAG)
@@ -186,6 +197,10 @@ pub enum CaseKind {
     Concurrent {
         /// How many clients run the steps at the same time.
         clients: u32,
+        /// Client `i` starts `i × stagger_ms` after the first (before `--time-scale`), so that
+        /// connects arrive over time; 0 starts them all at once. A `barrier` after `connect` still
+        /// lines their traffic up.
+        stagger_ms: u64,
         /// The steps each client runs; `barrier` waits for all clients.
         steps: Vec<Step>,
     },

@@ -14,6 +14,8 @@ use toml::Spanned;
 pub const MAX_PAYLOAD: u64 = 256 << 20;
 /// Longest single duration a step or timeout may declare (10 minutes).
 pub const MAX_MS: u64 = 600_000;
+/// The longest pause between two concurrent clients' starts (`stagger_ms`).
+const MAX_STAGGER_MS: u64 = 1_000;
 /// Most clients a `concurrent` case may run.
 pub const MAX_CLIENTS: u32 = 20_000;
 /// Largest spec file read, checked before it is parsed.
@@ -156,7 +158,23 @@ impl Ctx<'_> {
                         format!("{n} is outside 2..={MAX_CLIENTS}"),
                     ));
                 }
-                CaseKind::Concurrent { clients: n, steps }
+                let stagger_ms = match &raw.stagger_ms {
+                    None => 0,
+                    Some(s) if *s.get_ref() <= MAX_STAGGER_MS => *s.get_ref(),
+                    Some(s) => {
+                        return Err(self.err(
+                            s.span(),
+                            &id,
+                            "stagger_ms",
+                            format!("{} is outside 0..={MAX_STAGGER_MS}", s.get_ref()),
+                        ))
+                    }
+                };
+                CaseKind::Concurrent {
+                    clients: n,
+                    stagger_ms,
+                    steps,
+                }
             }
             other if RESERVED_KINDS.contains(&other) => {
                 return Err(self.err(
@@ -184,6 +202,14 @@ impl Ctx<'_> {
                 &id,
                 "clients",
                 "only `concurrent` cases take `clients`",
+            ));
+        }
+        if let (Some(s), false) = (&raw.stagger_ms, matches!(kind, CaseKind::Concurrent { .. })) {
+            return Err(self.err(
+                s.span(),
+                &id,
+                "stagger_ms",
+                "only `concurrent` cases take `stagger_ms`",
             ));
         }
         let rlimit_nofile = match &raw.rlimit_nofile {

@@ -26,10 +26,15 @@ pub fn scaled_to_pool(case: &Case, n: u32) -> Option<Case> {
         CaseKind::Process { steps } => CaseKind::Process {
             steps: scale_steps(steps, holders, &mut changes),
         },
-        CaseKind::Concurrent { clients, steps } if *clients > n => {
+        CaseKind::Concurrent {
+            clients,
+            stagger_ms,
+            steps,
+        } if *clients > n => {
             changes.push(format!("{n} clients instead of {clients}"));
             CaseKind::Concurrent {
                 clients: n,
+                stagger_ms: *stagger_ms,
                 steps: scale_steps(steps, holders, &mut changes),
             }
         }

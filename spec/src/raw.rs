@@ -39,6 +39,9 @@ pub(crate) struct RawCase {
     pub clients: Option<Spanned<u32>>,
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
+    pub stagger_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
     pub rlimit_nofile: Option<Spanned<u64>>,
     #[serde(default)]
     #[schemars(with = "Option<Vec<RawStep>>")]

@@ -27,7 +27,8 @@ pub enum Cmd {
     Example,
     /// Open the conform matrix page in headless Chromium and check what it rendered.
     HtmlCheck,
-    /// Write the spec files' JSON Schema to `spec/schema/echo-spec.schema.json`.
+    /// Write the spec files' JSON Schema to `spec/schema/echo-spec.schema.json` and the JSON
+    /// report's to `conformance/schema/report.schema.json`.
     Schema,
     /// Everything CI runs.
     Ci,
@@ -66,7 +67,8 @@ usage: cargo xtask <task>
   example  the example crate's cargo test lists one trial per case; a filter runs one
   html-check
            open target/conform/index.html in headless chromium, screenshot it, check the DOM
-  schema   write spec/schema/echo-spec.schema.json from the parser's types
+  schema   write spec/schema/echo-spec.schema.json from the parser's types and
+           conformance/schema/report.schema.json from the report's
   ci       fmt, clippy, tests, conform and mutants";
 
 /// Parses the arguments after `cargo xtask`.

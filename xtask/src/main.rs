@@ -6,7 +6,7 @@
 //! - `cargo xtask dist`: static binaries, checksums and a tarball in `target/dist/`;
 //! - `cargo xtask example`: the example crate's own `cargo test` runs the suite as trials;
 //! - `cargo xtask html-check`: the conform matrix page in headless Chromium;
-//! - `cargo xtask schema`: regenerate the spec files' JSON Schema;
+//! - `cargo xtask schema`: regenerate the JSON Schemas of the spec files and of the report;
 //! - `cargo xtask ci`: fmt, clippy, tests, conform and mutants, as CI runs them.
 
 mod bench;
@@ -43,13 +43,7 @@ fn run() -> anyhow::Result<()> {
         flags::Cmd::Dist { build_only: true } => dist::build(&sh).map(|_| ()),
         flags::Cmd::Dist { build_only: false } => dist::run(&sh).map(|_| ()),
         flags::Cmd::HtmlCheck => html::check(&sh, &root().join("target/conform")),
-        flags::Cmd::Schema => {
-            let path = root().join(SCHEMA_PATH);
-            std::fs::create_dir_all(path.parent().expect("a parent"))?;
-            std::fs::write(&path, echo_spec::json_schema())?;
-            println!("wrote {}", path.display());
-            Ok(())
-        }
+        flags::Cmd::Schema => schema(&sh),
         flags::Cmd::Ci => {
             xshell::cmd!(sh, "cargo fmt --all -- --check").run()?;
             xshell::cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
@@ -71,6 +65,27 @@ const LOCK_ENV: &str = "ECHO_CONFORM_MACHINE_LOCK";
 
 /// Where `cargo xtask schema` writes the spec files' JSON Schema.
 const SCHEMA_PATH: &str = "spec/schema/echo-spec.schema.json";
+
+/// Where `cargo xtask schema` writes the JSON report's schema.
+const REPORT_SCHEMA_PATH: &str = "conformance/schema/report.schema.json";
+
+/// Writes both JSON Schemas: the spec files' from the spec crate, the report's from what a fresh
+/// `echo-conform schema --report` prints (xtask does not link the runner).
+fn schema(sh: &xshell::Shell) -> anyhow::Result<()> {
+    let conform = build(sh)?.join("echo-conform");
+    let out = xshell::cmd!(sh, "{conform} schema --report").output()?;
+    let report = String::from_utf8(out.stdout)?;
+    for (rel, text) in [
+        (SCHEMA_PATH, echo_spec::json_schema()),
+        (REPORT_SCHEMA_PATH, report),
+    ] {
+        let path = root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("a parent"))?;
+        std::fs::write(&path, text)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
 
 /// The workspace root.
 fn root() -> PathBuf {

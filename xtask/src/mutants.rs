@@ -1,6 +1,11 @@
-//! `cargo xtask mutants`: each deliberately broken server must FAIL the case it names, and a
-//! reference with the same claims must PASS that case.
+//! `cargo xtask mutants`: each deliberately broken server must FAIL the cases it names, its run
+//! must report exactly one finding per defect (one for a single-defect mutant, two for a double
+//! one), each finding explaining one of the named cases, and a reference with the same claims
+//! must PASS those cases.
 //!
+//! A mutant is judged on the whole default spec under the claims of its first named case (a
+//! heavy case is judged alone, with `--case`), so that a defect that fails twenty cases still
+//! counts as one finding.
 //! Every judgement is one `echo-conform run --case …`. They run two per CPU at once, sharing one
 //! machine lock as `echo-conform matrix` does, so a heavy or crowd case still keeps the machine to
 //! itself. A judgement that goes the wrong way beside others is made again alone, and that run
@@ -17,10 +22,22 @@ use xshell::{cmd, Shell};
 /// One mutant of `echo-mutant --list`.
 struct Mutant {
     name: String,
-    /// The case that must catch it, or `-` when the runner itself must (exit 3, or an escape).
+    /// The first case that must catch it, or `-` when the runner itself must (exit 3, or an
+    /// escape).
     case: String,
+    /// Every case that must catch it, one per defect.
+    targets: Vec<String>,
     defect: String,
 }
+
+/// Cases of the spec that run only with `--heavy` or their own `--case`: a mutant naming one is
+/// judged on that case alone.
+const HEAVY: [&str; 4] = [
+    "scale.c10k",
+    "scale.c100k",
+    "hostile.emfile.recovers",
+    "property.stream.heavy",
+];
 
 /// Runs the task.
 pub fn run(sh: &Shell) -> anyhow::Result<()> {
@@ -43,9 +60,11 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             ));
             continue;
         }
+        let targets: Vec<String> = case.split(',').map(str::to_string).collect();
         mutants.push(Mutant {
             name: name.into(),
-            case: case.into(),
+            case: targets[0].clone(),
+            targets,
             defect: defect.into(),
         });
     }
@@ -63,28 +82,58 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             continue;
         }
         let claims = claims_for(&m.case);
-        if !judged.iter().any(|(c, _)| c == &m.case) {
-            judged.push((m.case.clone(), claims));
+        for t in &m.targets {
+            if !judged.iter().any(|(c, _)| c == t) {
+                judged.push((t.clone(), claims));
+            }
         }
-        runs.push(args(&command, Some(claims), &m.case));
+        let heavy = m.targets.iter().any(|t| HEAVY.contains(&t.as_str()));
+        let mut a = args(&command, Some(claims), &m.case);
+        if !heavy {
+            // The whole default spec: drop `--case`.
+            let at = a.iter().position(|x| x == "--case").unwrap_or(a.len());
+            a.drain(at..(at + 2).min(a.len()));
+        }
+        runs.push(a);
     }
+    // What each mutant's last judged run found, for the report.
+    let seen: Mutex<Vec<String>> = Mutex::new(vec![String::new(); mutants.len()]);
     let outcomes = pool.judge(&runs, |i, out| {
         let m = &mutants[i];
         if m.case == "-" {
-            escape_caught(out, &m.name)
-        } else {
-            grade(out, &m.case).as_deref() == Some("FAIL")
+            return escape_caught(out, &m.name);
         }
+        let failed: Vec<&String> = m
+            .targets
+            .iter()
+            .filter(|t| grade(out, t).as_deref() != Some("FAIL"))
+            .collect();
+        let findings = findings_match(out, &m.targets);
+        let mut text = match &findings {
+            Ok(found) | Err(found) => found.clone(),
+        };
+        if !failed.is_empty() {
+            text.push_str(&format!("; does not FAIL {failed:?}"));
+        }
+        if let Ok(mut s) = seen.lock() {
+            s[i] = text;
+        }
+        failed.is_empty() && findings.is_ok()
     })?;
+    let seen = seen.into_inner().unwrap_or_default();
     let (mut caught, mut missed) = (Vec::new(), Vec::new());
-    for (m, (ok, alone)) in mutants.iter().zip(&outcomes) {
+    for (i, (m, (ok, alone))) in mutants.iter().zip(&outcomes).enumerate() {
+        let targets = m.targets.join(",");
         let expected = if m.case == "-" {
             "exit 3, or an escape noted and ended"
         } else {
-            &m.case
+            &targets
         };
         let line = format!("{:<24} {expected:<36} {}{}", m.name, m.defect, note(*alone));
         println!("{} {line}", if *ok { "caught" } else { "MISSED" });
+        if !seen[i].is_empty() {
+            println!("       {}", seen[i]);
+        }
         if *ok {
             caught.push(line);
         } else {
@@ -200,6 +249,44 @@ fn grade(out: &Output, case: &str) -> Option<String> {
             .find(|c| c["id"] == case)
             .and_then(|c| c["grade"].as_str().map(String::from))
     })
+}
+
+/// Whether a run's findings are one per target case: as many findings as targets, each target
+/// explained by a finding of its own. Either way, the text says what the run found.
+fn findings_match(out: &Output, targets: &[String]) -> Result<String, String> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let findings = json["findings"].as_array().cloned().unwrap_or_default();
+    let summary: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "[{}] {} (primary {}, {} case(s))",
+                f["level"].as_str().unwrap_or(""),
+                f["diagnosis"].as_str().unwrap_or(""),
+                f["primary"].as_str().unwrap_or(""),
+                f["cases"].as_array().map_or(0, Vec::len)
+            )
+        })
+        .collect();
+    let explains = |f: &serde_json::Value, t: &str| {
+        f["cases"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c == t))
+    };
+    let mut used = vec![false; findings.len()];
+    let mut matched = 0;
+    for t in targets {
+        if let Some(i) = (0..findings.len()).find(|&i| !used[i] && explains(&findings[i], t)) {
+            used[i] = true;
+            matched += 1;
+        }
+    }
+    let text = format!("{} finding(s): {}", findings.len(), summary.join("; "));
+    if findings.len() == targets.len() && matched == targets.len() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
 }
 
 /// What a line adds when its judgement was made again alone.

@@ -33,8 +33,10 @@ pub struct Outcome {
     pub results: Vec<CaseResult>,
     /// Server deaths and failed launches, one line each (exit 3).
     pub server_problems: Vec<String>,
-    /// Facts of the run that belong to no single case (what attribution tried, what it spent).
+    /// Facts of the run that belong to no single case (a process that left the group).
     pub notes: Vec<String>,
+    /// What attribution tried and spent.
+    pub attribution: Vec<String>,
 }
 
 /// A server death seen at the end of a case.
@@ -276,12 +278,11 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     sink(Event::RunFinished {
         took: started.elapsed(),
     });
-    let mut notes = attributed.notes;
-    notes.extend(crate::os::groups::take_escapes());
     Ok(Outcome {
         results,
         server_problems: problems,
-        notes,
+        notes: crate::os::groups::take_escapes(),
+        attribution: attributed.notes,
     })
 }
 

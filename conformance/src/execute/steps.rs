@@ -30,7 +30,11 @@ pub fn script_config(
     let t = case.timeouts;
     ScriptConfig {
         addr,
-        transform: transform.clone(),
+        transform: if case.echo_counted() {
+            Transform::Count
+        } else {
+            transform.clone()
+        },
         time_scale,
         no_progress: scale(t.no_progress_ms.unwrap_or(DEFAULT_NO_PROGRESS_MS)),
         step_budget: scale(t.step_ms.unwrap_or(DEFAULT_STEP_MS)),
@@ -92,8 +96,12 @@ fn steps_of(
                 figures: outcome.figures,
             }
         }
-        CaseKind::Concurrent { clients, steps } => StepsOutcome {
-            failure: concurrent(*clients, steps, cfg),
+        CaseKind::Concurrent {
+            clients,
+            stagger_ms,
+            steps,
+        } => StepsOutcome {
+            failure: concurrent(*clients, *stagger_ms, steps, cfg),
             ..StepsOutcome::default()
         },
         CaseKind::Property { params } => StepsOutcome {
@@ -113,16 +121,18 @@ fn failure_of(outcome: &ScriptOutcome, client: Option<u32>) -> Option<ClientFail
     Some(ClientFailure::Step {
         kind: err.failure.kind,
         evidence,
-        symptom: err.failure.symptom.clone(),
+        symptom: err.failure.symptom.as_deref().cloned(),
         step: Some(err.step),
     })
 }
 
 fn concurrent(
     clients: u32,
+    stagger_ms: u64,
     steps: &[echo_spec::Step],
     cfg: &ScriptConfig,
 ) -> Option<ClientFailure> {
+    let stagger = Duration::from_secs_f64(stagger_ms as f64 * cfg.time_scale / 1000.0);
     let barrier = Rendezvous::new(clients as usize);
     let io = |evidence: String| ClientFailure::Step {
         kind: FailureKind::Io,
@@ -139,6 +149,7 @@ fn concurrent(
                 std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn_scoped(scope, move || {
+                        std::thread::sleep(stagger * i);
                         let outcome = run_script(steps, &cfg, Some(barrier), None);
                         failure_of(&outcome, Some(i))
                     })

@@ -6,7 +6,8 @@ use echo_clients::payload::quoted;
 
 /// The diagnosis and the fix of the failures `members`, which share `signature`.
 pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Option<String>) {
-    let causes: Vec<_> = members.iter().filter_map(|r| r.cause.as_ref()).collect();
+    let causes: Vec<&crate::cause::Cause> =
+        members.iter().filter_map(|r| r.cause.as_deref()).collect();
     let location = causes
         .iter()
         .find_map(|c| c.location.as_deref())
@@ -123,6 +124,16 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
                  `request_queue_size = 128`)",
             ),
         ),
+        Signature::CannotRestart { port_in_use: true } => (
+            "stopped, the server cannot start again on its port: its bind fails with \
+             EADDRINUSE while the old connections linger (TIME_WAIT)"
+                .into(),
+            fix("set SO_REUSEADDR before bind (Python's socketserver: `allow_reuse_address = True`)"),
+        ),
+        Signature::CannotRestart { port_in_use: false } => (
+            "stopped, the server cannot start again on its port".into(),
+            fix("remove what a run leaves behind (a pid file, a socket file) on start or exit"),
+        ),
         Signature::Leak { what } => (
             format!("the server keeps {what} after its connections end"),
             leak_fix(what),
@@ -188,10 +199,11 @@ fn exception_fix(name: &str) -> Option<String> {
 }
 
 fn added(bytes: &str, causes: &[&crate::cause::Cause]) -> (String, Option<String>) {
-    let at_end = causes.iter().filter(|c| c.end_of_reply).count();
-    let at_start = causes
+    // Bytes at offset 0 came before anything was echoed, whether or not anything was owed yet.
+    let at_start = causes.iter().filter(|c| c.offset == Some(0)).count();
+    let at_end = causes
         .iter()
-        .filter(|c| !c.end_of_reply && c.offset == Some(0))
+        .filter(|c| c.end_of_reply && c.offset != Some(0))
         .count();
     let within = causes.len() - at_end - at_start;
     if bytes == "many" {
@@ -221,8 +233,9 @@ fn added(bytes: &str, causes: &[&crate::cause::Cause]) -> (String, Option<String
     if within > 0 {
         let offsets: Vec<u64> = causes
             .iter()
-            .filter(|c| !c.end_of_reply && c.offset != Some(0))
+            .filter(|c| !c.end_of_reply)
             .filter_map(|c| c.offset)
+            .filter(|&o| o != 0)
             .collect();
         let mut distinct = offsets.clone();
         distinct.sort_unstable();

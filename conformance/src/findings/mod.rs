@@ -11,7 +11,7 @@ use echo_spec::{Case, CaseKind, Level, Step};
 use serde::Serialize;
 
 /// One distinct defect of the server under test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// What the failures it groups share.
     pub signature: Signature,
@@ -89,6 +89,22 @@ pub fn of_case<'a>(findings: &'a [Finding], id: &str) -> Option<(usize, &'a Find
         .find(|(_, f)| f.cases.iter().any(|c| c == id))
 }
 
+/// The finding that explains case `id`, as the first line of a failure's message in every
+/// format that reports cases one by one (JUnit, TAP, the HTML page, the harness's trials):
+/// `finding 1 of 3 [MUST]: <diagnosis> (primary case: <id>)`. `None` when no finding explains
+/// the case (it passed, or it is not claimed).
+pub fn line(findings: &[Finding], id: &str) -> Option<String> {
+    let (i, f) = of_case(findings, id)?;
+    Some(format!(
+        "finding {} of {} [{}]: {} (primary case: {})",
+        i + 1,
+        findings.len(),
+        f.level_label(),
+        f.diagnosis,
+        f.primary
+    ))
+}
+
 /// True for a result that a finding explains: a claimed case that failed or was flaky.
 fn counts(r: &CaseResult) -> bool {
     r.claimed && matches!(r.grade, Grade::Fail | Grade::Flaky)
@@ -108,7 +124,7 @@ fn rank(level: Level) -> u8 {
 pub fn weight(case: &Case) -> u64 {
     match &case.kind {
         CaseKind::Script { steps } | CaseKind::Process { steps } => steps_weight(steps),
-        CaseKind::Concurrent { clients, steps } => {
+        CaseKind::Concurrent { clients, steps, .. } => {
             steps_weight(steps).saturating_mul(u64::from(*clients))
         }
         // Generated sequences: many runs of random steps.
@@ -138,5 +154,93 @@ fn step_weight(step: &Step) -> u64 {
         | Step::Leave { ms } => STEP + 10 * ms,
         Step::Restart { .. } => 20 * STEP,
         _ => STEP,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cause::{ByteClass, Cause};
+
+    fn failed(id: &str, level: Level, weight: u64, signature: Signature) -> CaseResult {
+        let mut r = crate::gate::fixture(id, level, Grade::Fail);
+        r.weight = weight;
+        r.cause = Some(Box::new(Cause::of(signature)));
+        r
+    }
+
+    #[test]
+    fn one_finding_per_signature_with_the_simplest_case_first() {
+        let nul = Signature::BytesRemoved {
+            class: ByteClass::Nul,
+        };
+        let added = Signature::BytesAdded { bytes: "0a".into() };
+        let results = vec![
+            failed("echo.stream.1mib", Level::Must, 5_000, added.clone()),
+            failed("echo.text.short", Level::Must, 3_012, added.clone()),
+            failed(
+                "hostile.storm.2000",
+                Level::Should,
+                9_000,
+                Signature::AcceptQueueOverflow,
+            ),
+            failed("echo.binary.all-bytes", Level::Must, 3_256, nul.clone()),
+            failed("concurrency.clients.50", Level::Must, 90_000, added.clone()),
+            crate::gate::fixture("echo.no-banner", Level::Must, Grade::Pass),
+        ];
+        let findings = group(&results);
+        assert_eq!(findings.len(), 3, "{findings:#?}");
+        // MUST findings first, the one explaining the most cases leading.
+        assert_eq!(findings[0].signature, added);
+        assert_eq!(findings[0].primary, "echo.text.short");
+        assert_eq!(
+            findings[0].cases,
+            [
+                "echo.text.short",
+                "echo.stream.1mib",
+                "concurrency.clients.50"
+            ]
+        );
+        assert!(
+            findings[0].diagnosis.contains("[0a] \"\\n\""),
+            "{}",
+            findings[0].diagnosis
+        );
+        assert_eq!(findings[1].signature, nul);
+        assert_eq!(findings[2].level, Level::Should);
+        assert!(findings[2].fix.as_deref().unwrap_or("").contains("backlog"));
+        assert_eq!(
+            line(&findings, "echo.stream.1mib").as_deref(),
+            Some(
+                "finding 1 of 3 [MUST]: the echo has one extra byte [0a] \"\\n\" added (inside a \
+                 longer stream in 3) (primary case: echo.text.short)"
+            )
+        );
+        assert_eq!(line(&findings, "echo.no-banner"), None);
+    }
+
+    #[test]
+    fn unclaimed_and_expected_failures_are_not_findings() {
+        let mut unclaimed = failed("echo.text.short", Level::Must, 1, Signature::Silent);
+        unclaimed.claimed = false;
+        let mut xfail = failed("echo.no-banner", Level::Must, 1, Signature::Silent);
+        xfail.grade = Grade::XFail;
+        assert!(group(&[unclaimed, xfail]).is_empty());
+    }
+
+    #[test]
+    fn a_simpler_case_weighs_less() {
+        let spec = echo_spec::Spec::embedded().expect("the embedded spec parses");
+        let w = |id: &str| {
+            weight(
+                spec.cases
+                    .iter()
+                    .find(|c| c.id == id)
+                    .unwrap_or_else(|| panic!("no case {id}")),
+            )
+        };
+        assert!(w("echo.text.short") < w("echo.nothing-added"));
+        assert!(w("echo.nothing-added") < w("echo.stream.1mib"));
+        assert!(w("echo.stream.1mib") < w("concurrency.clients.50"));
     }
 }

@@ -16,7 +16,7 @@ use echo_spec::Level;
 use serde::Serialize;
 
 /// What the gating options made of a run, for the reports.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct GateReport {
     /// Runs per case (`--repeat`), 1 by default.
     pub repeat: u32,
@@ -40,7 +40,7 @@ pub struct GateReport {
 }
 
 /// One `--expect-fail` entry as the run judged it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Expected {
     /// The case id.
     pub id: String,

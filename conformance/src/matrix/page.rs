@@ -1,6 +1,8 @@
-//! The matrix page (`index.html`): rows are cases, columns are servers. The grades are embedded
-//! as JSON and the table is built by the page's script; each column's evidence is a sidecar script
-//! (`evidence/N.js`) loaded on the first click, so the page stays small whatever the evidence.
+//! The matrix page (`index.html`): rows are cases, columns are servers. The grades and each
+//! server's findings are embedded as JSON and the table is built by the page's script; a row of
+//! the table's head, `defects`, counts each server's findings (a click lists them); each column's
+//! evidence is a sidecar script (`evidence/N.js`) loaded on the first click, so the page stays
+//! small whatever the evidence.
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -18,7 +20,22 @@ pub struct Column<'a> {
     pub report: &'a Value,
 }
 
-/// The matrix data (`matrix.json`): columns with every cell, evidence included, and cases.
+/// A run's findings as the matrix keeps them: signature, diagnosis, primary case, cases, fix and
+/// level of each (`fix` null where none is known).
+fn findings(report: &Value) -> Vec<Value> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            json!({"signature": f["signature"], "diagnosis": f["diagnosis"], "primary": f["primary"],
+                   "cases": f["cases"], "fix": f["fix"], "level": f["level"]})
+        })
+        .collect()
+}
+
+/// The matrix data (`matrix.json`): columns with every cell, evidence included, and each server's
+/// findings; and cases.
 pub fn data(columns: &[Column], duration_ms: u64) -> Value {
     let mut cases: Vec<Value> = Vec::new();
     for col in columns {
@@ -42,7 +59,8 @@ pub fn data(columns: &[Column], duration_ms: u64) -> Value {
             }
             json!({"name": col.name, "claims": col.claims, "under_test": col.under_test,
                    "detected": col.report["detected"], "exit_code": col.report["exit_code"],
-                   "duration_ms": col.report["duration_ms"], "cells": cells})
+                   "duration_ms": col.report["duration_ms"], "findings": findings(col.report),
+                   "cells": cells})
         })
         .collect();
     json!({"columns": cols, "cases": cases, "duration_ms": duration_ms})
@@ -113,13 +131,19 @@ td.cell:hover{filter:brightness(.9)}
 #detail{position:sticky;top:1em;flex:1;min-width:18em;max-width:60em;border:1px solid #999;padding:.5em 1em;background:#fafafa}
 #detail pre{white-space:pre-wrap;font-size:12px;max-height:70vh;overflow:auto}
 .legend span{display:inline-block;padding:2px 6px;margin-right:4px;border:1px solid #bbb}
+tr.defects-row th{text-align:left;font-weight:normal}
+td.defects{text-align:center;cursor:pointer;font-size:12px}
+td.defects.some{background:#f6b3b3;font-weight:bold}
+td.defects.none{background:#c8f0c8}
+#detail li{margin-bottom:.5em}
 </style></head>
 <body>
 <h1>echo-conform: cases × servers</h1>
 <p class="legend" id="legend"></p>
 <p id="times"></p>
 <p>Hatched cells in italics are cases the server does not claim, run by <code>--detect</code>: they do not gate. A red frame marks a cell of the
-server under test whose grade differs from every reference. Click a cell for its evidence.</p>
+server under test whose grade differs from every reference. Click a cell for its evidence, and a server's
+<em>defects</em> count for its findings.</p>
 <div id="layout"><div><table id="matrix"><thead></thead><tbody></tbody></table></div>
 <div id="detail"><p>Click a cell.</p></div></div>
 <script type="application/json" id="data">/*DATA*/</script>
@@ -168,6 +192,37 @@ for (const c of data.columns) {
 document.querySelector("#matrix thead").appendChild(head);
 const body = document.querySelector("#matrix tbody");
 const detail = document.getElementById("detail");
+// The findings of each server: a count in the head, each diagnosis in its title, all of them in
+// the detail panel on a click.
+const findingText = (f, i, all) => "finding " + (i + 1) + " of " + all.length + " [" +
+  String(f.level || "").toUpperCase() + "]: " + f.diagnosis + " (primary case: " + f.primary + ")";
+const showFindings = col => {
+  const fs = col.findings || [];
+  detail.replaceChildren();
+  detail.appendChild(el("h2", {}, col.name + ": " + fs.length + (fs.length === 1 ? " defect" : " defects")));
+  detail.appendChild(el("p", {}, "claims " + col.claims + (col.detected ? "; detected " + col.detected : "")));
+  const list = el("ol", {id: "findings"});
+  for (const f of fs) {
+    const li = el("li", {class: "finding"});
+    li.appendChild(el("b", {}, "[" + String(f.level || "").toUpperCase() + "] "));
+    li.appendChild(document.createTextNode(f.diagnosis));
+    li.appendChild(el("div", {}, "primary case: " + f.primary + " (run it alone: --case " + f.primary + ")"));
+    if (f.fix) li.appendChild(el("div", {}, "fix: " + f.fix));
+    if ((f.cases || []).length > 1) li.appendChild(el("div", {}, "also: " + f.cases.slice(1).join(", ")));
+    list.appendChild(li);
+  }
+  detail.appendChild(list);
+};
+const defects = el("tr", {class: "defects-row"});
+defects.appendChild(el("th", {}, "defects"));
+for (const c of data.columns) {
+  const fs = c.findings || [];
+  const td = el("td", {class: "defects " + (fs.length ? "some" : "none"), "data-defects": String(fs.length), tabindex: "0",
+    title: fs.length ? fs.map(findingText).join("\n") : "no defects found"}, String(fs.length));
+  td.addEventListener("click", () => showFindings(c));
+  defects.appendChild(td);
+}
+document.querySelector("#matrix thead").appendChild(defects);
 const show = (col, kase, cell) => {
   detail.replaceChildren();
   detail.appendChild(el("h2", {}, kase.id));
@@ -175,6 +230,9 @@ const show = (col, kase, cell) => {
   detail.appendChild(el("p", {}, col.name + " (claims " + col.claims + "): " + (cell ? cell.grade : "not run") +
     (cell && cell.failure ? " [" + cell.failure + "]" : "") + (cell && !cell.claimed ? ", not claimed" : "") +
     (cell ? ", " + cell.ms + " ms" : "")));
+  const fs = col.findings || [];
+  const at = fs.findIndex(f => (f.cases || []).includes(kase.id));
+  if (at >= 0) detail.appendChild(el("p", {class: "finding"}, findingText(fs[at], at, fs)));
   const pre = el("pre", {id: "evidence"}, "(loading the evidence…)");
   detail.appendChild(pre);
   withEvidence(col, ev => { pre.textContent = (ev[kase.id]) || "(no evidence: nothing to explain)"; });

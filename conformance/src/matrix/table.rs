@@ -1,5 +1,6 @@
 //! The matrix as text (`matrix.txt`): one row per server, one column per case group; a cell is
-//! claimed cases passed over claimed cases run, then the unclaimed cases that failed.
+//! claimed cases passed over claimed cases run, then the unclaimed cases that failed. The last
+//! column, `defects`, counts the findings of the server's run (its report's `findings`).
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -21,7 +22,15 @@ fn group(case: &Value) -> &str {
         .unwrap_or("")
 }
 
-/// Servers × case groups (a row per server): claimed passes over claimed cases, then unclaimed cases caught failing.
+/// The number of findings of a run's report, `-` for a report without a `findings` field.
+fn defects(json: &Value) -> String {
+    json["findings"]
+        .as_array()
+        .map_or_else(|| "-".to_string(), |f| f.len().to_string())
+}
+
+/// Servers × case groups (a row per server): claimed passes over claimed cases, then unclaimed
+/// cases caught failing; then the number of defects found.
 pub fn render(rows: &[(String, String, Value)]) -> String {
     let mut groups: Vec<String> = Vec::new();
     for (_, _, json) in rows {
@@ -36,6 +45,7 @@ pub fn render(rows: &[(String, String, Value)]) -> String {
     for g in &groups {
         text.push_str(&format!(" {g:>13}"));
     }
+    text.push_str(&format!(" {:>7}", "defects"));
     text.push_str("   cell = claimed passed/claimed run, then (unclaimed cases that failed ✗)\n");
     for (name, _, json) in rows {
         let mut per: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
@@ -62,7 +72,7 @@ pub fn render(rows: &[(String, String, Value)]) -> String {
             };
             text.push_str(&format!(" {cell:>13}"));
         }
-        text.push('\n');
+        text.push_str(&format!(" {:>7}\n", defects(json)));
     }
     text
 }

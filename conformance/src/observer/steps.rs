@@ -3,7 +3,7 @@
 
 use super::Observer;
 use crate::os::resources::{self, Usage};
-use crate::server::{describe, Server};
+use crate::server::{describe, LaunchError, Server};
 use crate::text::indent;
 use echo_clients::{Failure, FailureKind, LeakKind, Symptom};
 use echo_spec::SignalName;
@@ -309,13 +309,30 @@ pub fn restart(o: &mut Observer<'_>, signal: SignalName) -> Result<String, Failu
                 (start.elapsed() - stopped).as_millis()
             ))
         }
-        Err(e) => Err(Failure::new(
-            FailureKind::Process,
-            format!(
-                "stopped with SIG{}, the server could not start again on port {}: {e}",
-                signal.as_str(),
-                spec.port.unwrap_or(0)
-            ),
-        )),
+        Err(e) => {
+            let tail = match &e {
+                LaunchError::ExitedEarly { tail, .. } | LaunchError::NotReady { tail, .. } => {
+                    tail.as_str()
+                }
+                _ => "",
+            };
+            let port_in_use = [
+                "Address already in use",
+                "EADDRINUSE",
+                "Errno 98",
+                "os error 98",
+            ]
+            .iter()
+            .any(|says| tail.contains(says));
+            Err(Failure::new(
+                FailureKind::Process,
+                format!(
+                    "stopped with SIG{}, the server could not start again on port {}: {e}",
+                    signal.as_str(),
+                    spec.port.unwrap_or(0)
+                ),
+            )
+            .with_symptom(Symptom::CannotRestart { port_in_use }))
+        }
     }
 }

@@ -61,9 +61,18 @@ pub fn describe_case(case: &Case) -> String {
     if case.tags.iter().any(|t| t == echo_spec::HEAVY_TAG) {
         text.push_str("  heavy:    runs only with --heavy or a --case glob naming it\n");
     }
-    if let echo_spec::CaseKind::Concurrent { clients, .. } = &case.kind {
+    if let echo_spec::CaseKind::Concurrent {
+        clients,
+        stagger_ms,
+        ..
+    } = &case.kind
+    {
+        let arrival = match stagger_ms {
+            0 => String::new(),
+            ms => format!(", starting {ms} ms apart"),
+        };
         text.push_str(&format!(
-            "  clients:  {clients} at once, each with its own seed\n"
+            "  clients:  {clients} at once, each with its own seed{arrival}\n"
         ));
     }
     if let Some(p) = case.kind.property() {

@@ -18,7 +18,7 @@ pub fn human_text(report: &RunReport) -> String {
     for c in &report.cases {
         text.push_str(&human::case_line(c, false, true));
     }
-    text.push_str(&human::summary(report, false));
+    text.push_str(&human::summary(report, false, true));
     text
 }
 
@@ -58,7 +58,9 @@ pub(crate) fn sample() -> RunReport {
         seed: None,
         prop_cases: None,
         runs: None,
-        cause: None,
+        // The claimed failures share one cause, so the sample has one finding.
+        cause: (claimed && matches!(grade, Grade::Fail | Grade::Flaky))
+            .then(|| Box::new(crate::cause::Cause::of(crate::cause::Signature::Silent))),
         attribution: None,
         weight: 0,
     };
@@ -111,6 +113,7 @@ pub(crate) fn sample() -> RunReport {
         cases,
         server_problems: vec![],
         run_notes: vec![],
+        attribution: vec![],
         duration_ms: 100,
         exit_code: 1,
         gate: None,
@@ -152,11 +155,40 @@ mod tests {
             tap.contains("ok 6 - oneshot.detect - title of oneshot.detect # SKIP not claimed"),
             "{tap}"
         );
+        let finding = "finding 1 of 1 [MUST]: no echo comes back";
+        assert!(
+            xml.contains(&format!("<failure message=\"{finding}")),
+            "a failure's message opens with its finding\n{xml}"
+        );
+        assert!(tap.contains(&format!("  message: \"{finding}")), "{tap}");
         let html = super::html::render(&r);
         assert!(
             html.contains("steps[1] &lt;hang&gt;"),
             "evidence is escaped"
         );
-        assert_eq!(html.matches("<details>").count(), 7, "{html}");
+        // The verdict, then the findings, then the cases.
+        let verdict = html.find("id=\"verdict\"").expect("a verdict");
+        let findings = html.find("id=\"findings\"").expect("a findings section");
+        let cases = html.find("id=\"cases\"").expect("a case table");
+        assert!(verdict < findings && findings < cases, "{html}");
+        assert!(
+            html.contains("primary case: <a href=\"#case-echo.fail\">"),
+            "{html}"
+        );
+        // Failures first, the first one's evidence open; the NOT-CLAIMED row collapsed at the end.
+        let rows: Vec<&str> = html
+            .split("<tr class=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap_or(""))
+            .collect();
+        assert_eq!(rows[..2], ["g-fail", "g-flaky"], "{html}");
+        assert_eq!(rows.last(), Some(&"g-not-claimed"), "{html}");
+        assert!(
+            html.contains("<details open><summary>evidence</summary><pre>steps[1]"),
+            "{html}"
+        );
+        assert_eq!(html.matches("<details open>").count(), 1, "{html}");
+        assert_eq!(html.matches("<details>").count(), 6, "{html}");
+        assert!(html.contains("<details id=\"not-claimed\">"), "{html}");
     }
 }

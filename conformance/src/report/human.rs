@@ -212,8 +212,8 @@ pub fn case_line(r: &CaseResult, colour: bool, verbose: bool) -> String {
     line
 }
 
-/// The closing summary.
-pub fn summary(report: &RunReport, colour: bool) -> String {
+/// The closing summary; with `verbose`, what attribution tried and spent too.
+pub fn summary(report: &RunReport, colour: bool, verbose: bool) -> String {
     let mut text = report.environment.summary_line();
     for p in &report.server_problems {
         text.push_str(&paint(&format!("server: {p}\n"), "31;1", colour));
@@ -231,6 +231,11 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
     }
     for n in &report.run_notes {
         text.push_str(&format!("note: {n}\n"));
+    }
+    if verbose {
+        for n in &report.attribution {
+            text.push_str(&format!("note: {n}\n"));
+        }
     }
     let n = |g: Grade| report.summary.get(&g).copied().unwrap_or(0);
     let unclaimed: Vec<_> = report

@@ -1,10 +1,12 @@
 //! The JUnit XML report, through `quick-junit`: one testsuite per run, one testcase per case.
 //!
-//! FAIL and FLAKY are failures typed by their class (HANG, MISMATCH, …) with the evidence as text;
+//! FAIL and FLAKY are failures typed by their class (HANG, MISMATCH, …) with the evidence as text,
+//! their message opening with the finding that explains them ([`crate::findings::line`]);
 //! SKIP, NOT-CLAIMED, XFAIL and unclaimed cases run by `--detect` are skipped with a reason; PASS,
 //! INFO and XPASS pass, INFO and XPASS with their note as system-out.
 
 use super::{CaseResult, Grade, RunReport};
+use crate::findings::Finding;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ fn first_line(text: Option<&str>) -> String {
         .to_string()
 }
 
-fn status(c: &CaseResult) -> TestCaseStatus {
+fn status(c: &CaseResult, findings: &[Finding]) -> TestCaseStatus {
     if !c.claimed && c.grade != Grade::NotClaimed {
         let mut s = TestCaseStatus::skipped();
         s.set_message(format!("not claimed; run by --detect: {}", c.grade.label()));
@@ -39,11 +41,11 @@ fn status(c: &CaseResult) -> TestCaseStatus {
                 class.to_string()
             };
             s.set_type(ty);
-            s.set_message(format!(
-                "{}: {}",
-                c.grade.label(),
-                first_line(c.evidence.as_deref())
-            ));
+            let verdict = format!("{}: {}", c.grade.label(), first_line(c.evidence.as_deref()));
+            s.set_message(match crate::findings::line(findings, &c.id) {
+                Some(finding) => format!("{finding} — {verdict}"),
+                None => verdict,
+            });
             s.set_description(c.evidence.clone().unwrap_or_default());
             s
         }
@@ -73,7 +75,7 @@ pub fn render(report: &RunReport) -> String {
     suite.add_property(("claims", report.claims.as_str()));
     suite.add_property(("exit_code", report.exit_code.to_string().as_str()));
     for c in &report.cases {
-        let mut case = TestCase::new(c.id.clone(), status(c));
+        let mut case = TestCase::new(c.id.clone(), status(c, &report.findings));
         case.set_classname(group(&c.id));
         case.set_time(Duration::from_millis(c.duration_ms));
         // What a reviewer wants beside the verdict: measurements, the seed that repeats a

@@ -1,6 +1,7 @@
 //! The reporters: a finished run as one [`RunReport`] ([`build`]), and its renderings for people
 //! (`human`, live from events and as a summary; `catalog` for `list` and `explain`) and for
-//! machines (`json`, `junit`, `tap`, `html`; `dir` writes them all).
+//! machines (`json`, `junit`, `tap`, `html`; `dir` writes them all). `schema` is the JSON
+//! Schema of the `json` rendering, generated from these types.
 
 pub mod catalog;
 pub mod dir;
@@ -8,6 +9,7 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod schema;
 pub mod tap;
 
 pub use crate::outcome::{CaseResult, Grade};
@@ -22,16 +24,17 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// How the server was reached.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TargetInfo {
     /// `cmd` or `addr`.
+    #[schemars(extend("enum" = ["cmd", "addr"]))]
     pub mode: &'static str,
     /// The command line or the address.
     pub value: String,
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     /// The server under test.
     pub target: TargetInfo,
@@ -42,6 +45,7 @@ pub struct RunReport {
     /// Under `--detect`: the strongest claim set the server met.
     pub detected: Option<String>,
     /// Count of cases per grade.
+    #[schemars(extend("propertyNames" = { "$ref": "#/$defs/Grade" }))]
     pub summary: BTreeMap<Grade, usize>,
     /// Every case, in spec order.
     pub cases: Vec<CaseResult>,
@@ -49,9 +53,13 @@ pub struct RunReport {
     pub findings: Vec<crate::findings::Finding>,
     /// Problems with the server process itself (did not start, crashed), each a line.
     pub server_problems: Vec<String>,
-    /// Facts of the run that belong to no single case (what attribution tried and spent).
+    /// Facts of the run that belong to no single case (a server process that left its group).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub run_notes: Vec<String>,
+    /// What attribution tried and spent: the failures run again alone, and the launches and time
+    /// that took.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attribution: Vec<String>,
     /// Wall-clock duration of the run.
     pub duration_ms: u64,
     /// The exit code the run maps to.
@@ -122,6 +130,7 @@ pub fn build(
         cases: results,
         server_problems: outcome.server_problems,
         run_notes: outcome.notes,
+        attribution: outcome.attribution,
         duration_ms: started.elapsed().as_millis() as u64,
         exit_code,
         gate,

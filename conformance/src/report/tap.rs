@@ -1,7 +1,9 @@
 //! The TAP version 14 report: `ok`/`not ok` per case, `# SKIP reason` for cases that did not run,
-//! `# TODO reason` for expected failures, and a YAML diagnostic block under each failure.
+//! `# TODO reason` for expected failures, and a YAML diagnostic block under each failure whose
+//! `message` names the finding that explains it.
 
 use super::{CaseResult, Grade, RunReport};
+use crate::findings::Finding;
 
 /// Renders the report as TAP 14.
 pub fn render(report: &RunReport) -> String {
@@ -11,7 +13,7 @@ pub fn render(report: &RunReport) -> String {
         report.claims
     );
     for (i, c) in report.cases.iter().enumerate() {
-        text.push_str(&line(i + 1, c));
+        text.push_str(&line(i + 1, c, &report.findings));
         if let Some(seed) = c.seed {
             text.push_str(&format!("# seed {seed} (repeat with --seed {seed})\n"));
         }
@@ -34,7 +36,7 @@ fn first(s: Option<&str>) -> String {
     one_line(s.and_then(|t| t.lines().next()).unwrap_or(""))
 }
 
-fn line(n: usize, c: &CaseResult) -> String {
+fn line(n: usize, c: &CaseResult, findings: &[Finding]) -> String {
     let name = format!("{} - {}", c.id, one_line(&c.title));
     if !c.claimed && c.grade != Grade::NotClaimed {
         return format!(
@@ -53,6 +55,11 @@ fn line(n: usize, c: &CaseResult) -> String {
         Grade::XPass => format!("ok {n} - {name} # TODO {}\n", first(c.evidence.as_deref())),
         Grade::Fail | Grade::Flaky => {
             let mut t = format!("not ok {n} - {name}\n  ---\n");
+            if let Some(finding) = crate::findings::line(findings, &c.id) {
+                // A JSON string is a YAML double-quoted scalar: the diagnosis may hold `: `.
+                let quoted = serde_json::to_string(&finding).unwrap_or_default();
+                t.push_str(&format!("  message: {quoted}\n"));
+            }
             t.push_str(&format!("  grade: {}\n", c.grade.label()));
             if let Some(f) = &c.failure {
                 t.push_str(&format!("  failure: {f}\n"));

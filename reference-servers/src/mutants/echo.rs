@@ -1,14 +1,15 @@
 //! Mutants whose defect is in the bytes they send back: each is a thread-per-connection stream
-//! echo server with one change to what it writes, or when.
+//! echo server with one change to what it writes, or when. The replies of `drop-nul`, `newline`
+//! and `strip` are shared with the double mutants.
 
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::PollFlags;
 
-use super::{serve_threaded, Flags, Mutant};
+use super::{echo_with, serve_threaded, Flags, Mutant};
 use crate::os::wait_ready;
 use crate::session::read_some;
 
@@ -22,36 +23,40 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "flood", case: "echo.no-banner", defect: "on connect sends an endless stream of bytes (stops after 64 MiB or when the peer is gone)", run: flood },
         Mutant { name: "banner", case: "echo.no-banner", defect: "writes \"hello\\r\\n\" on connect, then echoes correctly", run: banner },
         Mutant { name: "crlf", case: "echo.nothing-added", defect: "translates every \"\\n\" into \"\\r\\n\"", run: crlf },
+        Mutant { name: "newline", case: "echo.nothing-added", defect: "appends \"\\n\" after the echo of every read, as a server that writes each reply as a line does", run: newline },
         Mutant { name: "strip", case: "echo.nothing-removed", defect: "strips ASCII whitespace from both ends of every read before echoing it, as the seed's loop does with `recv(1024).strip()`", run: strip },
         Mutant { name: "close-on-half-close", case: "stream.half-close.flush-then-eof", defect: "writes in 50 ms batches and closes at the client's FIN, dropping echo data still pending", run: close_on_half_close },
         Mutant { name: "slow-drip", case: "echo.exchange.100", defect: "echoes correctly but sleeps 50 ms before each write", run: slow_drip },
     ]
 }
 
-/// A stream echo whose reply to each chunk is whatever `reply` makes of it. Ends with a FIN
-/// after the client's FIN, as a correct server does.
-fn echo_with(mut stream: TcpStream, mut reply: impl FnMut(&[u8], &mut Vec<u8>)) {
-    let mut buf = [0u8; 16 * 1024];
-    let mut out = Vec::new();
-    while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
-        if n == 0 {
-            let _ = stream.shutdown(Shutdown::Write);
-            return;
-        }
-        out.clear();
-        reply(&buf[..n], &mut out);
-        if !out.is_empty() && stream.write_all(&out).is_err() {
-            return;
-        }
-    }
+/// The correct reply to a read: the read itself.
+pub fn unchanged(chunk: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(chunk);
+}
+
+/// The reply of `drop-nul`: the read without its 0x00 bytes.
+pub fn without_nul(chunk: &[u8], out: &mut Vec<u8>) {
+    out.extend(chunk.iter().copied().filter(|&b| b != 0));
+}
+
+/// The reply of `newline`: the read, then "\n".
+pub fn with_newline(chunk: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(chunk);
+    out.push(b'\n');
+}
+
+/// The reply of `strip`: the read without the ASCII whitespace at either end.
+pub fn trimmed(chunk: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(chunk.trim_ascii());
 }
 
 const TRUNCATE_AT: usize = 64 * 1024;
 
 fn truncate(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "truncate", |stream| {
+    serve_threaded(flags, "truncate", |mut stream| {
         let mut echoed = 0usize;
-        echo_with(stream, move |chunk, out| {
+        echo_with(&mut stream, move |chunk, out| {
             let keep = chunk.len().min(TRUNCATE_AT.saturating_sub(echoed));
             out.extend_from_slice(&chunk[..keep]);
             echoed += keep;
@@ -60,10 +65,8 @@ fn truncate(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn drop_nul(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "drop-nul", |stream| {
-        echo_with(stream, |chunk, out| {
-            out.extend(chunk.iter().copied().filter(|&b| b != 0))
-        });
+    serve_threaded(flags, "drop-nul", |mut stream| {
+        echo_with(&mut stream, without_nul)
     })
 }
 
@@ -90,7 +93,9 @@ fn store_and_forward(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn never_answer(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "never-answer", |stream| echo_with(stream, |_, _| {}))
+    serve_threaded(flags, "never-answer", |mut stream| {
+        echo_with(&mut stream, |_, _| {})
+    })
 }
 
 const FLOOD_LIMIT: usize = 64 * 1024 * 1024;
@@ -111,14 +116,14 @@ fn flood(flags: &Flags) -> anyhow::Result<()> {
 fn banner(flags: &Flags) -> anyhow::Result<()> {
     serve_threaded(flags, "banner", |mut stream| {
         if stream.write_all(b"hello\r\n").is_ok() {
-            echo_with(stream, |chunk, out| out.extend_from_slice(chunk));
+            echo_with(&mut stream, unchanged);
         }
     })
 }
 
 fn crlf(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "crlf", |stream| {
-        echo_with(stream, |chunk, out| {
+    serve_threaded(flags, "crlf", |mut stream| {
+        echo_with(&mut stream, |chunk, out| {
             for &b in chunk {
                 if b == b'\n' {
                     out.push(b'\r');
@@ -129,12 +134,14 @@ fn crlf(flags: &Flags) -> anyhow::Result<()> {
     })
 }
 
-fn strip(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "strip", |stream| {
-        echo_with(stream, |chunk, out| {
-            out.extend_from_slice(chunk.trim_ascii())
-        });
+fn newline(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "newline", |mut stream| {
+        echo_with(&mut stream, with_newline)
     })
+}
+
+fn strip(flags: &Flags) -> anyhow::Result<()> {
+    serve_threaded(flags, "strip", |mut stream| echo_with(&mut stream, trimmed))
 }
 
 const BATCH: Duration = Duration::from_millis(50);
@@ -167,10 +174,10 @@ fn close_on_half_close(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn slow_drip(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "slow-drip", |stream| {
-        echo_with(stream, |chunk, out| {
+    serve_threaded(flags, "slow-drip", |mut stream| {
+        echo_with(&mut stream, |chunk, out| {
             std::thread::sleep(Duration::from_millis(50));
-            out.extend_from_slice(chunk);
+            unchanged(chunk, out);
         });
     })
 }

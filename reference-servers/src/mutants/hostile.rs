@@ -1,9 +1,10 @@
 //! Mutants that echo correctly but break under hostile clients or over time: they buffer without
 //! limit, die of SIGPIPE, accept too slowly, starve behind idle clients, spin on EMFILE, leak
-//! descriptors or children, or abandon their connections on SIGTERM.
+//! descriptors or children, or abandon their connections on SIGTERM. The defects of
+//! `sigpipe-dies` and `fd-leak` are shared with the double mutants.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,7 +14,10 @@ use nix::poll::PollFlags;
 use nix::sys::signal::{self, SigHandler, Signal};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{announce, bind, serve_threaded, stream_echo, Flags, Mutant};
+use super::echo::unchanged;
+use super::{
+    accept_threads, announce, bind, echo_with, serve_threaded, stream_echo, Flags, Mutant,
+};
 use crate::os::{self, wait_ready, TICK};
 use crate::session::read_some;
 use crate::shutdown;
@@ -69,22 +73,41 @@ fn unbounded_buffer(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn sigpipe_dies(flags: &Flags) -> anyhow::Result<()> {
+    restore_default_sigpipe()?;
+    serve_threaded(flags, "sigpipe-dies", |mut stream| {
+        echo_unchecked(&mut stream, unchanged)
+    })
+}
+
+/// Restores the default action of SIGPIPE (Rust's runtime ignores it): with [`echo_unchecked`],
+/// the defect of `sigpipe-dies`.
+pub fn restore_default_sigpipe() -> anyhow::Result<()> {
     // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
     unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }.context("restoring SIGPIPE")?;
-    serve_threaded(flags, "sigpipe-dies", |mut stream| {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
-            if n == 0 {
-                let _ = stream.shutdown(std::net::Shutdown::Write);
-                return;
-            }
-            // The defect, as in C code that never checks write(2): an error is ignored and the
-            // loop reads on. Unlike std's send(MSG_NOSIGNAL), write(2) raises SIGPIPE once the
-            // connection is broken.
-            // SAFETY: the pointer and length describe initialised bytes of `buf`.
-            let _ = unsafe { libc::write(stream.as_raw_fd(), buf.as_ptr().cast(), n) };
+    Ok(())
+}
+
+/// A stream echo of what `reply` makes of each read, written with one unchecked write(2) per
+/// read; ends with a FIN after the client's FIN.
+pub fn echo_unchecked(stream: &mut TcpStream, mut reply: impl FnMut(&[u8], &mut Vec<u8>)) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    while let Ok(Some(n)) = read_some(stream, &mut buf) {
+        if n == 0 {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            return;
         }
-    })
+        out.clear();
+        reply(&buf[..n], &mut out);
+        if out.is_empty() {
+            continue;
+        }
+        // The defect, as in C code that never checks write(2): an error (or a short write) is
+        // ignored and the loop reads on. Unlike std's send(MSG_NOSIGNAL), write(2) raises
+        // SIGPIPE once the connection is broken.
+        // SAFETY: the pointer and length describe initialised bytes of `out`.
+        let _ = unsafe { libc::write(stream.as_raw_fd(), out.as_ptr().cast(), out.len()) };
+    }
 }
 
 fn slow_accept(flags: &Flags) -> anyhow::Result<()> {
@@ -170,15 +193,16 @@ fn emfile_spin(flags: &Flags) -> anyhow::Result<()> {
 
 fn fd_leak(flags: &Flags) -> anyhow::Result<()> {
     serve_threaded(flags, "fd-leak", |mut stream| {
-        let mut buf = vec![0u8; 16 * 1024];
-        while let Ok(Some(n)) = read_some(&mut stream, &mut buf) {
-            if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-        std::mem::forget(stream);
+        echo_with(&mut stream, unchanged);
+        keep_descriptor(stream);
     })
+}
+
+/// Ends a connection the way `fd-leak` does: shuts down both directions, so the client sees its
+/// end, and never closes the descriptor.
+pub fn keep_descriptor(stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    std::mem::forget(stream);
 }
 
 fn zombie_children(flags: &Flags) -> anyhow::Result<()> {
@@ -205,7 +229,9 @@ fn zombie_children(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn term_abandons(flags: &Flags) -> anyhow::Result<()> {
-    serve_threaded(flags, "term-abandons", stream_echo)?;
+    let listener = bind(flags, None)?;
+    announce("term-abandons", &listener)?;
+    let _abandoned = accept_threads(&listener, stream_echo)?;
     // The accept loop ended on SIGTERM: leaving main now ends every connection thread with it.
     std::process::exit(0);
 }

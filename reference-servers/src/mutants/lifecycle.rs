@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{announce, bind, serve_threaded, stream_echo, Flags, Mutant};
+use super::{announce, bind, serve_sequential, serve_threaded, stream_echo, Flags, Mutant};
 use crate::accept;
 use crate::session::{echo_stream, read_some};
 use crate::shutdown;
@@ -88,17 +88,7 @@ fn daemonize_leak(flags: &Flags) -> anyhow::Result<()> {
 }
 
 fn sequential_stream(flags: &Flags) -> anyhow::Result<()> {
-    let listener = bind(flags, None)?;
-    announce("sequential-stream", &listener)?;
-    accept::accept_loop(
-        &listener,
-        || true,
-        |stream, _| {
-            stream_echo(stream);
-            ControlFlow::Continue(())
-        },
-    )?;
-    Ok(())
+    serve_sequential(flags, "sequential-stream", stream_echo)
 }
 
 /// Open connections by accept order, so that a handler can find the one accepted before its own.

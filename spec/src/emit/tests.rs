@@ -134,6 +134,7 @@ fn process_concurrent_and_property_cases_round_trip() {
             "t.concurrent",
             CaseKind::Concurrent {
                 clients: 5,
+                stagger_ms: 10,
                 steps: concurrent,
             },
         ),
