@@ -166,6 +166,23 @@ pub fn run_script<'a, 'h>(
     }
 }
 
+/// True for the steps that send on, or wait on, the current connection: a failure there says
+/// something about that connection.
+fn waits_on_connection(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Send { .. }
+            | Step::ExpectEcho
+            | Step::Expect { .. }
+            | Step::ExpectEchoPrefix
+            | Step::ExpectEof
+            | Step::ShutdownWrite
+            | Step::Leave { .. }
+            | Step::WriteUntilBlocked { .. }
+            | Step::ExpectSilence { .. }
+    )
+}
+
 struct Executor<'a, 'h> {
     cfg: &'a ScriptConfig,
     barrier: Option<&'a Rendezvous>,
@@ -204,6 +221,13 @@ impl Executor<'_, '_> {
                 self.signalled = true;
             }
             self.step(step).map_err(|mut failure| {
+                // The connection's state, from the wait as it ended (before the case budget's
+                // relabelling below): only for steps that wait on the current connection.
+                if failure.symptom.is_none() && waits_on_connection(step) {
+                    if let Some(state) = self.wait_state(failure.kind) {
+                        failure.symptom = Some(Box::new(Symptom::Wait(state)));
+                    }
+                }
                 if Instant::now() >= self.case_deadline
                     && matches!(
                         failure.kind,
@@ -218,11 +242,6 @@ impl Executor<'_, '_> {
                             failure.message
                         ),
                     );
-                }
-                if failure.symptom.is_none() {
-                    if let Some(state) = self.wait_state(failure.kind) {
-                        failure.symptom = Some(Box::new(Symptom::Wait(state)));
-                    }
                 }
                 self.transcript.record(
                     self.current.as_deref().unwrap_or(""),
@@ -255,6 +274,8 @@ impl Executor<'_, '_> {
             end,
             received: conn.received(),
             owed: conn.verifier().outstanding(),
+            owed_head: conn.verifier().owed_head(16),
+            extra: conn.verifier().ignored(),
             half_closed: conn.half_closed(),
             others_open,
             signalled,

@@ -31,7 +31,7 @@ pub enum Symptom {
 }
 
 /// How a wait on a connection ended, and the connection's state then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitState {
     /// How it ended.
     pub end: WaitEnd,
@@ -39,6 +39,12 @@ pub struct WaitState {
     pub received: u64,
     /// Bytes still owed when it ended.
     pub owed: u64,
+    /// The first of the bytes still owed (at most 16): when they are all NULs or whitespace, the
+    /// server left them out rather than lost the end of the echo.
+    pub owed_head: Vec<u8>,
+    /// Bytes that arrived when nothing was owed, on a connection whose echo is only counted
+    /// ([`crate::Transform::Count`]).
+    pub extra: u64,
     /// The client had half-closed the connection (`shutdown(SHUT_WR)`) before the wait ended.
     pub half_closed: bool,
     /// Other connections of the case were open meanwhile (named connections, or concurrent clients).
@@ -112,6 +118,8 @@ pub enum ByteShape {
 
 /// The most bytes an insertion or a removal is looked for over.
 const MAX_SHIFT: usize = 16;
+/// How many bytes after a shift must line up for it to count as an insertion or a removal.
+const ALIGNED: usize = 8;
 /// The longest insertion taken as such when nothing after it arrived to confirm it.
 const SHORT_INSERTION: usize = 4;
 
@@ -128,9 +136,23 @@ impl Mismatch {
         if r.len() >= 3 && r[..3] == [0xef, 0xbf, 0xbd] && e[0] >= 0x80 {
             return ByteShape::Replacement;
         }
+        if e[0] == b'\n' && r.starts_with(b"\r\n") {
+            return ByteShape::LfToCrLf;
+        }
         let inserted = (1..=r.len().min(MAX_SHIFT)).find(|&k| agrees(&r[k..], e, k));
-        let removed =
-            (1..=e.len().min(MAX_SHIFT)).find(|&k| !r.is_empty() && agrees(r, &e[k..], k));
+        // A removal of one byte value (every NUL, say) may recur within the window: the rest is
+        // compared with that value left out of it too.
+        let shifts = 1..=e.len().min(MAX_SHIFT);
+        let removed = shifts
+            .clone()
+            .find(|&k| !r.is_empty() && agrees(r, &e[k..], k))
+            .or_else(|| {
+                shifts.clone().find(|&k| {
+                    let same_value = e[..k].iter().all(|&b| b == e[0]);
+                    let rest: Vec<u8> = e[k..].iter().copied().filter(|&b| b != e[0]).collect();
+                    !r.is_empty() && same_value && agrees(r, &rest, k)
+                })
+            });
         match (inserted, removed) {
             (Some(k), d) if d.is_none_or(|d| k <= d) => {
                 if r[..k] == [b'\r'] && e.first() == Some(&b'\n') {
@@ -157,10 +179,11 @@ impl Mismatch {
     }
 }
 
-/// True when one of `a` and `b` starts with the other over at least one byte. An empty `a` (the
-/// read ended right after the bytes taken as added) agrees only after a short insertion.
+/// True when `a` and `b` start with the same bytes, over their overlap up to [`ALIGNED`] bytes
+/// (a second difference further on does not undo the first's shape), and at least one. An empty
+/// `a` (the read ended right after the bytes taken as added) agrees only after a short insertion.
 fn agrees(a: &[u8], b: &[u8], shift: usize) -> bool {
-    let n = a.len().min(b.len());
+    let n = a.len().min(b.len()).min(ALIGNED);
     (n > 0 || (a.is_empty() && shift <= SHORT_INSERTION)) && a[..n] == b[..n]
 }
 
@@ -199,6 +222,16 @@ mod tests {
             ByteShape::Removed(vec![0])
         );
         assert_eq!(shape(b"  pad", b"pad"), ByteShape::Removed(b"  ".to_vec()));
+        // Every NUL is gone, the next one a few bytes on too.
+        assert_eq!(
+            shape(b"\x00ab\x00cdefghij", b"abcdefghij"),
+            ByteShape::Removed(vec![0])
+        );
+        // Stripped at both ends, and a newline added: the first difference is the removal.
+        assert_eq!(
+            shape(b"  padded on both sides\t\r\n", b"padded on both sides\n"),
+            ByteShape::Removed(b"  ".to_vec())
+        );
         assert_eq!(shape(b"\nnext", b"\r\nnext"), ByteShape::LfToCrLf);
         assert_eq!(shape(b"hello", b"HELLO"), ByteShape::AsciiCase);
         assert_eq!(shape(b"\xffab", b"\xef\xbf\xbdab"), ByteShape::Replacement);

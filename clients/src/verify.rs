@@ -127,6 +127,25 @@ impl EchoVerifier {
         self.owed.is_empty()
     }
 
+    /// The next bytes owed, at most `max` of them, as the server should send them.
+    pub fn owed_head(&self, max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for owed in &self.owed {
+            let Owed::Bytes { payload, offset } = owed else {
+                continue;
+            };
+            let take = (payload.len() - offset).min((max - out.len()) as u64) as usize;
+            let start = out.len();
+            out.resize(start + take, 0);
+            fill(payload, *offset, &mut out[start..]);
+            self.transform.apply(&mut out[start..]);
+            if out.len() >= max {
+                break;
+            }
+        }
+        out
+    }
+
     /// Bytes that arrived when nothing was owed, under [`Transform::Count`].
     pub fn ignored(&self) -> u64 {
         self.ignored

@@ -84,6 +84,9 @@ pub enum Signature {
     },
 }
 
+/// Unowed bytes past which a counted echo's failure is the server sending on its own.
+const FLOOD: u64 = 4096;
+
 /// The longest run of added bytes that keys a finding by its exact bytes.
 pub const MAX_KEY_BYTES: usize = 8;
 
@@ -121,6 +124,13 @@ pub struct Cause {
     /// Other connections of the case were open while the wait failed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub others_open: bool,
+    /// The client had half-closed the connection the wait failed on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub half_closed: bool,
+    /// What never came was only bytes of this class (NULs, whitespace): a server that leaves them
+    /// out shows so when they end the echo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owed_only: Option<ByteClass>,
     /// Where the server's output places the exception (`b.py:17`), when it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -136,6 +146,8 @@ impl Cause {
             end_of_reply: false,
             received: None,
             others_open: false,
+            half_closed: false,
+            owed_only: None,
             location: None,
         }
     }
@@ -204,6 +216,15 @@ fn symptom_cause(
                 ByteShape::LfToCrLf => Signature::LfToCrLf,
                 ByteShape::AsciiCase => Signature::AsciiCase,
                 ByteShape::Replacement => Signature::Replacement,
+                // The very first bytes are not the echo at all: the server sends something else
+                // first (a greeting, a flood).
+                ByteShape::Other if m.offset == 0 => Signature::BytesAdded {
+                    bytes: if m.received.len() > MAX_KEY_BYTES {
+                        "many".into()
+                    } else {
+                        hex(&m.received)
+                    },
+                },
                 ByteShape::Other => Signature::BytesChanged,
             });
             c.offset = Some(m.offset);
@@ -228,17 +249,35 @@ fn symptom_cause(
                     }
                 }
             }
+            let left_out = |keep: fn(&u8) -> bool| {
+                w.owed > 0 && w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(keep)
+            };
+            let owed_only = if left_out(|b| *b == 0) {
+                Some(ByteClass::Nul)
+            } else if left_out(u8::is_ascii_whitespace) {
+                Some(ByteClass::Whitespace)
+            } else {
+                None
+            };
             let signature = match w.end {
+                // Far more came than was ever owed: the server sends on its own (a flood).
+                _ if w.extra >= FLOOD => Signature::BytesAdded {
+                    bytes: "many".into(),
+                },
+                WaitEnd::Slow if w.received == 0 => Signature::Silent,
+                // Nothing ever came, before the client's FIN or after it.
+                WaitEnd::Quiet if w.received == 0 => Signature::Silent,
                 WaitEnd::Slow => Signature::Slow,
                 WaitEnd::Eof | WaitEnd::Reset if w.signalled => Signature::CutOnSignal,
                 _ if w.half_closed => Signature::LostAfterHalfClose,
-                WaitEnd::Quiet if w.received == 0 => Signature::Silent,
                 WaitEnd::Quiet => Signature::Stopped,
                 WaitEnd::Eof | WaitEnd::Reset => Signature::Cut,
             };
             let mut c = Cause::of(signature);
             c.received = Some(w.received);
             c.others_open = w.others_open;
+            c.half_closed = w.half_closed;
+            c.owed_only = owed_only;
             c
         }
         Some(Symptom::Leak(kind)) => Cause::of(Signature::Leak {

@@ -3,9 +3,9 @@
 //! one), each finding explaining one of the named cases, and a reference with the same claims
 //! must PASS those cases.
 //!
-//! A mutant is judged on the whole default spec under the claims of its first named case (a
-//! heavy case is judged alone, with `--case`), so that a defect that fails twenty cases still
-//! counts as one finding.
+//! A mutant is judged on the whole default spec under the claims of its first named case, at
+//! the MUST level and its named cases' own (a heavy case is judged alone, with `--case`), so that
+//! a defect that fails twenty cases still counts as one finding.
 //! Every judgement is one `echo-conform run --case …`. They run two per CPU at once, sharing one
 //! machine lock as `echo-conform matrix` does, so a heavy or crowd case still keeps the machine to
 //! itself. A judgement that goes the wrong way beside others is made again alone, and that run
@@ -69,6 +69,19 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         });
     }
     let pool = Pool::new(&conform)?;
+    // Each case's level, so that a mutant's run covers the MUST cases and its targets' levels.
+    let listed: serde_json::Value =
+        serde_json::from_str(&cmd!(sh, "{conform} list --format json").read()?)?;
+    let level_of = |id: &str| {
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["id"] == id)
+            .and_then(|c| c["level"].as_str())
+            .unwrap_or("must")
+            .to_string()
+    };
     // Each (case, claims) a mutant is judged by, so the references can be shown to pass it.
     let mut judged: Vec<(String, &'static str)> = Vec::new();
     let mut runs = Vec::new();
@@ -90,9 +103,17 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         let heavy = m.targets.iter().any(|t| HEAVY.contains(&t.as_str()));
         let mut a = args(&command, Some(claims), &m.case);
         if !heavy {
-            // The whole default spec: drop `--case`.
+            // The whole default spec at the MUST level and the targets' own: drop `--case`.
             let at = a.iter().position(|x| x == "--case").unwrap_or(a.len());
             a.drain(at..(at + 2).min(a.len()));
+            let mut levels = vec!["must".to_string()];
+            for t in &m.targets {
+                let l = level_of(t);
+                if !levels.contains(&l) {
+                    levels.push(l);
+                }
+            }
+            a.extend(["--level".into(), levels.join(",")]);
         }
         runs.push(a);
     }
@@ -100,6 +121,13 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let seen: Mutex<Vec<String>> = Mutex::new(vec![String::new(); mutants.len()]);
     let outcomes = pool.judge(&runs, |i, out| {
         let m = &mutants[i];
+        // Each run's report stays for a look afterwards: target/mutants/NAME.json.
+        let _ = std::fs::write(
+            crate::target_dir()
+                .join("mutants")
+                .join(format!("{}.json", m.name)),
+            &out.stdout,
+        );
         if m.case == "-" {
             return escape_caught(out, &m.name);
         }

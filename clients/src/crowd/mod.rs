@@ -16,6 +16,7 @@
 //! ```
 
 use crate::failure::{Failure, FailureKind};
+use crate::symptom::{Symptom, WaitEnd, WaitState};
 use crate::verify::{EchoVerifier, Transform};
 use echo_spec::Payload;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -161,6 +162,20 @@ fn write_probe(s: &mut TcpStream, probe: &[u8]) -> io::Result<()> {
     }
 }
 
+/// The state of a held connection whose probe's echo did not come: open, among others.
+fn held_wait(v: &EchoVerifier, end: WaitEnd) -> Symptom {
+    Symptom::Wait(WaitState {
+        end,
+        received: v.received(),
+        owed: v.outstanding(),
+        owed_head: v.owed_head(16),
+        extra: v.ignored(),
+        half_closed: false,
+        others_open: true,
+        signalled: false,
+    })
+}
+
 fn await_echoes(
     streams: &mut [TcpStream],
     verifiers: &mut [EchoVerifier],
@@ -177,6 +192,7 @@ fn await_echoes(
         };
         let now = Instant::now();
         if now >= deadline {
+            let v = &verifiers[first];
             return Err(Failure::new(
                 FailureKind::Hang,
                 format!(
@@ -184,7 +200,8 @@ fn await_echoes(
                     waiting.len(),
                     base + first
                 ),
-            ));
+            )
+            .with_symptom(held_wait(v, WaitEnd::Quiet)));
         }
         let ms = deadline
             .saturating_duration_since(now)
@@ -213,13 +230,15 @@ fn await_echoes(
                             "held connection {} was closed by the server before echoing its probe",
                             base + i
                         ),
-                    ))
+                    )
+                    .with_symptom(held_wait(&verifiers[i], WaitEnd::Eof)))
                 }
                 Ok(n) => verifiers[i].feed(&buf[..n]).map_err(|m| {
                     Failure::new(
                         FailureKind::Mismatch,
                         format!("held connection {}: {m}", base + i),
                     )
+                    .with_symptom(Symptom::Bytes(m))
                 })?,
                 Err(e)
                     if matches!(

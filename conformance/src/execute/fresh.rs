@@ -134,6 +134,16 @@ fn fate_after(
             // Deaths in unclaimed cases (run by --detect) are evidence, not crashes of the run.
             Some(Death::of(status, p.claimed)),
         ),
+        // A server that stays up after a failure may have printed why it dropped the connection:
+        // an exception's traceback is evidence (and names the failure's cause).
+        None if failed => {
+            let tail = server.output_tail();
+            if crate::cause::exception_in(&tail).is_some() {
+                (ServerFate::Said(tail), None)
+            } else {
+                (ServerFate::Fine, None)
+            }
+        }
         None => (ServerFate::Fine, None),
     }
 }

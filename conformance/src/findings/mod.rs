@@ -46,6 +46,7 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
             None => groups.push((cause.signature.clone(), vec![r])),
         }
     }
+    let groups = merge_left_out(merge_same_cut(groups));
     let mut findings: Vec<Finding> = groups
         .into_iter()
         .map(|(signature, members)| {
@@ -79,6 +80,82 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
         .collect();
     findings.sort_by_key(|f| (rank(f.level), std::cmp::Reverse(f.cases.len())));
     findings
+}
+
+/// A connection that ends after the same N bytes in every case is one defect, a cut at N, however
+/// each case saw it end (silence, a close, or after its half-close): groups of wait failures
+/// whose members all stopped at the same N > 0 join the largest such group.
+fn merge_same_cut(
+    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
+) -> Vec<(Signature, Vec<&CaseResult>)> {
+    let cut_at = |members: &[&CaseResult]| {
+        let counts: Vec<Option<u64>> = members
+            .iter()
+            .map(|r| r.cause.as_ref().and_then(|c| c.received))
+            .collect();
+        match counts.first() {
+            Some(Some(n)) if *n > 0 && counts.iter().all(|c| *c == Some(*n)) => Some(*n),
+            _ => None,
+        }
+    };
+    let waits = |s: &Signature| {
+        matches!(
+            s,
+            Signature::Cut | Signature::Stopped | Signature::LostAfterHalfClose
+        )
+    };
+    // Bounded: every merge removes a group.
+    for _ in 0..groups.len() {
+        let pair = (0..groups.len()).find_map(|i| {
+            (0..groups.len())
+                .find(|&j| {
+                    j != i
+                        && waits(&groups[i].0)
+                        && waits(&groups[j].0)
+                        && groups[j].1.len() >= groups[i].1.len()
+                        && cut_at(&groups[i].1).is_some()
+                        && cut_at(&groups[i].1) == cut_at(&groups[j].1)
+                })
+                .map(|j| (i, j))
+        });
+        let Some((i, j)) = pair else { break };
+        let (_, members) = groups.remove(i);
+        let j = if j > i { j - 1 } else { j };
+        groups[j].1.extend(members);
+    }
+    groups
+}
+
+/// An echo that ends short by exactly its NULs (or its whitespace) is the removal another case
+/// shows as a byte difference: a group of failures whose missing bytes were all of one class joins
+/// the group of that class's removal, when there is one.
+fn merge_left_out(
+    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
+) -> Vec<(Signature, Vec<&CaseResult>)> {
+    let only = |members: &[&CaseResult]| {
+        let classes: Vec<Option<crate::cause::ByteClass>> = members
+            .iter()
+            .map(|r| r.cause.as_ref().and_then(|c| c.owed_only))
+            .collect();
+        match classes.first() {
+            Some(Some(c)) if classes.iter().all(|x| *x == Some(*c)) => Some(*c),
+            _ => None,
+        }
+    };
+    for _ in 0..groups.len() {
+        let pair = (0..groups.len()).find_map(|i| {
+            let class = only(&groups[i].1)?;
+            let j = groups
+                .iter()
+                .position(|(s, _)| *s == Signature::BytesRemoved { class })?;
+            (j != i).then_some((i, j))
+        });
+        let Some((i, j)) = pair else { break };
+        let (_, members) = groups.remove(i);
+        let j = if j > i { j - 1 } else { j };
+        groups[j].1.extend(members);
+    }
+    groups
 }
 
 /// The finding that explains case `id`, if any.
