@@ -223,25 +223,31 @@ impl Executor<'_, '_> {
             self.step(step).map_err(|mut failure| {
                 // The connection's state, from the wait as it ended (before the case budget's
                 // relabelling below): only for steps that wait on the current connection.
+                let over_budget = Instant::now() >= self.case_deadline;
                 if failure.symptom.is_none() && waits_on_connection(step) {
-                    if let Some(state) = self.wait_state(failure.kind) {
+                    if let Some(mut state) = self.wait_state(failure.kind) {
+                        // Echo that kept coming until the case's budget ran out came too slowly.
+                        if over_budget && state.received > 0 && state.end == WaitEnd::Quiet {
+                            state.end = WaitEnd::Slow;
+                        }
                         failure.symptom = Some(Box::new(Symptom::Wait(state)));
                     }
                 }
-                if Instant::now() >= self.case_deadline
+                if over_budget
                     && matches!(
                         failure.kind,
                         FailureKind::Hang | FailureKind::Stall | FailureKind::Slow
                     )
                 {
-                    failure = Failure::new(
-                        FailureKind::Slow,
-                        format!(
+                    failure = Failure {
+                        kind: FailureKind::Slow,
+                        message: format!(
                             "the case ran over its total budget of {} ms here ({})",
                             self.cfg.case_budget.as_millis(),
                             failure.message
                         ),
-                    );
+                        symptom: failure.symptom.take(),
+                    };
                 }
                 self.transcript.record(
                     self.current.as_deref().unwrap_or(""),
@@ -626,10 +632,20 @@ impl Executor<'_, '_> {
                     } else {
                         FailureKind::Connects
                     };
-                    return Err(Failure::new(
+                    let failure = Failure::new(
                         kind,
                         format!("not every held connection could be opened: {tally}"),
-                    ));
+                    );
+                    // Every connect that failed was refused: nothing listens there.
+                    // (A failed burst leaves the later ones unattempted.)
+                    let refused_only = tally.refused > 0
+                        && tally.opened == 0
+                        && tally.refused + tally.not_attempted == tally.unsuccessful();
+                    return Err(if refused_only {
+                        failure.with_symptom(Symptom::Refused)
+                    } else {
+                        failure
+                    });
                 }
             }
             Step::MeasurePool { max } => {

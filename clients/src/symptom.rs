@@ -14,6 +14,8 @@ pub enum Symptom {
     Leak(LeakKind),
     /// A privilege check did not hold: the field or property checked (`uid`, `groups`, `umask`…).
     Privilege(String),
+    /// Connections were refused: nothing listened where the client connected.
+    Refused,
     /// Stopped and launched again on its port, the server did not start; `port_in_use` when its
     /// output says the address was in use (EADDRINUSE).
     CannotRestart {
@@ -139,7 +141,11 @@ impl Mismatch {
         if e[0] == b'\n' && r.starts_with(b"\r\n") {
             return ByteShape::LfToCrLf;
         }
-        let inserted = (1..=r.len().min(MAX_SHIFT)).find(|&k| agrees(&r[k..], e, k));
+        // An insertion that nothing after it confirms (the read ended right after it) counts
+        // only when no removal lines up.
+        let confirmed =
+            (1..=r.len().min(MAX_SHIFT)).find(|&k| k < r.len() && agrees(&r[k..], e, k));
+        let unconfirmed = (1..=r.len().min(MAX_SHIFT)).find(|&k| agrees(&r[k..], e, k));
         // A removal of one byte value (every NUL, say) may recur within the window: the rest is
         // compared with that value left out of it too.
         let shifts = 1..=e.len().min(MAX_SHIFT);
@@ -153,6 +159,7 @@ impl Mismatch {
                     !r.is_empty() && same_value && agrees(r, &rest, k)
                 })
             });
+        let inserted = confirmed.or(if removed.is_some() { None } else { unconfirmed });
         match (inserted, removed) {
             (Some(k), d) if d.is_none_or(|d| k <= d) => {
                 if r[..k] == [b'\r'] && e.first() == Some(&b'\n') {
@@ -234,6 +241,8 @@ mod tests {
         );
         assert_eq!(shape(b"\nnext", b"\r\nnext"), ByteShape::LfToCrLf);
         assert_eq!(shape(b"hello", b"HELLO"), ByteShape::AsciiCase);
+        // One byte per read: a space stripped, the next byte read alone.
+        assert_eq!(shape(b" one byte", b"o"), ByteShape::Removed(b" ".to_vec()));
         assert_eq!(shape(b"\xffab", b"\xef\xbf\xbdab"), ByteShape::Replacement);
         assert_eq!(shape(b"abcdef", b"zyxwvu"), ByteShape::Other);
     }

@@ -68,13 +68,16 @@ pub enum Signature {
         /// What it kept.
         what: String,
     },
-    /// A privilege check did not hold.
-    Privilege {
-        /// The check (`uid-all-four`, `umask`…).
-        check: String,
-    },
+    /// The privilege drop left the server with more than the target's credentials. One broken
+    /// drop fails several checks (a gid left 0 fails `gid-all-four`, `all-tasks` and
+    /// `no-regain`): the checks are the finding's facts, not its key.
+    Privilege,
     /// The case left the server unable to serve others.
     Interaction,
+    /// Connections were refused: nothing listens where the client connects.
+    Refused,
+    /// Datagrams went unanswered.
+    Unanswered,
     /// Any other failure, by its class and step.
     Other {
         /// The failure class label.
@@ -131,6 +134,9 @@ pub struct Cause {
     /// out shows so when they end the echo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owed_only: Option<ByteClass>,
+    /// For a privilege failure: the check that did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     /// Where the server's output places the exception (`b.py:17`), when it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -149,6 +155,7 @@ impl Cause {
             half_closed: false,
             owed_only: None,
             location: None,
+            check: None,
         }
     }
 }
@@ -198,11 +205,7 @@ fn symptom_cause(
         Some(Symptom::Bytes(m)) => {
             let mut c = Cause::of(match m.shape() {
                 ByteShape::Added { bytes, .. } => Signature::BytesAdded {
-                    bytes: if bytes.len() > MAX_KEY_BYTES {
-                        "many".into()
-                    } else {
-                        hex(&bytes)
-                    },
+                    bytes: added_key(&bytes),
                 },
                 ByteShape::Removed(bytes) => Signature::BytesRemoved {
                     class: if bytes.iter().all(|&b| b == 0) {
@@ -219,11 +222,7 @@ fn symptom_cause(
                 // The very first bytes are not the echo at all: the server sends something else
                 // first (a greeting, a flood).
                 ByteShape::Other if m.offset == 0 => Signature::BytesAdded {
-                    bytes: if m.received.len() > MAX_KEY_BYTES {
-                        "many".into()
-                    } else {
-                        hex(&m.received)
-                    },
+                    bytes: added_key(&m.received),
                 },
                 ByteShape::Other => Signature::BytesChanged,
             });
@@ -256,6 +255,11 @@ fn symptom_cause(
                 Some(ByteClass::Nul)
             } else if left_out(u8::is_ascii_whitespace) {
                 Some(ByteClass::Whitespace)
+            } else if w.owed_head.first().is_some_and(|b0| {
+                w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(|b| b == b0)
+            }) {
+                // One byte value, repeated: the value a server drops (telnet's 0xff, say).
+                Some(ByteClass::Other)
             } else {
                 None
             };
@@ -283,17 +287,33 @@ fn symptom_cause(
         Some(Symptom::Leak(kind)) => Cause::of(Signature::Leak {
             what: kind.label().into(),
         }),
-        Some(Symptom::Privilege(check)) => Cause::of(Signature::Privilege {
-            check: check.clone(),
-        }),
+        Some(Symptom::Privilege(check)) => {
+            let mut c = Cause::of(Signature::Privilege);
+            c.check = Some(check.clone());
+            c
+        }
         Some(Symptom::AcceptQueueOverflow { .. }) => Cause::of(Signature::AcceptQueueOverflow),
+        Some(Symptom::Refused) => Cause::of(Signature::Refused),
         Some(Symptom::CannotRestart { port_in_use }) => Cause::of(Signature::CannotRestart {
             port_in_use: *port_in_use,
         }),
-        None => Cause::of(Signature::Other {
-            class: kind.label().into(),
-            step: step.unwrap_or("").into(),
-        }),
+        None => {
+            let udp = step.is_some_and(|s| s.starts_with("udp_"));
+            Cause::of(match kind {
+                FailureKind::Refused => Signature::Refused,
+                FailureKind::Hang | FailureKind::Loss if udp => Signature::Unanswered,
+                // The UDP steps share one failure of each class: a datagram's answer is checked
+                // the same way whichever step waits for it.
+                _ => Signature::Other {
+                    class: kind.label().into(),
+                    step: if udp {
+                        "udp".into()
+                    } else {
+                        step.unwrap_or("").into()
+                    },
+                },
+            })
+        }
     }
 }
 
@@ -354,6 +374,18 @@ fn exception_name(line: &str) -> Option<String> {
         }
     }
     found
+}
+
+/// How added bytes key a finding: a short run of text (a newline, a CR, a greeting) by its exact
+/// bytes, since the server writes it itself; anything longer or binary (a flood, another
+/// connection's data) as `many`.
+fn added_key(bytes: &[u8]) -> String {
+    let text = |b: &u8| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    if bytes.len() <= MAX_KEY_BYTES && bytes.iter().all(text) {
+        hex(bytes)
+    } else {
+        "many".into()
+    }
 }
 
 /// Bytes as lower-case hex pairs separated by spaces.

@@ -30,6 +30,16 @@ struct Mutant {
     defect: String,
 }
 
+/// Mutants whose one defect shows as more than one finding, with at most how many and why: the
+/// kit cannot tell these failures share a cause from what the client sees, and says so.
+const SPLIT: [(&str, usize, &str); 1] = [(
+    "cross-talk",
+    3,
+    "its echo goes into another connection: each victim sees only what it lacks or what it never \
+     sent (bytes not its own, an echo cut short, nothing after its half-close), and the client \
+     cannot see where the missing bytes went",
+)];
+
 /// Cases of the spec that run only with `--heavy` or their own `--case`: a mutant naming one is
 /// judged on that case alone.
 const HEAVY: [&str; 4] = [
@@ -136,7 +146,11 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             .iter()
             .filter(|t| grade(out, t).as_deref() != Some("FAIL"))
             .collect();
-        let findings = findings_match(out, &m.targets);
+        let expected = SPLIT
+            .iter()
+            .find(|(name, _, _)| *name == m.name)
+            .map_or(m.targets.len(), |(_, most, _)| *most);
+        let findings = findings_match(out, &m.targets, expected);
         let mut text = match &findings {
             Ok(found) | Err(found) => found.clone(),
         };
@@ -161,6 +175,9 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         println!("{} {line}", if *ok { "caught" } else { "MISSED" });
         if !seen[i].is_empty() {
             println!("       {}", seen[i]);
+        }
+        if let Some((_, n, why)) = SPLIT.iter().find(|(name, _, _)| *name == m.name) {
+            println!("       one defect, up to {n} findings, as expected: {why}");
         }
         if *ok {
             caught.push(line);
@@ -279,9 +296,10 @@ fn grade(out: &Output, case: &str) -> Option<String> {
     })
 }
 
-/// Whether a run's findings are one per target case: as many findings as targets, each target
-/// explained by a finding of its own. Either way, the text says what the run found.
-fn findings_match(out: &Output, targets: &[String]) -> Result<String, String> {
+/// Whether a run's findings are one per target case: as many findings as targets (up to `most`
+/// where [`SPLIT`] allows more), each target explained by a finding of its own. Either way, the
+/// text says what the run found.
+fn findings_match(out: &Output, targets: &[String], most: usize) -> Result<String, String> {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let findings = json["findings"].as_array().cloned().unwrap_or_default();
     let summary: Vec<String> = findings
@@ -310,7 +328,7 @@ fn findings_match(out: &Output, targets: &[String]) -> Result<String, String> {
         }
     }
     let text = format!("{} finding(s): {}", findings.len(), summary.join("; "));
-    if findings.len() == targets.len() && matched == targets.len() {
+    if (targets.len()..=most).contains(&findings.len()) && matched == targets.len() {
         Ok(text)
     } else {
         Err(text)

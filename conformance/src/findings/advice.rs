@@ -4,7 +4,8 @@ use crate::cause::{ByteClass, Signature};
 use crate::outcome::CaseResult;
 use echo_clients::payload::quoted;
 
-/// The diagnosis and the fix of the failures `members`, which share `signature`.
+/// The diagnosis and the fix of the failures `members` (the simplest first), which share
+/// `signature`.
 pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Option<String>) {
     let causes: Vec<&crate::cause::Cause> =
         members.iter().filter_map(|r| r.cause.as_deref()).collect();
@@ -138,16 +139,42 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
             format!("the server keeps {what} after its connections end"),
             leak_fix(what),
         ),
-        Signature::Privilege { check } => (
-            format!("the privilege drop leaves `{check}` wrong"),
-            privilege_fix(check),
+        Signature::Privilege => {
+            let mut checks: Vec<&str> = Vec::new();
+            for c in causes.iter().filter_map(|c| c.check.as_deref()) {
+                if !checks.contains(&c) {
+                    checks.push(c);
+                }
+            }
+            let named: Vec<String> = checks.iter().map(|c| format!("`{c}`")).collect();
+            (
+                format!(
+                    "the privilege drop is incomplete: {} {} not hold",
+                    named.join(", "),
+                    if named.len() == 1 { "does" } else { "do" }
+                ),
+                // The fix of the most specific check that failed (the first is the primary's).
+                checks.iter().find_map(|c| privilege_fix(c)),
+            )
+        }
+        Signature::Refused => (
+            "connections are refused: nothing listens on the address the client connects to (a \
+             family or an address the server does not bind)"
+                .into(),
+            fix("bind the address the cases use (for dual-stack, :: with IPV6_V6ONLY off)"),
+        ),
+        Signature::Unanswered => (
+            "datagrams go unanswered".into(),
+            fix("answer every datagram, the empty one included, with one datagram"),
         ),
         Signature::Interaction => (
             "after some cases, the server stops serving other clients".into(),
             None,
         ),
         Signature::Other { class, step } => (
-            if step.is_empty() {
+            if step == "udp" {
+                format!("{class} failures of the UDP answers")
+            } else if step.is_empty() {
                 format!("{class} failures")
             } else {
                 format!("{class} failures at the `{step}` step")
@@ -208,7 +235,9 @@ fn added(bytes: &str, causes: &[&crate::cause::Cause]) -> (String, Option<String
     let within = causes.len() - at_end - at_start;
     if bytes == "many" {
         return (
-            "the server sends bytes the client never sent (a banner, a greeting or a flood)".into(),
+            "the server sends bytes this connection never sent: a banner, a flood, or another \
+             connection's data"
+                .into(),
             Some("send nothing but the echo of what each read returns".into()),
         );
     }

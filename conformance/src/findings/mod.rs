@@ -7,7 +7,7 @@ mod advice;
 
 use crate::cause::Signature;
 use crate::outcome::{CaseResult, Grade};
-use echo_spec::{Case, CaseKind, Level, Step};
+use echo_spec::{Case, CaseKind, Level, PrivCheck, Step};
 use serde::Serialize;
 
 /// One distinct defect of the server under test.
@@ -46,7 +46,7 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
             None => groups.push((cause.signature.clone(), vec![r])),
         }
     }
-    let groups = merge_left_out(merge_same_cut(groups));
+    let groups = merge_never_echoed(merge_left_out(merge_same_cut(groups)));
     let mut findings: Vec<Finding> = groups
         .into_iter()
         .map(|(signature, members)| {
@@ -67,7 +67,9 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
                 .map(|r| r.level)
                 .min_by_key(|l| rank(*l))
                 .unwrap_or(Level::Must);
-            let (diagnosis, fix) = advice::diagnose(&signature, &members);
+            let mut simplest_first = members.clone();
+            simplest_first.sort_by(|a, b| (a.weight, &a.id).cmp(&(b.weight, &b.id)));
+            let (diagnosis, fix) = advice::diagnose(&signature, &simplest_first);
             Finding {
                 signature,
                 diagnosis,
@@ -158,6 +160,28 @@ fn merge_left_out(
     groups
 }
 
+/// A server that never echoes also closes at the client's FIN without a byte: when some cases saw
+/// silence, the half-close cases that got nothing at all before the close join them.
+fn merge_never_echoed(
+    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
+) -> Vec<(Signature, Vec<&CaseResult>)> {
+    let Some(silent) = groups.iter().position(|(s, _)| *s == Signature::Silent) else {
+        return groups;
+    };
+    let Some(lost) = groups.iter().position(|(s, members)| {
+        *s == Signature::LostAfterHalfClose
+            && members
+                .iter()
+                .all(|r| r.cause.as_ref().and_then(|c| c.received) == Some(0))
+    }) else {
+        return groups;
+    };
+    let (_, members) = groups.remove(lost);
+    let silent = if silent > lost { silent - 1 } else { silent };
+    groups[silent].1.extend(members);
+    groups
+}
+
 /// The finding that explains case `id`, if any.
 pub fn of_case<'a>(findings: &'a [Finding], id: &str) -> Option<(usize, &'a Finding)> {
     findings
@@ -230,6 +254,11 @@ fn step_weight(step: &Step) -> u64 {
         | Step::UdpExpectNone { ms }
         | Step::Leave { ms } => STEP + 10 * ms,
         Step::Restart { .. } => 20 * STEP,
+        // The checks over every task, or over what the drop implies, are less specific than
+        // the one-field checks: a broken drop is shown first by the field it leaves wrong.
+        Step::ExpectPriv {
+            check: PrivCheck::AllTasks | PrivCheck::NoRegain,
+        } => 2 * STEP,
         _ => STEP,
     }
 }

@@ -25,7 +25,7 @@ pub fn mutants() -> Vec<Mutant> {
         Mutant { name: "crlf", case: "echo.nothing-added", defect: "translates every \"\\n\" into \"\\r\\n\"", run: crlf },
         Mutant { name: "newline", case: "echo.nothing-added", defect: "appends \"\\n\" after the echo of every read, as a server that writes each reply as a line does", run: newline },
         Mutant { name: "strip", case: "echo.nothing-removed", defect: "strips ASCII whitespace from both ends of every read before echoing it, as the seed's loop does with `recv(1024).strip()`", run: strip },
-        Mutant { name: "close-on-half-close", case: "stream.half-close.flush-then-eof", defect: "writes in 50 ms batches and closes at the client's FIN, dropping echo data still pending", run: close_on_half_close },
+        Mutant { name: "close-on-half-close", case: "stream.half-close.flush-then-eof", defect: "writes in 5 ms batches and closes at the client's FIN, dropping echo data still pending", run: close_on_half_close },
         Mutant { name: "slow-drip", case: "echo.exchange.100", defect: "echoes correctly but sleeps 50 ms before each write", run: slow_drip },
     ]
 }
@@ -144,7 +144,7 @@ fn strip(flags: &Flags) -> anyhow::Result<()> {
     serve_threaded(flags, "strip", |mut stream| echo_with(&mut stream, trimmed))
 }
 
-const BATCH: Duration = Duration::from_millis(50);
+const BATCH: Duration = Duration::from_millis(5);
 
 fn close_on_half_close(flags: &Flags) -> anyhow::Result<()> {
     serve_threaded(flags, "close-on-half-close", |mut stream| {

@@ -140,15 +140,19 @@ fn short_queue_slow_accept(
     socket.listen(backlog)?;
     let listener: TcpListener = socket.into();
     announce(name, &listener)?;
+    let mut threads = Vec::new();
     crate::accept::accept_loop(
         &listener,
         || true,
         |stream, _| {
-            std::thread::spawn(move || stream_echo(stream));
+            threads.retain(|t: &std::thread::JoinHandle<()>| !t.is_finished());
+            threads.push(std::thread::spawn(move || stream_echo(stream)));
             std::thread::sleep(pause);
             std::ops::ControlFlow::Continue(())
         },
     )?;
+    // A correct server in all but its queue: the connections in flight at SIGTERM finish.
+    super::finish(threads);
     Ok(())
 }
 
@@ -246,9 +250,11 @@ fn term_orphans(flags: &Flags) -> anyhow::Result<()> {
                 // The workers ignore SIGTERM, as a worker waiting for its master's word would.
                 // SAFETY: ignoring a signal has no preconditions.
                 let _ = unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigIgn) };
+                // Each worker serves its connections on threads of their own, so the pair is
+                // concurrent: its one defect is what SIGTERM leaves behind.
                 loop {
                     if let Ok((stream, _)) = listener.accept() {
-                        stream_echo(stream);
+                        std::thread::spawn(move || stream_echo(stream));
                     }
                 }
             }

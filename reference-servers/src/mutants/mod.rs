@@ -128,11 +128,15 @@ pub fn thread_per_connection(
     listener: &TcpListener,
     handle: impl Fn(TcpStream) + Clone + Send + 'static,
 ) -> anyhow::Result<()> {
-    let threads = accept_threads(listener, handle)?;
+    finish(accept_threads(listener, handle)?);
+    Ok(())
+}
+
+/// Waits, after SIGTERM, until the connection `threads` end or the grace period is over.
+pub fn finish(threads: Vec<std::thread::JoinHandle<()>>) {
     while threads.iter().any(|t| !t.is_finished()) && !shutdown::grace_over() {
         std::thread::sleep(crate::os::TICK);
     }
-    Ok(())
 }
 
 /// The accept loop of [`thread_per_connection`], until SIGTERM: the connection threads still
