@@ -160,20 +160,26 @@ fn merge_left_out(
     groups
 }
 
-/// A server that never echoes also closes at the client's FIN without a byte: when some cases saw
-/// silence, the half-close cases that got nothing at all before the close join them.
+/// A server that never echoes (silent, or closing every connection before a byte of echo) also
+/// gives nothing to a client that half-closes: when some cases saw that without a half-close, the
+/// half-close cases that got nothing at all join them.
 fn merge_never_echoed(
     mut groups: Vec<(Signature, Vec<&CaseResult>)>,
 ) -> Vec<(Signature, Vec<&CaseResult>)> {
-    let Some(silent) = groups.iter().position(|(s, _)| *s == Signature::Silent) else {
+    let nothing = |members: &[&CaseResult]| {
+        members
+            .iter()
+            .all(|r| r.cause.as_ref().and_then(|c| c.received) == Some(0))
+    };
+    let Some(silent) = groups.iter().position(|(s, members)| {
+        *s == Signature::Silent || (*s == Signature::Cut && nothing(members))
+    }) else {
         return groups;
     };
-    let Some(lost) = groups.iter().position(|(s, members)| {
-        *s == Signature::LostAfterHalfClose
-            && members
-                .iter()
-                .all(|r| r.cause.as_ref().and_then(|c| c.received) == Some(0))
-    }) else {
+    let Some(lost) = groups
+        .iter()
+        .position(|(s, members)| *s == Signature::LostAfterHalfClose && nothing(members))
+    else {
         return groups;
     };
     let (_, members) = groups.remove(lost);
