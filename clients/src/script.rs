@@ -227,7 +227,11 @@ impl Executor<'_, '_> {
                 if failure.symptom.is_none() && waits_on_connection(step) {
                     if let Some(mut state) = self.wait_state(failure.kind) {
                         // Echo that kept coming until the case's budget ran out came too slowly.
-                        if over_budget && state.received > 0 && state.end == WaitEnd::Quiet {
+                        if over_budget
+                            && state.received > 0
+                            && state.owed > 0
+                            && state.end == WaitEnd::Quiet
+                        {
                             state.end = WaitEnd::Slow;
                         }
                         failure.symptom = Some(Box::new(Symptom::Wait(state)));

@@ -141,6 +141,13 @@ impl Mismatch {
         if e[0] == b'\n' && r.starts_with(b"\r\n") {
             return ByteShape::LfToCrLf;
         }
+        // A letter in the other case where the difference starts: a case change, however short
+        // the read that showed it.
+        if r.first()
+            .is_some_and(|&r0| r0 != e[0] && r0.eq_ignore_ascii_case(&e[0]))
+        {
+            return ByteShape::AsciiCase;
+        }
         // An insertion that nothing after it confirms (the read ended right after it) counts
         // only when no removal lines up.
         let confirmed =
@@ -241,6 +248,8 @@ mod tests {
         );
         assert_eq!(shape(b"\nnext", b"\r\nnext"), ByteShape::LfToCrLf);
         assert_eq!(shape(b"hello", b"HELLO"), ByteShape::AsciiCase);
+        assert_eq!(shape(b"dribbled", b"D"), ByteShape::AsciiCase);
+        assert_eq!(shape(b"c\xd2x", b"C\xd2x"), ByteShape::AsciiCase);
         // One byte per read: a space stripped, the next byte read alone.
         assert_eq!(shape(b" one byte", b"o"), ByteShape::Removed(b" ".to_vec()));
         assert_eq!(shape(b"\xffab", b"\xef\xbf\xbdab"), ByteShape::Replacement);

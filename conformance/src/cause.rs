@@ -52,6 +52,8 @@ pub enum Signature {
     Cut,
     /// A connection open when the server was signalled (SIGTERM) was cut instead of finished.
     CutOnSignal,
+    /// Everything owed came back, but after the client's FIN the server never closed.
+    NoCloseAfterFin,
     /// The echo stopped partway and nothing more came.
     Stopped,
     /// Bytes kept moving, but too slowly for the step's budget.
@@ -268,6 +270,10 @@ fn symptom_cause(
                 _ if w.extra >= FLOOD => Signature::BytesAdded {
                     bytes: "many".into(),
                 },
+                // Nothing was owed any more: the client waited for the server's close.
+                WaitEnd::Quiet | WaitEnd::Slow if w.owed == 0 && w.half_closed => {
+                    Signature::NoCloseAfterFin
+                }
                 WaitEnd::Slow if w.received == 0 => Signature::Silent,
                 // Nothing ever came, before the client's FIN or after it.
                 WaitEnd::Quiet if w.received == 0 => Signature::Silent,

@@ -69,11 +69,17 @@ pub fn run_steps(
         }),
     ) = (before, outcome.failure.as_mut())
     {
+        // Overflows explain connections that were never served, not a wait on a connection
+        // that was served (its echo came, at least in part).
+        let served = matches!(
+            symptom.as_ref(),
+            Some(Symptom::Wait(w)) if w.received > 0 || w.owed == 0
+        );
         if backlog::may_be_lost_connections(*kind) {
             let (line, overflow) = backlog::explain(cfg.addr, before);
             evidence.push('\n');
             evidence.push_str(&line);
-            if let Some((backlog, overflows)) = overflow {
+            if let (Some((backlog, overflows)), false) = (overflow, served) {
                 *symptom = Some(Symptom::AcceptQueueOverflow { backlog, overflows });
             }
         }

@@ -108,6 +108,12 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
                  period), then exit 0",
             ),
         ),
+        Signature::NoCloseAfterFin => (
+            "the echo comes back whole, but after the client's FIN (shutdown(SHUT_WR)) the server \
+             never closes the connection: it keeps the socket, and its descriptor, open"
+                .into(),
+            fix("when recv() returns 0, send what is pending, then close the connection"),
+        ),
         Signature::Stopped => (
             format!("the echo stops partway and nothing more comes{}", same_length(&causes)),
             fix("echo everything each read returns, for as long as the connection lasts"),

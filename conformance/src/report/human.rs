@@ -303,11 +303,14 @@ pub fn findings_text(report: &RunReport) -> String {
             n => format!(" and {n} more cases"),
         };
         text.push_str(&format!(
-            "  {}. [{}] {}\n     shown by {}{more} (run it alone: --case {})\n",
+            "  {}. [{}] {}\n     shown by {}{more}; alone: echo-conform run --{} '{}' --claims {} --case {}\n",
             i + 1,
             f.level_label(),
             f.diagnosis,
             f.primary,
+            report.target.mode,
+            report.target.value.replace('\'', "'\\''"),
+            report.claims,
             f.primary
         ));
         if let Some(fix) = &f.fix {
