@@ -141,11 +141,10 @@ impl Mismatch {
         if e[0] == b'\n' && r.starts_with(b"\r\n") {
             return ByteShape::LfToCrLf;
         }
-        // A letter in the other case where the difference starts: a case change, however short
-        // the read that showed it.
-        if r.first()
-            .is_some_and(|&r0| r0 != e[0] && r0.eq_ignore_ascii_case(&e[0]))
-        {
+        // A letter in the other case where the difference starts, and the rest alike but for
+        // case: a case change, however short the read that showed it.
+        let n = r.len().min(e.len()).min(ALIGNED);
+        if n > 0 && r[0] != e[0] && r[..n].eq_ignore_ascii_case(&e[..n]) {
             return ByteShape::AsciiCase;
         }
         // An insertion that nothing after it confirms (the read ended right after it) counts
@@ -249,6 +248,11 @@ mod tests {
         assert_eq!(shape(b"\nnext", b"\r\nnext"), ByteShape::LfToCrLf);
         assert_eq!(shape(b"hello", b"HELLO"), ByteShape::AsciiCase);
         assert_eq!(shape(b"dribbled", b"D"), ByteShape::AsciiCase);
+        // A lower-case banner before a capitalised text is not a case change.
+        assert_ne!(
+            shape(b"Hello, world", b"hello\r\nHello"),
+            ByteShape::AsciiCase
+        );
         assert_eq!(shape(b"c\xd2x", b"C\xd2x"), ByteShape::AsciiCase);
         // One byte per read: a space stripped, the next byte read alone.
         assert_eq!(shape(b" one byte", b"o"), ByteShape::Removed(b" ".to_vec()));

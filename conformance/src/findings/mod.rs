@@ -46,7 +46,7 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
             None => groups.push((cause.signature.clone(), vec![r])),
         }
     }
-    let groups = merge_never_echoed(merge_left_out(merge_same_cut(groups)));
+    let groups = merge_behind_others(merge_never_echoed(merge_left_out(merge_same_cut(groups))));
     let mut findings: Vec<Finding> = groups
         .into_iter()
         .map(|(signature, members)| {
@@ -185,6 +185,35 @@ fn merge_never_echoed(
     let (_, members) = groups.remove(lost);
     let silent = if silent > lost { silent - 1 } else { silent };
     groups[silent].1.extend(members);
+    groups
+}
+
+/// On a server that serves one connection at a time, a close that does not come while other
+/// connections are open waits behind them: when some cases show that head-of-line blocking, the
+/// missing closes seen beside other connections join it.
+fn merge_behind_others(
+    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
+) -> Vec<(Signature, Vec<&CaseResult>)> {
+    let beside = |r: &&CaseResult| r.cause.as_ref().is_some_and(|c| c.others_open);
+    let Some(blocked) = groups
+        .iter()
+        .position(|(s, members)| *s == Signature::Silent && members.iter().all(beside))
+    else {
+        return groups;
+    };
+    let Some(no_close) = groups
+        .iter()
+        .position(|(s, members)| *s == Signature::NoCloseAfterFin && members.iter().all(beside))
+    else {
+        return groups;
+    };
+    let (_, members) = groups.remove(no_close);
+    let blocked = if blocked > no_close {
+        blocked - 1
+    } else {
+        blocked
+    };
+    groups[blocked].1.extend(members);
     groups
 }
 
