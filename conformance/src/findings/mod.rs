@@ -176,10 +176,13 @@ fn merge_never_echoed(
     }) else {
         return groups;
     };
-    let Some(lost) = groups
-        .iter()
-        .position(|(s, members)| *s == Signature::LostAfterHalfClose && nothing(members))
-    else {
+    // A close that never came on a connection that never got a byte is the same silence.
+    let Some(lost) = groups.iter().position(|(s, members)| {
+        matches!(
+            s,
+            Signature::LostAfterHalfClose | Signature::NoCloseAfterFin
+        ) && nothing(members)
+    }) else {
         return groups;
     };
     let (_, members) = groups.remove(lost);
