@@ -52,24 +52,16 @@ fn scrub_json(text: &str) -> String {
             c["evidence"] = Value::String(scrub(e));
         }
     }
-    for n in v
-        .get_mut("attribution")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(t) = n.as_str() {
-            *n = Value::String(scrub(t));
-        }
-    }
-    for n in v
-        .get_mut("run_notes")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(t) = n.as_str() {
-            *n = Value::String(scrub(t));
+    for field in ["attribution", "run_notes"] {
+        for n in v
+            .get_mut(field)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = n.as_str() {
+                *n = Value::String(scrub(t));
+            }
         }
     }
     serde_json::to_string_pretty(&v).expect("serialises")

@@ -38,7 +38,7 @@ impl Finding {
 /// Groups the claimed failing cases of `results` into findings: MUST findings first, then by the
 /// number of cases they explain.
 pub fn group(results: &[CaseResult]) -> Vec<Finding> {
-    let mut groups: Vec<(Signature, Vec<&CaseResult>)> = Vec::new();
+    let mut groups: Groups<'_> = Vec::new();
     for r in results.iter().filter(|r| counts(r)) {
         let Some(cause) = &r.cause else { continue };
         match groups.iter_mut().find(|(s, _)| *s == cause.signature) {
@@ -87,136 +87,112 @@ pub fn group(results: &[CaseResult]) -> Vec<Finding> {
 /// A connection that ends after the same N bytes in every case is one defect, a cut at N, however
 /// each case saw it end (silence, a close, or after its half-close): groups of wait failures
 /// whose members all stopped at the same N > 0 join the largest such group.
-fn merge_same_cut(
-    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
-) -> Vec<(Signature, Vec<&CaseResult>)> {
-    let cut_at = |members: &[&CaseResult]| {
-        let counts: Vec<Option<u64>> = members
-            .iter()
-            .map(|r| r.cause.as_ref().and_then(|c| c.received))
-            .collect();
-        match counts.first() {
-            Some(Some(n)) if *n > 0 && counts.iter().all(|c| *c == Some(*n)) => Some(*n),
-            _ => None,
-        }
-    };
+fn merge_same_cut(groups: Groups<'_>) -> Groups<'_> {
+    let cut_at = |members: &[&CaseResult]| common(members, |c| c.received).filter(|n| *n > 0);
     let waits = |s: &Signature| {
         matches!(
             s,
             Signature::Cut | Signature::Stopped | Signature::LostAfterHalfClose
         )
     };
-    // Bounded: every merge removes a group.
-    for _ in 0..groups.len() {
-        let pair = (0..groups.len()).find_map(|i| {
-            (0..groups.len())
-                .find(|&j| {
-                    j != i
-                        && waits(&groups[i].0)
-                        && waits(&groups[j].0)
-                        && groups[j].1.len() >= groups[i].1.len()
-                        && cut_at(&groups[i].1).is_some()
-                        && cut_at(&groups[i].1) == cut_at(&groups[j].1)
-                })
-                .map(|j| (i, j))
-        });
-        let Some((i, j)) = pair else { break };
-        let (_, members) = groups.remove(i);
-        let j = if j > i { j - 1 } else { j };
-        groups[j].1.extend(members);
-    }
-    groups
+    join_while(groups, |groups, i| {
+        let at = cut_at(&groups[i].1)?;
+        if !waits(&groups[i].0) {
+            return None;
+        }
+        (0..groups.len()).find(|&j| {
+            j != i
+                && waits(&groups[j].0)
+                && groups[j].1.len() >= groups[i].1.len()
+                && cut_at(&groups[j].1) == Some(at)
+        })
+    })
 }
 
 /// An echo that ends short by exactly its NULs (or its whitespace) is the removal another case
 /// shows as a byte difference: a group of failures whose missing bytes were all of one class joins
 /// the group of that class's removal, when there is one.
-fn merge_left_out(
-    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
-) -> Vec<(Signature, Vec<&CaseResult>)> {
-    let only = |members: &[&CaseResult]| {
-        let classes: Vec<Option<crate::cause::ByteClass>> = members
+fn merge_left_out(groups: Groups<'_>) -> Groups<'_> {
+    join_while(groups, |groups, i| {
+        let class = common(&groups[i].1, |c| c.owed_only)?;
+        groups
             .iter()
-            .map(|r| r.cause.as_ref().and_then(|c| c.owed_only))
-            .collect();
-        match classes.first() {
-            Some(Some(c)) if classes.iter().all(|x| *x == Some(*c)) => Some(*c),
-            _ => None,
-        }
-    };
-    for _ in 0..groups.len() {
-        let pair = (0..groups.len()).find_map(|i| {
-            let class = only(&groups[i].1)?;
-            let j = groups
-                .iter()
-                .position(|(s, _)| *s == Signature::BytesRemoved { class })?;
-            (j != i).then_some((i, j))
-        });
-        let Some((i, j)) = pair else { break };
-        let (_, members) = groups.remove(i);
-        let j = if j > i { j - 1 } else { j };
-        groups[j].1.extend(members);
-    }
-    groups
+            .position(|(s, _)| *s == Signature::BytesRemoved { class })
+    })
 }
 
 /// A server that never echoes (silent, or closing every connection before a byte of echo) also
 /// gives nothing to a client that half-closes: when some cases saw that without a half-close, the
 /// half-close cases that got nothing at all join them.
-fn merge_never_echoed(
-    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
-) -> Vec<(Signature, Vec<&CaseResult>)> {
-    let nothing = |members: &[&CaseResult]| {
-        members
-            .iter()
-            .all(|r| r.cause.as_ref().and_then(|c| c.received) == Some(0))
-    };
-    let Some(silent) = groups.iter().position(|(s, members)| {
+fn merge_never_echoed(mut groups: Groups<'_>) -> Groups<'_> {
+    let nothing = |members: &[&CaseResult]| common(members, |c| c.received) == Some(0);
+    let silent = groups.iter().position(|(s, members)| {
         *s == Signature::Silent || (*s == Signature::Cut && nothing(members))
-    }) else {
-        return groups;
-    };
+    });
     // A close that never came on a connection that never got a byte is the same silence.
-    let Some(lost) = groups.iter().position(|(s, members)| {
+    let lost = groups.iter().position(|(s, members)| {
         matches!(
             s,
             Signature::LostAfterHalfClose | Signature::NoCloseAfterFin
         ) && nothing(members)
-    }) else {
-        return groups;
-    };
-    let (_, members) = groups.remove(lost);
-    let silent = if silent > lost { silent - 1 } else { silent };
-    groups[silent].1.extend(members);
+    });
+    if let (Some(silent), Some(lost)) = (silent, lost) {
+        join(&mut groups, lost, silent);
+    }
     groups
 }
 
 /// On a server that serves one connection at a time, a close that does not come while other
 /// connections are open waits behind them: when some cases show that head-of-line blocking, the
 /// missing closes seen beside other connections join it.
-fn merge_behind_others(
-    mut groups: Vec<(Signature, Vec<&CaseResult>)>,
-) -> Vec<(Signature, Vec<&CaseResult>)> {
+fn merge_behind_others(mut groups: Groups<'_>) -> Groups<'_> {
     let beside = |r: &&CaseResult| r.cause.as_ref().is_some_and(|c| c.others_open);
-    let Some(blocked) = groups
-        .iter()
-        .position(|(s, members)| *s == Signature::Silent && members.iter().all(beside))
-    else {
-        return groups;
+    let all_beside = |signature: Signature| {
+        groups
+            .iter()
+            .position(|(s, members)| *s == signature && members.iter().all(beside))
     };
-    let Some(no_close) = groups
-        .iter()
-        .position(|(s, members)| *s == Signature::NoCloseAfterFin && members.iter().all(beside))
-    else {
-        return groups;
-    };
-    let (_, members) = groups.remove(no_close);
-    let blocked = if blocked > no_close {
-        blocked - 1
-    } else {
-        blocked
-    };
-    groups[blocked].1.extend(members);
+    if let (Some(blocked), Some(no_close)) = (
+        all_beside(Signature::Silent),
+        all_beside(Signature::NoCloseAfterFin),
+    ) {
+        join(&mut groups, no_close, blocked);
+    }
+    groups
+}
+
+/// Failures grouped by signature, in the order their first case was reported.
+type Groups<'a> = Vec<(Signature, Vec<&'a CaseResult>)>;
+
+/// The value `fact` gives for every member's cause, when they all give the same one.
+fn common<T: PartialEq>(
+    members: &[&CaseResult],
+    fact: impl Fn(&crate::cause::Cause) -> Option<T>,
+) -> Option<T> {
+    let mut values = members.iter().map(|r| r.cause.as_deref().and_then(&fact));
+    let first = values.next()??;
+    values.all(|v| v.as_ref() == Some(&first)).then_some(first)
+}
+
+/// Moves the failures of group `from` into group `into`.
+fn join(groups: &mut Groups<'_>, from: usize, into: usize) {
+    let (_, members) = groups.remove(from);
+    let into = if into > from { into - 1 } else { into };
+    groups[into].1.extend(members);
+}
+
+/// Joins group `i` into the group `target` names for it, as long as one names another group.
+/// Bounded: every join removes a group.
+fn join_while<'a>(
+    mut groups: Groups<'a>,
+    target: impl Fn(&Groups<'a>, usize) -> Option<usize>,
+) -> Groups<'a> {
+    for _ in 0..groups.len() {
+        let pair =
+            (0..groups.len()).find_map(|i| target(&groups, i).filter(|&j| j != i).map(|j| (i, j)));
+        let Some((from, into)) = pair else { break };
+        join(&mut groups, from, into);
+    }
     groups
 }
 
