@@ -38,7 +38,7 @@ fn problems(report: &Report) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|p| p.as_str().map(str::to_string))
+        .filter_map(|p| p["text"].as_str().map(str::to_string))
         .collect()
 }
 

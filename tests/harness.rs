@@ -3,7 +3,7 @@
 //! `cargo test`; `cargo xtask example` checks its listing and filter.)
 
 use crate::util::{mutant_cmd, server_cmd};
-use echo_conform_harness::{Arguments, Suite};
+use echo_conform_harness::{Arguments, Family, Suite};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -89,8 +89,7 @@ fn an_unclaimed_case_is_ignored_with_its_reason_and_include_ignored_runs_it() {
 fn family_both_gives_ipv6_twins() {
     let trials = Suite::command(server_cmd("threaded", &["--bind {bind}"]))
         .claims("stream,forever,concurrent")
-        .flag("--family")
-        .flag("both")
+        .configure(|run| run.family(Family::Both))
         .trials(&args(&["--list"]))
         .expect("trials");
     let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
@@ -210,20 +209,25 @@ fn a_baseline_written_by_the_harness_makes_a_known_failure_an_ignored_trial() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let base = dir.path().join("baseline.json");
     let base = base.to_str().expect("a UTF-8 path");
-    let suite = |flag: &str| {
+    let suite = |write: bool| {
         Suite::command(mutant_cmd("truncate"))
             .claims("stream,forever,concurrent")
-            .flag(flag)
-            .flag(base)
+            .configure(|run| {
+                if write {
+                    run.write_baseline(base)
+                } else {
+                    run.baseline(base)
+                }
+            })
     };
     let one = ["--exact", "echo/echo.stream.1mib"];
-    let (conclusion, _) = run_logged(suite("--write-baseline"), &one);
+    let (conclusion, _) = run_logged(suite(true), &one);
     assert_eq!(conclusion.num_failed, 1, "{conclusion:?}");
     assert!(
         std::path::Path::new(base).is_file(),
         "--write-baseline wrote nothing"
     );
-    let (conclusion, log) = run_logged(suite("--baseline"), &one);
+    let (conclusion, log) = run_logged(suite(false), &one);
     assert_eq!(
         (conclusion.num_failed, conclusion.num_ignored),
         (0, 1),
@@ -233,13 +237,12 @@ fn a_baseline_written_by_the_harness_makes_a_known_failure_an_ignored_trial() {
 }
 
 #[test]
-fn output_and_format_are_refused_naming_libtest() {
+fn a_setting_out_of_range_is_a_setup_error_naming_its_flag() {
     let Err(err) = Suite::command("x {port}")
-        .flag("--format")
-        .flag("json")
+        .configure(|run| run.time_scale(0.0))
         .trials(&args(&[]))
     else {
-        panic!("--format json was accepted");
+        panic!("a time scale of 0 was accepted");
     };
-    assert!(err.to_string().contains("--format"), "{err}");
+    assert!(err.to_string().contains("--time-scale"), "{err}");
 }

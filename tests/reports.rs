@@ -61,6 +61,8 @@ fn scrub_json(text: &str) -> String {
         {
             if let Some(t) = n.as_str() {
                 *n = Value::String(scrub(t));
+            } else if let Some(t) = n["text"].as_str() {
+                n["text"] = Value::String(scrub(t));
             }
         }
     }

@@ -4,12 +4,14 @@
 use crate::config;
 use crate::error::Error;
 use crate::exit;
-use crate::flags::{Command, ExplainArgs, Format, ListArgs, RunArgs, SchemaArgs, ValidateArgs};
+use crate::flags::{
+    Command, ExplainArgs, FamilyArg, Format, ListArgs, RunArgs, SchemaArgs, ValidateArgs,
+};
 use crate::report::{self, human};
-use echo_spec::Spec;
+use crate::run::{load, Family, Run, RunBuilder, Server};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Runs one parsed command line and returns the process exit code.
 pub fn run(command: Command) -> i32 {
@@ -55,22 +57,11 @@ fn schema(args: &SchemaArgs) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
-/// The spec in `dir`, or the embedded one when `None`.
-pub fn load(dir: Option<&Path>) -> Result<Spec, Error> {
-    match dir {
-        Some(d) => Spec::load_dir(d),
-        None => Spec::embedded(),
-    }
-    .map_err(|e| Error::Spec(format!("spec error: {e}")))
-}
-
 fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
-    let spec = load(args.spec.as_deref())?;
-    let cfg = config::run_config(args, &spec)?;
-    let repeat = args.repeat;
-    let colour = cfg.output.is_none() && std::io::stdout().is_terminal();
-    let live = (cfg.format == Format::Human && repeat == 1).then(|| {
-        let out: Box<dyn Write + Send> = match cfg.output {
+    let run = builder(args)?.build()?;
+    let colour = args.output.is_none() && std::io::stdout().is_terminal();
+    let live = (args.format == Format::Human && args.repeat == 1).then(|| {
+        let out: Box<dyn Write + Send> = match args.output {
             Some(_) => Box::new(std::io::sink()),
             None => Box::new(std::io::stdout()),
         };
@@ -81,21 +72,18 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             l.event(e);
         }
     };
-    let (report, gating) = evaluate(args, &spec, &cfg, &sink).inspect_err(|_| {
-        if let Some(l) = &live {
-            l.finish();
-        }
-    })?;
+    let report = run.execute(&sink);
     if let Some(l) = &live {
         l.finish();
     }
-    let text = match cfg.format {
+    let report = report?;
+    let text = match args.format {
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report),
         Format::Tap => report::tap::render(&report),
         Format::Human => {
             let mut t = String::new();
-            if cfg.output.is_some() || repeat > 1 {
+            if args.output.is_some() || args.repeat > 1 {
                 for c in &report.cases {
                     t.push_str(&human::case_line(c, false, args.verbose));
                 }
@@ -104,83 +92,92 @@ fn run_cmd(args: &RunArgs) -> Result<i32, Error> {
             t
         }
     };
-    match &cfg.output {
+    match &args.output {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {
                 Error::Io(format!("--output: cannot write {}: {e}", path.display()))
             })?;
-            if cfg.format == Format::Human {
+            if args.format == Format::Human {
                 emit(&human::summary(&report, colour, args.verbose))?;
             }
         }
         None => emit(&text)?,
     }
-    write_files(args, &report, &gating)?;
     Ok(report.exit_code)
 }
 
-/// Writes what `--report-dir` and `--write-baseline` ask for, after a run; the CLI and the
-/// harness both call it.
-pub fn write_files(
-    args: &RunArgs,
-    report: &report::RunReport,
-    gating: &crate::gate::Options,
-) -> Result<(), Error> {
-    if let Some(dir) = &args.report_dir {
-        report::dir::write(dir, report)
-            .map_err(|e| Error::Io(format!("--report-dir: cannot write {}: {e}", dir.display())))?;
+/// The [`Run`] a `run` command line describes: one builder call per flag. The rendering flags
+/// (`--format`, `--output`, `--verbose`) and `--no-netns` stay with the command line.
+pub fn builder(args: &RunArgs) -> Result<RunBuilder, Error> {
+    let server = match (&args.cmd, &args.addr) {
+        (Some(cmd), None) => Server::Command(cmd.clone()),
+        (None, Some(addr)) => Server::Addr(addr.clone()),
+        _ => return Err(Error::Usage("give exactly one of --cmd or --addr".into())),
+    };
+    // A negative or NaN number of seconds is no `Duration`: refused here, as the builder refuses
+    // one out of range.
+    let ready_timeout = Duration::try_from_secs_f64(args.ready_timeout).map_err(|_| {
+        Error::Usage(format!(
+            "--ready-timeout: {} is outside (0, 600]",
+            args.ready_timeout
+        ))
+    })?;
+    let mut b = Run::builder(server)
+        .allow_remote(args.allow_remote)
+        .claims(&args.claims)
+        .prefix_regex(&args.prefix_regex)
+        .cases(args.cases.clone())
+        .levels(config::levels(&args.levels)?)
+        .heavy(args.heavy)
+        .time_scale(args.time_scale)
+        .detect(args.detect)
+        .strict(args.strict)
+        .jobs(args.jobs)
+        .ready_timeout(ready_timeout)
+        .privilege_port(args.priv_port)
+        .privilege_user(&args.priv_user)
+        .privilege_umask(&args.priv_umask)
+        .require_root(args.require_root)
+        .repeat(args.repeat);
+    if let Some(f) = args.family {
+        b = b.family(match f {
+            FamilyArg::V4 => Family::V4,
+            FamilyArg::V6 => Family::V6,
+            FamilyArg::Both => Family::Both,
+        });
     }
-    if let Some(path) = &gating.write_baseline {
-        let base = crate::gate::baseline::Baseline::of(&report.claims, &report.cases);
-        std::fs::write(path, base.to_text()).map_err(|e| {
-            Error::Io(format!(
-                "--write-baseline: cannot write {}: {e}",
-                path.display()
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-/// Runs a checked `run` invocation through the whole pipeline (execute, `--repeat`, the gate)
-/// and returns its report, with the gating options it applied. The CLI renders the report; the
-/// harness crate turns its cases into test trials. `sink` sees every event as it happens.
-pub fn evaluate(
-    args: &RunArgs,
-    spec: &Spec,
-    cfg: &config::RunConfig,
-    sink: crate::events::Sink<'_>,
-) -> Result<(report::RunReport, crate::gate::Options), Error> {
-    let gating = crate::gate::Options::from_args(args, spec)?;
-    if cfg.require_root {
-        if let Some(reason) = &cfg.plan.privilege_skip {
-            return Err(Error::Environment(format!(
-                "--require-root: the privilege cases cannot run: {reason}"
-            )));
+    let paths = [
+        (
+            &args.spec,
+            RunBuilder::spec_dir as fn(RunBuilder, PathBuf) -> RunBuilder,
+        ),
+        (&args.report_dir, RunBuilder::report_dir),
+        (&args.baseline, RunBuilder::baseline),
+        (&args.write_baseline, RunBuilder::write_baseline),
+        (&args.expect_fail, RunBuilder::expect_fail),
+        (&args.emit_regressions, RunBuilder::emit_regressions),
+    ];
+    for (path, set) in paths {
+        if let Some(p) = path {
+            b = set(b, p.clone());
         }
     }
-    crate::os::groups::install_cleanup_hooks();
-    let started = Instant::now();
-    let mut runs = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    let mut attribution: Vec<String> = Vec::new();
-    for _ in 0..gating.repeat {
-        let outcome = crate::execute::run(&cfg.plan, sink)?;
-        problems.extend(outcome.server_problems);
-        notes.extend(outcome.notes);
-        attribution.extend(outcome.attribution);
-        runs.push(outcome.results);
+    if let Some(t) = &args.transform {
+        b = b.transform(t);
     }
-    let mut results = crate::gate::repeat::fold(runs);
-    let gate = gating.judge(&cfg.plan.claims.to_string(), &mut results);
-    let outcome = crate::execute::Outcome {
-        results,
-        server_problems: problems,
-        notes,
-        attribution,
-    };
-    Ok((report::build(cfg, spec, outcome, started, gate), gating))
+    if let Some(r) = &args.ready_line {
+        b = b.ready_line(r);
+    }
+    if let Some(g) = &args.priv_group {
+        b = b.privilege_group(g);
+    }
+    if let Some(s) = args.seed {
+        b = b.seed(s);
+    }
+    if let Some(n) = args.prop_cases {
+        b = b.prop_cases(n);
+    }
+    Ok(b)
 }
 
 fn list(args: &ListArgs) -> Result<i32, Error> {
@@ -241,4 +238,57 @@ fn validate(args: &ValidateArgs) -> Result<i32, Error> {
         files.len()
     ))?;
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::Cli;
+    use clap::Parser;
+
+    fn run_args(argv: &[&str]) -> RunArgs {
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run(args) => args,
+            _ => unreachable!("a run command line"),
+        }
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_builders() {
+        let args = run_args(&["echo-conform", "run", "--addr", "127.0.0.1:9"]);
+        assert_eq!(builder(&args).expect("valid"), Run::addr("127.0.0.1:9"));
+    }
+
+    #[test]
+    fn each_flag_maps_onto_its_builder_method() {
+        let args = run_args(&[
+            "echo-conform",
+            "run",
+            "--cmd",
+            "srv {port}",
+            "--claims",
+            "sequential",
+            "--family",
+            "both",
+            "--case",
+            "echo.*",
+            "--level",
+            "must,should",
+            "--seed",
+            "7",
+            "--repeat",
+            "2",
+            "--baseline",
+            "b.json",
+        ]);
+        let want = Run::command("srv {port}")
+            .claims("sequential")
+            .family(Family::Both)
+            .case("echo.*")
+            .levels(vec![echo_spec::Level::Must, echo_spec::Level::Should])
+            .seed(7)
+            .repeat(2)
+            .baseline("b.json");
+        assert_eq!(builder(&args).expect("valid"), want);
+    }
 }

@@ -1,13 +1,13 @@
-//! Flags checked and turned into a [`RunConfig`]; every error here is a usage error (exit 2).
+//! A run's settings checked and turned into a [`RunConfig`]; every error here is a usage error
+//! (exit 2) that names the setting as its `run` flag.
 
-use crate::flags::{FamilyArg, Format, RunArgs};
 use crate::plan::{Plan, Planned, RerunBudget, Target};
+use crate::run::{Family, Server, Settings};
 use crate::server::LaunchSpec;
 use echo_clients::Transform;
 use echo_spec::{Claim, ClaimSet, IpFamily, Level, Spec};
 use globset::Glob;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// A usage error: the message names the flag and the value.
@@ -22,10 +22,6 @@ pub struct RunConfig {
     pub plan: Plan,
     /// How the target was given, for the report.
     pub target_text: String,
-    /// The output format.
-    pub format: Format,
-    /// Where the report goes (stdout when `None`).
-    pub output: Option<PathBuf>,
     /// Gate on SHOULD cases.
     pub strict: bool,
     /// The declared transform claim.
@@ -51,7 +47,7 @@ pub fn claims(list: &str, transform: Option<&str>) -> Result<ClaimSet, UsageErro
 }
 
 /// Checks `args` against `spec`.
-pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> {
+pub(crate) fn run_config(args: &Settings, spec: &Spec) -> Result<RunConfig, UsageError> {
     let claims = claims(&args.claims, args.transform.as_deref())?;
     let transform_claim = [Claim::Uppercase, Claim::Prefix]
         .into_iter()
@@ -96,8 +92,8 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
     );
     let privilege_skip = crate::privilege::skip_reason(&privilege);
     let root = crate::privilege::is_root();
-    let (target, target_text) = match (&args.cmd, &args.addr) {
-        (Some(cmd), None) => {
+    let (target, target_text) = match &args.server {
+        Server::Command(cmd) => {
             let mut spec = launch_spec(cmd, args)?;
             spec.tcp = claims.contains(Claim::Tcp);
             spec.udp = claims.contains(Claim::Udp);
@@ -111,12 +107,12 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             spec.privilege = privilege.clone().ok();
             (Target::Launch(spec), cmd.clone())
         }
-        (None, Some(addr)) => {
+        Server::Addr(addr) => {
             let resolved = address(addr, args.allow_remote)?;
             let family = IpFamily::of(resolved.ip());
             let wanted = match args.family {
-                Some(FamilyArg::V4) => Some(("4", IpFamily::Ipv4)),
-                Some(FamilyArg::V6) => Some(("6", IpFamily::Ipv6)),
+                Some(Family::V4) => Some(("4", IpFamily::Ipv4)),
+                Some(Family::V6) => Some(("6", IpFamily::Ipv6)),
                 _ => None,
             };
             if let Some((flag, want)) = wanted.filter(|(_, want)| *want != family) {
@@ -126,7 +122,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
                     want.as_str()
                 )));
             }
-            if args.family == Some(FamilyArg::Both) && !resolved.ip().is_loopback() {
+            if args.family == Some(Family::Both) && !resolved.ip().is_loopback() {
                 return Err(usage(format!(
                     "--family both: --addr {addr} is not a loopback address, and the second family's \
                      cases would go to this machine's own loopback"
@@ -134,7 +130,6 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
             }
             (Target::Addr(resolved), addr.clone())
         }
-        _ => return Err(usage("give exactly one of --cmd or --addr")),
     };
     let mut cases = select(spec, &args.cases, &args.levels, args.heavy, &claims)?;
     let primary = match &target {
@@ -145,7 +140,7 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         IpFamily::Ipv4 => IpFamily::Ipv6,
         IpFamily::Ipv6 => IpFamily::Ipv4,
     };
-    let twin = (args.family == Some(FamilyArg::Both)).then_some(other);
+    let twin = (args.family == Some(Family::Both)).then_some(other);
     if let Some(twin) = twin {
         cases = with_twins(cases, twin);
     }
@@ -168,14 +163,12 @@ pub fn run_config(args: &RunArgs, spec: &Spec) -> Result<RunConfig, UsageError> 
         privilege,
         require_root: args.require_root,
         target_text,
-        format: args.format,
-        output: args.output.clone(),
         strict: args.strict,
         transform_claim,
     })
 }
 
-fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
+fn launch_spec(cmd: &str, args: &Settings) -> Result<LaunchSpec, UsageError> {
     let argv = shlex::split(cmd)
         .ok_or_else(|| usage(format!("--cmd: cannot split `{cmd}` (unbalanced quotes?)")))?;
     if argv.is_empty() {
@@ -188,10 +181,10 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
         Some(re) => Some(regex::Regex::new(re).map_err(|e| usage(format!("--ready-line: {e}")))?),
         None => None,
     };
-    let (host, bind) = match args.family.unwrap_or(FamilyArg::V4) {
-        FamilyArg::V4 => (IpFamily::Ipv4.loopback(), IpFamily::Ipv4.loopback()),
-        FamilyArg::V6 => (IpFamily::Ipv6.loopback(), IpFamily::Ipv6.loopback()),
-        FamilyArg::Both => (
+    let (host, bind) = match args.family.unwrap_or(Family::V4) {
+        Family::V4 => (IpFamily::Ipv4.loopback(), IpFamily::Ipv4.loopback()),
+        Family::V6 => (IpFamily::Ipv6.loopback(), IpFamily::Ipv6.loopback()),
+        Family::Both => (
             IpFamily::Ipv4.loopback(),
             IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
         ),
@@ -213,17 +206,16 @@ fn launch_spec(cmd: &str, args: &RunArgs) -> Result<LaunchSpec, UsageError> {
     })
 }
 
-/// With `--family both`: every case, then a twin of each that runs over `twin` (its id gets
-/// `@ipv6` or `@ipv4`). The `family.*` cases choose their families themselves and get no twin.
+/// With `--family both`: every case, then a twin of each that runs over `twin` (its reported id,
+/// [`Planned::id`], gets `@ipv6` or `@ipv4`). A case whose steps choose their families
+/// themselves gets no twin.
 pub fn with_twins(cases: Vec<Planned>, twin: IpFamily) -> Vec<Planned> {
     let twins: Vec<Planned> = cases
         .iter()
-        .filter(|p| !p.case.id.starts_with("family."))
-        .map(|p| {
-            let mut t = p.clone();
-            t.case.id = format!("{}@{}", p.case.id, twin.as_str());
-            t.over = Some(twin);
-            t
+        .filter(|p| !p.picks_its_families())
+        .map(|p| Planned {
+            over: Some(twin),
+            ..p.clone()
         })
         .collect();
     cases.into_iter().chain(twins).collect()
@@ -254,7 +246,7 @@ pub fn address(text: &str, allow_remote: bool) -> Result<SocketAddr, UsageError>
 pub fn select(
     spec: &Spec,
     globs: &[String],
-    levels: &[String],
+    levels: &[Level],
     heavy: bool,
     claims: &ClaimSet,
 ) -> Result<Vec<Planned>, UsageError> {
@@ -270,21 +262,7 @@ pub fn select(
         }
         matchers.push(m);
     }
-    let mut wanted = Vec::new();
-    for l in levels.iter().filter(|l| !l.trim().is_empty()) {
-        let level = match l.trim() {
-            "must" => Level::Must,
-            "should" => Level::Should,
-            "may" => Level::May,
-            "info" => Level::Info,
-            other => {
-                return Err(usage(format!(
-                    "--level: unknown level `{other}` (must, should, may, info)"
-                )))
-            }
-        };
-        wanted.push(level);
-    }
+    let wanted = levels;
     Ok(spec
         .cases
         .iter()
@@ -301,4 +279,21 @@ pub fn select(
             over: None,
         })
         .collect())
+}
+
+/// Reads `--level` values (each may be empty, as `--level ""` is): must, should, may, info.
+pub fn levels(texts: &[String]) -> Result<Vec<Level>, UsageError> {
+    texts
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.trim() {
+            "must" => Ok(Level::Must),
+            "should" => Ok(Level::Should),
+            "may" => Ok(Level::May),
+            "info" => Ok(Level::Info),
+            other => Err(usage(format!(
+                "--level: unknown level `{other}` (must, should, may, info)"
+            ))),
+        })
+        .collect()
 }

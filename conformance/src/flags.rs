@@ -115,7 +115,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = ["identity", "uppercase", "prefix"])]
     pub transform: Option<String>,
     /// With `--transform prefix`: the regex each reply starts with.
-    #[arg(long, default_value = r"[A-Za-z0-9_() -]+: ")]
+    #[arg(long, default_value = crate::run::DEFAULT_PREFIX_REGEX)]
     pub prefix_regex: String,
     /// Run only cases whose id matches this glob (repeatable).
     #[arg(long = "case", value_name = "GLOB")]
@@ -152,14 +152,14 @@ pub struct RunArgs {
     /// Cases run at once against a concurrent server; also how many fresh servers may run at once
     /// for the cases that need their own (at most one per CPU). Cases that mostly wait by design
     /// (pauses, watched silences) run beyond this count; 1 runs one case at a time.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = crate::run::DEFAULT_JOBS)]
     pub jobs: usize,
     /// Consider a launched server ready when a line of its output matches this regex, instead of
     /// watching /proc for its LISTEN socket.
     #[arg(long)]
     pub ready_line: Option<String>,
     /// Seconds a launched server has to become ready (scaled by --time-scale).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = crate::run::DEFAULT_READY_TIMEOUT_S)]
     pub ready_timeout: f64,
     /// With the `privileged` claim and root: the port `{port}` becomes (below 1024).
     #[arg(long, default_value_t = crate::privilege::DEFAULT_PORT)]
@@ -172,7 +172,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub priv_group: Option<String>,
     /// The umask a `privileged` server must set, in octal.
-    #[arg(long, default_value = "0007")]
+    #[arg(long, default_value = crate::run::DEFAULT_UMASK)]
     pub priv_umask: String,
     /// Exit 4 (ENVIRONMENT) instead of skipping the privilege cases when the runner is not root.
     #[arg(long)]

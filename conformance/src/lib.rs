@@ -1,12 +1,25 @@
-//! `echo-conform`: the conformance runner for TCP and UDP echo servers.
+//! `echo-conform`: the conformance runner for TCP and UDP echo servers, as a command and as a
+//! library.
 //!
-//! One pipeline, a module per phase (see ARCHITECTURE.md, "Entry points"):
-//! [`flags`] holds what the user typed; [`config`] checks it into a [`plan::Plan`];
-//! [`schedule`] places every case (a pure function); [`execute`] carries the schedule out against
-//! a launched ([`server`]) or given target, watched by the [`observer`], and hands each case to
-//! [`grade`], the one place a grade is decided, as [`outcome`] data; [`events`] tell the
-//! reporters in [`report`] how it goes; [`gate`] applies `--repeat`, `--expect-fail` and
-//! `--baseline`; [`error`] maps every failure to the documented exit codes in [`exit`].
+//! As a library, start at [`Run`]: describe a run with its builder ([`Run::command`] for a server
+//! the runner launches, [`Run::addr`] for one already listening), check it with
+//! [`RunBuilder::build`], and carry it out with [`Run::execute`], which returns the typed
+//! [`RunReport`]: a [`outcome::CaseResult`] per case, the [`findings`] that explain the failures,
+//! the [`notes::ServerProblem`]s and the exit code the command line would give. [`gate::case_gate`]
+//! says how one case counts for that exit code. See [`run`] for an example that runs cases
+//! against a server in the test's own process.
+//!
+//! Inside, one pipeline with a module per phase (see ARCHITECTURE.md, "Entry points"):
+//! [`run`] checks the settings ([`config`]) into a [`plan::Plan`]; [`schedule`] places every case
+//! (a pure function); [`execute`] carries the schedule out against a launched ([`server`]) or
+//! given target, watched by the [`observer`], and hands each case to [`grade`], the one place a
+//! grade is decided, as [`outcome`] data; [`events`] tell the reporters in [`report`] how it
+//! goes; [`gate`] applies `--repeat`, `--expect-fail` and `--baseline`; [`error`] maps every
+//! failure to the documented exit codes in [`exit`]. The command line ([`flags`], [`cli`]) is a
+//! thin layer over [`Run`].
+
+pub use report::RunReport;
+pub use run::{Family, Run, RunBuilder, Server};
 
 pub mod cause;
 pub mod cli;
@@ -22,6 +35,7 @@ pub mod flags;
 pub mod gate;
 pub mod grade;
 pub mod matrix;
+pub mod notes;
 pub mod observer;
 pub mod os;
 pub mod outcome;
@@ -29,6 +43,7 @@ pub mod plan;
 pub mod privilege;
 pub mod property;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod server;
 pub mod text;

@@ -30,6 +30,30 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The id the reports give this copy of the case: the case's own id, with `@ipv6` (or
+    /// `@ipv4`) after it for the `--family both` twin.
+    pub fn id(&self) -> String {
+        match self.over {
+            Some(f) => format!("{}@{}", self.case.id, f.as_str()),
+            None => self.case.id.clone(),
+        }
+    }
+
+    /// True when the case's own steps choose the families they use (`connect_over`), so it gets
+    /// no `--family both` twin.
+    pub fn picks_its_families(&self) -> bool {
+        self.case.kind.steps().iter().any(|s| {
+            matches!(
+                s,
+                echo_spec::Step::ConnectOver { .. }
+                    | echo_spec::Step::UdpOpen {
+                        family: Some(_),
+                        ..
+                    }
+            )
+        })
+    }
+
     /// The address this case talks to, given the server's.
     pub fn at(&self, server: SocketAddr) -> SocketAddr {
         match self.over {

@@ -2,8 +2,9 @@
 //! [libtest-mimic](https://docs.rs/libtest-mimic) trial per case, named `group/case-id`
 //! (`echo/echo.stream.1mib`, with `@ipv6` twins under `--family both`).
 //!
-//! The trials come from the same pipeline as `echo-conform run` (`echo_conform::cli::evaluate`):
-//! the same schedule, grading, crash attribution and gate. Only the rendering differs:
+//! The trials come from the same library entry point as `echo-conform run` ([`echo_conform::Run`]):
+//! the same schedule, grading, crash attribution and gate ([`echo_conform::gate::case_gate`]).
+//! Only the rendering differs:
 //!
 //! - a PASS or INFO is a passing trial; a FAIL or FLAKY of a case that gates is a failing trial
 //!   whose message is the evidence;
@@ -18,9 +19,10 @@
 //! - a server problem (a crash, an instance that would not start: the CLI's exit 3) fails every
 //!   selected trial that ran, so that no filter hides it.
 //!
-//! `--report-dir` and `--write-baseline` write their files as the CLI does; `--output` and
-//! `--format` are refused (libtest renders the results: `cargo test -- --format json`). Suites
-//! run one at a time within a process (the runner reaps the children it adopts process-wide).
+//! [`Suite::configure`] takes any other setting of the library's [`RunBuilder`] (`--family`,
+//! `--time-scale`, `--report-dir`, `--baseline`, ...); libtest renders the results
+//! (`cargo test -- --format json`). Suites run one at a time within a process (the runner reaps
+//! the children it adopts process-wide).
 //!
 //! libtest's own flags work: a filter (`cargo test -- echo.stream`), `--exact`, `--skip`,
 //! `--list`, `--format terse|json`, `--ignored`. Only the selected cases run, so nextest, which
@@ -71,8 +73,10 @@
 mod launcher;
 mod trials;
 
+pub use echo_conform::{Family, RunBuilder};
 pub use libtest_mimic::{Arguments, Conclusion, Trial};
 
+use echo_conform::Run;
 use launcher::Launcher;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,16 +85,13 @@ use std::path::PathBuf;
 /// without editing the test: `ECHO_CONFORM_SEED=42 cargo test -- property.`.
 pub const SEED_VAR: &str = "ECHO_CONFORM_SEED";
 
+/// The address a server run in process is planned against before it starts (never reached).
+const PLACEHOLDER: &str = "127.0.0.1:9";
+
 /// The suite against one server, built step by step and then run as trials.
 pub struct Suite {
-    server: Server,
-    flags: Vec<String>,
-}
-
-enum Server {
-    Command(String),
-    Addr(String),
-    InProcess(Launcher),
+    launcher: Option<Launcher>,
+    run: RunBuilder,
 }
 
 /// Why the suite could not be set up: a bad builder value or spec, named as the CLI names it.
@@ -103,12 +104,12 @@ impl Suite {
     /// replaced by a free port and `{bind}` by the address to bind. Every case that needs a fresh
     /// instance gets one, and every process is ended with its process group.
     pub fn command(cmd: impl Into<String>) -> Suite {
-        Suite::with(Server::Command(cmd.into()))
+        Suite::with(Run::command(cmd), None)
     }
 
     /// A server already listening at `HOST:PORT` (loopback).
     pub fn addr(addr: impl Into<String>) -> Suite {
-        Suite::with(Server::Addr(addr.into()))
+        Suite::with(Run::addr(addr), None)
     }
 
     /// A server started in this process by `launch`, which gets the loopback address to listen
@@ -120,42 +121,38 @@ impl Suite {
         H: Send + 'static,
         F: FnOnce(SocketAddr) -> std::io::Result<H> + Send + 'static,
     {
-        Suite::with(Server::InProcess(Launcher::new(launch)))
+        Suite::with(Run::addr(PLACEHOLDER), Some(Launcher::new(launch)))
     }
 
-    fn with(server: Server) -> Suite {
-        Suite {
-            server,
-            flags: Vec::new(),
-        }
+    fn with(run: RunBuilder, launcher: Option<Launcher>) -> Suite {
+        Suite { launcher, run }
     }
 
     /// The server's claims, as `--claims` takes them (`stream,forever,concurrent`, `pool=8`).
     pub fn claims(self, claims: &str) -> Suite {
-        self.flag("--claims").flag(claims)
+        self.configure(|r| r.claims(claims))
     }
 
     /// A spec directory to use instead of the embedded spec (your own cases, or overrides).
     pub fn spec_dir(self, dir: impl Into<PathBuf>) -> Suite {
-        let dir: PathBuf = dir.into();
-        self.flag("--spec").flag(dir.display().to_string())
+        self.configure(|r| r.spec_dir(dir))
     }
 
     /// The seed of the property cases. [`SEED_VAR`] in the environment takes precedence.
     pub fn seed(self, seed: u64) -> Suite {
-        self.flag("--seed").flag(seed.to_string())
+        self.configure(|r| r.seed(seed))
     }
 
     /// Makes SHOULD cases gate, as `--strict` does.
     pub fn strict(self) -> Suite {
-        self.flag("--strict")
+        self.configure(|r| r.strict(true))
     }
 
-    /// Any other flag of `echo-conform run` (`--family`, `--time-scale`, `--heavy`,
-    /// `--expect-fail`, ...), checked exactly as the CLI checks it. A flag with a value takes
-    /// two calls, or one in the `--flag=value` form.
-    pub fn flag(mut self, flag: impl Into<String>) -> Suite {
-        self.flags.push(flag.into());
+    /// Any other setting of the run, as the library's [`RunBuilder`] takes it (each method is a
+    /// flag of `echo-conform run`, checked as the CLI checks it):
+    /// `.configure(|run| run.family(Family::Both).time_scale(2.0))`.
+    pub fn configure(mut self, set: impl FnOnce(RunBuilder) -> RunBuilder) -> Suite {
+        self.run = set(self.run);
         self
     }
 
@@ -167,7 +164,7 @@ impl Suite {
     }
 
     /// Runs the selected cases and reports them the way libtest does; returns the conclusion.
-    /// A suite that cannot be set up (a bad claim or flag) ends the process with exit code 2.
+    /// A suite that cannot be set up (a bad claim or setting) ends the process with exit code 2.
     pub fn run(self, args: &Arguments) -> Conclusion {
         match trials::build(self, args) {
             Ok(trials) => libtest_mimic::run(args, trials),
@@ -184,34 +181,16 @@ impl Suite {
         let args = Arguments::from_args();
         self.run(&args).exit()
     }
-
-    /// The flag naming the server; for a server run in process, the placeholder address used
-    /// only to plan (it is never reached).
-    fn target(&self) -> [String; 2] {
-        match &self.server {
-            Server::Command(cmd) => ["--cmd".into(), cmd.clone()],
-            Server::Addr(a) => ["--addr".into(), a.clone()],
-            Server::InProcess(_) => ["--addr".into(), "127.0.0.1:9".into()],
-        }
-    }
 }
 
-/// The `echo-conform run` command line for `target` and `flags`. [`SEED_VAR`], when set,
-/// replaces any seed the builder gave.
-fn argv(target: [String; 2], flags: &[String]) -> Vec<String> {
-    let mut argv = vec!["echo-conform".to_string(), "run".to_string()];
-    argv.extend(target);
-    let seed = std::env::var(SEED_VAR).ok();
-    let mut flags = flags.iter();
-    while let Some(f) = flags.next() {
-        if seed.is_some() && f == "--seed" {
-            flags.next();
-        } else if !(seed.is_some() && f.starts_with("--seed=")) {
-            argv.push(f.clone());
-        }
+/// `run` with the seed of [`SEED_VAR`], when it is set, in place of any seed the suite gave.
+fn with_seed_from_env(run: RunBuilder) -> Result<RunBuilder, SetupError> {
+    match std::env::var(SEED_VAR) {
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(|seed| run.seed(seed))
+            .map_err(|e| SetupError(format!("{SEED_VAR}: `{text}` is not a seed ({e})"))),
+        Err(_) => Ok(run),
     }
-    if let Some(seed) = seed {
-        argv.extend(["--seed".to_string(), seed]);
-    }
-    argv
 }

@@ -282,10 +282,9 @@ fn claims_for(case: &str) -> &'static str {
 /// start), or it noted a process that left the group and ended it, so none of it is left.
 fn escape_caught(out: &Output, name: &str) -> bool {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let noted = json["run_notes"].as_array().is_some_and(|n| {
-        n.iter()
-            .any(|l| l.to_string().contains("left the process group"))
-    });
+    let noted = json["run_notes"]
+        .as_array()
+        .is_some_and(|n| n.iter().any(|note| note["kind"] == "left-group"));
     out.status.code() == Some(3) || (noted && left_running(&format!("--mutant {name} ")).is_empty())
 }
 

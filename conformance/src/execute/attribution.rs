@@ -17,6 +17,7 @@ use super::steps::{run_steps, script_config};
 use super::{fresh, needs_confirmation, Death, Instance, Ran};
 use crate::events::{Attempt, Event, Sink};
 use crate::grade::{self, ServerFate};
+use crate::notes::ServerProblem;
 use crate::outcome::{Grade, Verdict};
 use crate::plan::{Plan, Target};
 use crate::server::{describe, Server};
@@ -38,7 +39,7 @@ pub struct Attributed {
     /// Revised verdicts, by plan index.
     pub verdicts: Vec<(usize, Verdict)>,
     /// Crashes of the run, each naming its cause as far as it was found.
-    pub problems: Vec<String>,
+    pub problems: Vec<ServerProblem>,
     /// What attribution tried and spent.
     pub notes: Vec<String>,
 }
@@ -90,9 +91,12 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
     for r in ran {
         if let Some(d) = r.death.as_ref().filter(|d| d.crash) {
             if !matches!(r.instance, Instance::Shared { .. }) {
-                let id = &plan.cases[r.idx].case.id;
-                out.problems
-                    .push(format!("`{id}`: the server {}", d.status));
+                let id = &plan.cases[r.idx].id();
+                out.problems.push(ServerProblem::Crashed {
+                    case: id.clone(),
+                    status: d.status.clone(),
+                    alone: false,
+                });
             }
         }
     }
@@ -123,11 +127,12 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         };
         if a.verdict.grade.is_failing() {
             if let Some(d) = a.death.as_ref().filter(|d| d.crash) {
-                let id = &plan.cases[r.idx].case.id;
-                out.problems.push(format!(
-                    "`{id}`: the server {} (reproduced alone)",
-                    d.status
-                ));
+                let id = &plan.cases[r.idx].id();
+                out.problems.push(ServerProblem::Crashed {
+                    case: id.clone(),
+                    status: d.status.clone(),
+                    alone: true,
+                });
             }
             final_.insert(r.idx, grade::reproduced_alone(a.verdict.clone()));
         } else {
@@ -212,7 +217,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                         let cause = format!(
                             "it fails after `{}`, which stops the server serving other clients \
                              (in {} tries on fresh instances, each beside a pass alone)",
-                            plan.cases[c].case.id,
+                            plan.cases[c].id(),
                             rounds + 2
                         );
                         (cause, false)
@@ -221,7 +226,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                         let cause = format!(
                             "its result varies: it failed after `{}` in {failed} of {tries} tries on \
                              fresh instances and passed alone each time, so no case is blamed",
-                            plan.cases[c].case.id
+                            plan.cases[c].id()
                         );
                         (cause, false)
                     }
@@ -229,7 +234,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
                         let cause = format!(
                             "it failed twice after `{}` on fresh instances, which the rerun budget \
                              left unconfirmed, so no case is blamed",
-                            plan.cases[c].case.id
+                            plan.cases[c].id()
                         );
                         (cause, false)
                     }
@@ -266,7 +271,7 @@ pub fn attribute(plan: &Plan, ran: &[Ran], sink: Sink<'_>) -> Attributed {
         }
     }
     for (c, vs) in culprits {
-        let names: Vec<String> = vs.iter().map(|&i| plan.cases[i].case.id.clone()).collect();
+        let names: Vec<String> = vs.iter().map(|&i| plan.cases[i].id()).collect();
         let own = final_
             .get(&c)
             .cloned()
@@ -371,7 +376,7 @@ fn run_alone(
         Err(e) => {
             out.notes.push(format!(
                 "`{}` could not be run again alone: {e}",
-                plan.cases[idx].case.id
+                plan.cases[idx].id()
             ));
             None
         }
@@ -392,7 +397,7 @@ fn find_killer(
     final_: &mut BTreeMap<usize, Verdict>,
     out: &mut Attributed,
 ) -> String {
-    let id = |i: usize| plan.cases[i].case.id.clone();
+    let id = |i: usize| plan.cases[i].id();
     let killed_alone = |alone: &BTreeMap<usize, Alone>| {
         on_gen
             .iter()
@@ -416,11 +421,11 @@ fn find_killer(
         alone.insert(r.idx, a);
         if let Some(d) = dead {
             if d.crash || death.crash {
-                out.problems.push(format!(
-                    "`{}`: the server {} (reproduced alone)",
-                    id(r.idx),
-                    d.status
-                ));
+                out.problems.push(ServerProblem::Crashed {
+                    case: id(r.idx),
+                    status: d.status.clone(),
+                    alone: true,
+                });
             }
             if let Some(a) = alone.get(&r.idx) {
                 final_.insert(r.idx, grade::reproduced_alone(a.verdict.clone()));
@@ -453,10 +458,10 @@ fn find_killer(
                     );
                 }
                 if death.crash {
-                    out.problems.push(format!(
-                        "`{}` and `{}` together: the server {status}; neither kills it alone",
-                        names[0], names[1]
-                    ));
+                    out.problems.push(ServerProblem::CrashedTogether {
+                        cases: names.clone(),
+                        status: status.clone(),
+                    });
                 }
                 return format!(
                     "the server died under it: `{}` and `{}` kill it together",
@@ -465,19 +470,13 @@ fn find_killer(
             }
         }
     }
-    let names: Vec<String> = in_flight.iter().map(|&i| format!("`{}`", id(i))).collect();
-    let what = format!(
-        "the server {} while {} ran together; none kills it alone{}",
-        death.status,
-        names.join(", "),
-        if in_flight.len() > 1 {
-            ", and no pair of them does"
-        } else {
-            ""
-        }
-    );
+    let unexplained = ServerProblem::CrashedUnexplained {
+        cases: in_flight.iter().map(|&i| id(i)).collect(),
+        status: death.status.clone(),
+    };
+    let what = unexplained.to_string();
     if death.crash {
-        out.problems.push(what.clone());
+        out.problems.push(unexplained);
     }
     what
 }
@@ -493,7 +492,7 @@ fn together_kills(plan: &Plan, cases: &[usize], sink: Sink<'_>) -> Option<String
         for &i in cases {
             let p = &plan.cases[i];
             sink(Event::CaseStarted {
-                id: p.case.id.clone(),
+                id: p.id(),
                 attempt: Attempt::Attribution,
             });
             scope.spawn(move || {
@@ -574,7 +573,7 @@ fn victim_fails_after(
     let run = |i: usize| {
         let p = &plan.cases[i];
         sink(Event::CaseStarted {
-            id: p.case.id.clone(),
+            id: p.id(),
             attempt: Attempt::Attribution,
         });
         let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);

@@ -27,7 +27,7 @@ pub fn run(
     attempt: Attempt,
 ) -> Result<(Verdict, Option<Death>), LaunchError> {
     sink(Event::CaseStarted {
-        id: p.case.id.clone(),
+        id: p.id(),
         attempt,
     });
     let spec = match &plan.target {
@@ -54,7 +54,7 @@ pub fn run(
     };
     let mut server = Server::launch(&launch)?;
     sink(Event::Relaunched {
-        reason: format!("`{}` runs on a fresh instance", p.case.id),
+        reason: format!("`{}` runs on a fresh instance", p.id()),
     });
     let cfg = script_config(&p.case, p.at(server.addr), &plan.transform, plan.time_scale);
     let process = matches!(p.case.kind, CaseKind::Process { .. });

@@ -16,6 +16,7 @@ pub mod steps;
 
 use crate::events::{Attempt, Event, Sink};
 use crate::grade::{self, ServerFate};
+use crate::notes::{RunNote, ServerProblem};
 use crate::outcome::{CaseResult, Grade, Verdict};
 use crate::plan::{Plan, Planned};
 use crate::schedule::{after_launch_failure, schedule, AfterLaunchFailure, Placement};
@@ -31,10 +32,10 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     /// Results in plan order.
     pub results: Vec<CaseResult>,
-    /// Server deaths and failed launches, one line each (exit 3).
-    pub server_problems: Vec<String>,
+    /// Server deaths and failed launches (exit 3).
+    pub server_problems: Vec<ServerProblem>,
     /// Facts of the run that belong to no single case (a process that left the group).
-    pub notes: Vec<String>,
+    pub notes: Vec<RunNote>,
     /// What attribution tried and spent.
     pub attribution: Vec<String>,
 }
@@ -90,8 +91,8 @@ pub struct Ran {
     pub started: Instant,
     /// When it ended.
     pub ended: Instant,
-    /// A launch that failed for it, as a line of the run's server problems.
-    pub launch_problem: Option<String>,
+    /// A launch that failed for it, a server problem of the run.
+    pub launch_problem: Option<ServerProblem>,
 }
 
 /// Runs the plan, reporting through `sink`. Fails only when the server cannot be started at all.
@@ -253,7 +254,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         .then(crate::os::machine::alone);
     let attributed = attribution::attribute(plan, &ran, sink);
     drop(machine);
-    let mut problems: Vec<String> = ran
+    let mut problems: Vec<ServerProblem> = ran
         .iter()
         .filter_map(|r| r.launch_problem.clone())
         .collect();
@@ -358,7 +359,12 @@ pub fn run_fresh(
 /// A case that could not get a server: a FAIL of class SERVER, and a server problem of the run.
 fn launch_failed(plan: &Plan, idx: usize, e: LaunchError) -> Ran {
     let p = &plan.cases[idx];
-    let msg = format!("launch for `{}` failed: {e}", p.case.id);
+    let problem = ServerProblem::NotStarted {
+        case: p.id(),
+        why: e.to_string(),
+        relaunch: false,
+    };
+    let msg = problem.to_string();
     let now = Instant::now();
     Ran {
         idx,
@@ -367,14 +373,14 @@ fn launch_failed(plan: &Plan, idx: usize, e: LaunchError) -> Ran {
         instance: Instance::FreshAlone,
         started: now,
         ended: now,
-        launch_problem: Some(msg),
+        launch_problem: Some(problem),
     }
 }
 
 /// The report row of one case.
 pub fn result(p: &Planned, v: Verdict, took: Duration) -> CaseResult {
     CaseResult {
-        id: p.case.id.clone(),
+        id: p.id(),
         title: p.case.title.clone(),
         level: p.case.level,
         claimed: p.claimed,

@@ -6,6 +6,7 @@ use super::steps::{run_steps, script_config};
 use super::{Death, Instance, Ran};
 use crate::events::{Attempt, Event, Sink};
 use crate::grade::{self, ServerFate};
+use crate::notes::ServerProblem;
 use crate::plan::{Plan, Planned, Target};
 use crate::server::{describe, ending, LaunchError, Server};
 use std::net::SocketAddr;
@@ -56,8 +57,9 @@ impl Shared {
         let started = Instant::now();
         let (addr, generation) = match self.address(plan, p, sink) {
             Ok(found) => found,
-            Err(msg) => {
-                let v = grade::decide(p, Default::default(), ServerFate::LaunchFailed(msg.clone()));
+            Err(problem) => {
+                let msg = problem.to_string();
+                let v = grade::decide(p, Default::default(), ServerFate::LaunchFailed(msg));
                 return Ran {
                     idx,
                     verdict: v,
@@ -68,12 +70,12 @@ impl Shared {
                     },
                     started,
                     ended: Instant::now(),
-                    launch_problem: Some(msg),
+                    launch_problem: Some(problem),
                 };
             }
         };
         sink(Event::CaseStarted {
-            id: p.case.id.clone(),
+            id: p.id(),
             attempt: Attempt::Scheduled,
         });
         let cfg = script_config(&p.case, p.at(addr), &plan.transform, plan.time_scale);
@@ -101,20 +103,23 @@ impl Shared {
         plan: &Plan,
         p: &Planned,
         sink: Sink<'_>,
-    ) -> Result<(SocketAddr, u64), String> {
+    ) -> Result<(SocketAddr, u64), ServerProblem> {
         let mut st = self.lock();
         let spec = match &plan.target {
             Target::Addr(addr) => {
                 // A server reached by address is never relaunched: one generation.
-                st.running.push(p.case.id.clone());
+                st.running.push(p.id());
                 st.started += 1;
                 return Ok((*addr, st.generation));
             }
             Target::Launch(spec) => spec,
         };
         if st.server.is_none() {
-            let s = Server::launch(spec)
-                .map_err(|e| format!("relaunch before `{}` failed: {e}", p.case.id))?;
+            let s = Server::launch(spec).map_err(|e| ServerProblem::NotStarted {
+                case: p.id(),
+                why: e.to_string(),
+                relaunch: true,
+            })?;
             st.server = Some(s);
             st.generation += 1;
             st.started = 0;
@@ -122,9 +127,17 @@ impl Shared {
                 reason: "the previous instance died".into(),
             });
         }
-        st.running.push(p.case.id.clone());
+        st.running.push(p.id());
         st.started += 1;
-        let addr = st.server.as_ref().map(|s| s.addr).ok_or("no server")?;
+        let addr = st
+            .server
+            .as_ref()
+            .map(|s| s.addr)
+            .ok_or_else(|| ServerProblem::NotStarted {
+                case: p.id(),
+                why: "no instance is running".into(),
+                relaunch: true,
+            })?;
         Ok((addr, st.generation))
     }
 
@@ -139,7 +152,7 @@ impl Shared {
     ) -> (ServerFate, Option<Death>, bool) {
         let mut st = self.lock();
         let during = st.running.clone();
-        if let Some(i) = st.running.iter().position(|id| *id == p.case.id) {
+        if let Some(i) = st.running.iter().position(|id| *id == p.id()) {
             st.running.remove(i);
         }
         if st.generation != generation {

@@ -7,7 +7,7 @@
 
 use super::{failing, GateReport};
 use crate::config::UsageError;
-use crate::report::{CaseResult, Grade};
+use crate::outcome::{CaseResult, Grade};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

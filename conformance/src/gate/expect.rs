@@ -11,7 +11,7 @@
 
 use super::{Expected, GateReport};
 use crate::config::UsageError;
-use crate::report::CaseResult;
+use crate::outcome::CaseResult;
 use echo_spec::Spec;
 use serde::Deserialize;
 use std::path::Path;

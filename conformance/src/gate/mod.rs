@@ -11,7 +11,7 @@ pub mod expect;
 pub mod repeat;
 
 use crate::exit;
-use crate::report::{CaseResult, Grade};
+use crate::outcome::{CaseResult, Grade};
 use echo_spec::Level;
 use serde::Serialize;
 
@@ -64,9 +64,10 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads and checks the gating flags; every error is a usage error naming the flag and file.
-    pub fn from_args(
-        args: &crate::flags::RunArgs,
+    /// Reads and checks the gating settings; every error is a usage error naming the flag and
+    /// file.
+    pub(crate) fn new(
+        args: &crate::run::Settings,
         spec: &echo_spec::Spec,
     ) -> Result<Options, crate::config::UsageError> {
         if args.repeat == 0 || args.repeat > repeat::MAX_REPEAT {
@@ -129,100 +130,82 @@ pub fn failing(grade: Grade) -> bool {
     grade.is_failing()
 }
 
-/// The exit code of a finished run: 3 when the server had problems, then 5 for a regression of a
-/// claimed case (any level), then 1 for a gating failure that the baseline does not already know,
-/// else 0.
+/// How one finished case counts for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseGate {
+    /// A claimed case that passed in the baseline and fails or is flaky now, whatever its level:
+    /// exit 5.
+    Regression,
+    /// A failure that gates: a claimed case of a gating level that the baseline does not already
+    /// know to fail: exit 1.
+    Fails,
+    /// Listed as expected to fail, and passed, under `--strict`: exit 1.
+    UnexpectedPass,
+    /// A claimed failure that the baseline has too: it does not gate.
+    Known,
+    /// A failure that does not gate: a case the server does not claim, or a level that does
+    /// not gate (SHOULD without `--strict`, MAY).
+    NotGating,
+    /// Nothing to gate: a pass, an INFO, a SKIP, an XFAIL, an XPASS without `--strict`, or a
+    /// case not run because it is not claimed.
+    Fine,
+}
+
+impl CaseGate {
+    /// True for the ways a case fails a run (exit 5 or 1).
+    pub fn fails_the_run(self) -> bool {
+        matches!(
+            self,
+            CaseGate::Regression | CaseGate::Fails | CaseGate::UnexpectedPass
+        )
+    }
+}
+
+/// How case `r` counts for the exit code: the one rule the exit code and the harness's trials
+/// both apply.
 ///
-/// A FLAKY case gates like a FAIL: a server that sometimes fails a MUST is not conformant. An XPASS
-/// gates only under `--strict`; an XFAIL never does.
+/// A FLAKY case gates like a FAIL: a server that sometimes fails a MUST is not conformant. An
+/// XPASS gates only under `--strict`; an XFAIL never does. Any claimed regression gates, whatever
+/// its level: the baseline is a ratchet.
+pub fn case_gate(r: &CaseResult, strict: bool, gate: Option<&GateReport>) -> CaseGate {
+    let listed = |ids: &[String]| ids.contains(&r.id);
+    if r.claimed && gate.is_some_and(|g| listed(&g.regressions)) {
+        return CaseGate::Regression;
+    }
+    let known = gate.is_some_and(|g| listed(&g.known_failures));
+    let failing = failing(r.grade);
+    if failing && r.claimed && gating_level(r.level, strict) && !known {
+        CaseGate::Fails
+    } else if strict && r.claimed && r.grade == Grade::XPass {
+        CaseGate::UnexpectedPass
+    } else if failing && r.claimed && known {
+        CaseGate::Known
+    } else if failing {
+        CaseGate::NotGating
+    } else {
+        CaseGate::Fine
+    }
+}
+
+/// The exit code of a finished run: 3 when the server had problems, then 5 for a regression of a
+/// claimed case (any level), then 1 for a case that fails the run (see [`case_gate`]), else 0.
 pub fn exit_code(
     results: &[CaseResult],
-    server_problems: &[String],
+    server_problems: &[crate::notes::ServerProblem],
     strict: bool,
     gate: Option<&GateReport>,
 ) -> i32 {
     if !server_problems.is_empty() {
         return exit::SERVER;
     }
-    let gates = |r: &CaseResult| r.claimed && gating_level(r.level, strict);
-    let listed = |ids: &[String], id: &str| ids.iter().any(|x| x == id);
-    // Any claimed regression gates, whatever its level: the baseline is a ratchet.
-    if let Some(g) = gate {
-        if results
-            .iter()
-            .any(|r| r.claimed && listed(&g.regressions, &r.id))
-        {
-            return exit::REGRESSION;
-        }
-    }
-    let known = |id: &str| gate.is_some_and(|g| listed(&g.known_failures, id));
-    let failed = results.iter().any(|r| {
-        (gates(r) && failing(r.grade) && !known(&r.id))
-            || (strict && r.claimed && r.grade == Grade::XPass)
-    });
-    if failed {
+    let gates: Vec<CaseGate> = results.iter().map(|r| case_gate(r, strict, gate)).collect();
+    if gates.contains(&CaseGate::Regression) {
+        exit::REGRESSION
+    } else if gates.iter().any(|g| g.fails_the_run()) {
         exit::CASE_FAILED
     } else {
         exit::OK
     }
-}
-
-/// The gating section of the human summary; empty when there is nothing to say.
-pub fn summary_text(g: &GateReport) -> String {
-    let mut text = String::new();
-    let list = |title: &str, ids: &[String], text: &mut String| {
-        if !ids.is_empty() {
-            text.push_str(&format!("{title} ({}):\n", ids.len()));
-            for id in ids {
-                text.push_str(&format!("    {id}\n"));
-            }
-        }
-    };
-    if g.repeat > 1 {
-        text.push_str(&format!("each case ran {} times\n", g.repeat));
-    }
-    list("FLAKY, passed only some runs", &g.flaky, &mut text);
-    if let Some(b) = &g.baseline {
-        text.push_str(&format!("baseline: {b}\n"));
-        list(
-            "REGRESSIONS, passed in the baseline and fail now",
-            &g.regressions,
-            &mut text,
-        );
-        list(
-            "known failures, failing in the baseline too (not gating)",
-            &g.known_failures,
-            &mut text,
-        );
-        list(
-            "new cases, not in the baseline (gating as usual)",
-            &g.new_cases,
-            &mut text,
-        );
-        list(
-            "IMPROVEMENTS, failing in the baseline and passing now",
-            &g.improvements,
-            &mut text,
-        );
-        if !g.improvements.is_empty() {
-            text.push_str(&format!(
-                "    to bake them in: re-run with --write-baseline {b}\n"
-            ));
-        }
-    }
-    for e in &g.expected {
-        match e.grade {
-            Grade::XPass => text.push_str(&format!(
-                "XPASS {}: listed in --expect-fail ({}) but passed; remove it from the list\n",
-                e.id, e.reason
-            )),
-            _ => text.push_str(&format!("XFAIL {}: expected failure: {}\n", e.id, e.reason)),
-        }
-    }
-    for n in &g.notes {
-        text.push_str(&format!("note: {n}\n"));
-    }
-    text
 }
 
 /// A claimed case result with nothing but an id, a level and a grade, for the gate's tests.
@@ -267,7 +250,16 @@ mod tests {
             ..GateReport::default()
         };
         assert_eq!(
-            exit_code(&results, &["died".into()], false, Some(&gate)),
+            exit_code(
+                &results,
+                &[crate::notes::ServerProblem::Crashed {
+                    case: "a".into(),
+                    status: "died".into(),
+                    alone: false
+                }],
+                false,
+                Some(&gate)
+            ),
             exit::SERVER
         );
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Every server the runner started (its process group and its environment mark), so that any
 //! exit path (normal, panic, Ctrl-C) ends them all, with every descendant that left the group.
 
+use crate::notes::RunNote;
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, Once};
@@ -8,13 +9,13 @@ use std::time::{Duration, Instant};
 
 static LIVE: Mutex<BTreeMap<i32, String>> = Mutex::new(BTreeMap::new());
 static HOOKS: Once = Once::new();
-static ESCAPES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static ESCAPES: Mutex<Vec<RunNote>> = Mutex::new(Vec::new());
 
 /// Most escape facts kept for one run (a fork bomb must not flood the report).
 const MAX_ESCAPES: usize = 20;
 
 /// Records a fact of the run: a process of a server that left its process group.
-pub fn record_escape(line: String) {
+pub fn record_escape(line: RunNote) {
     let mut all = ESCAPES.lock().unwrap_or_else(|p| p.into_inner());
     if all.len() < MAX_ESCAPES && !all.contains(&line) {
         all.push(line);
@@ -22,7 +23,7 @@ pub fn record_escape(line: String) {
 }
 
 /// The escape facts recorded so far, emptied.
-pub fn take_escapes() -> Vec<String> {
+pub fn take_escapes() -> Vec<RunNote> {
     std::mem::take(&mut *ESCAPES.lock().unwrap_or_else(|p| p.into_inner()))
 }
 

@@ -202,12 +202,17 @@ pub fn render(report: &RunReport) -> String {
     let problems: String = report
         .server_problems
         .iter()
-        .map(|p| format!("<p class=\"problem\">server: {}</p>", escape(p)))
+        .map(|p| {
+            format!(
+                "<p class=\"problem\">server: {}</p>",
+                escape(&p.to_string())
+            )
+        })
         .collect();
     let gate = report
         .gate
         .as_ref()
-        .map(|g| format!("<pre>{}</pre>", escape(&crate::gate::summary_text(g))))
+        .map(|g| format!("<pre>{}</pre>", escape(&super::human::gate_summary(g))))
         .unwrap_or_default();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>echo-conform report</title>\n\

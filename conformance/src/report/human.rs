@@ -5,6 +5,7 @@
 
 use super::{CaseResult, Grade, RunReport};
 use crate::events::{Attempt, Event};
+use crate::gate::GateReport;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -264,7 +265,7 @@ pub fn summary(report: &RunReport, colour: bool, verbose: bool) -> String {
         text.push_str(&format!("detected profile: {d}\n"));
     }
     if let Some(g) = &report.gate {
-        text.push_str(&crate::gate::summary_text(g));
+        text.push_str(&gate_summary(g));
     }
     text.push_str(&findings_text(report));
     let verdict = super::verdict_text(report);
@@ -319,6 +320,64 @@ pub fn findings_text(report: &RunReport) -> String {
         if others > 0 {
             text.push_str(&format!("     also: {}\n", f.cases[1..].join(", ")));
         }
+    }
+    text
+}
+
+/// The gating section of the human summary; empty when there is nothing to say.
+pub fn gate_summary(g: &GateReport) -> String {
+    let mut text = String::new();
+    let list = |title: &str, ids: &[String], text: &mut String| {
+        if !ids.is_empty() {
+            text.push_str(&format!("{title} ({}):\n", ids.len()));
+            for id in ids {
+                text.push_str(&format!("    {id}\n"));
+            }
+        }
+    };
+    if g.repeat > 1 {
+        text.push_str(&format!("each case ran {} times\n", g.repeat));
+    }
+    list("FLAKY, passed only some runs", &g.flaky, &mut text);
+    if let Some(b) = &g.baseline {
+        text.push_str(&format!("baseline: {b}\n"));
+        list(
+            "REGRESSIONS, passed in the baseline and fail now",
+            &g.regressions,
+            &mut text,
+        );
+        list(
+            "known failures, failing in the baseline too (not gating)",
+            &g.known_failures,
+            &mut text,
+        );
+        list(
+            "new cases, not in the baseline (gating as usual)",
+            &g.new_cases,
+            &mut text,
+        );
+        list(
+            "IMPROVEMENTS, failing in the baseline and passing now",
+            &g.improvements,
+            &mut text,
+        );
+        if !g.improvements.is_empty() {
+            text.push_str(&format!(
+                "    to bake them in: re-run with --write-baseline {b}\n"
+            ));
+        }
+    }
+    for e in &g.expected {
+        match e.grade {
+            Grade::XPass => text.push_str(&format!(
+                "XPASS {}: listed in --expect-fail ({}) but passed; remove it from the list\n",
+                e.id, e.reason
+            )),
+            _ => text.push_str(&format!("XFAIL {}: expected failure: {}\n", e.id, e.reason)),
+        }
+    }
+    for n in &g.notes {
+        text.push_str(&format!("note: {n}\n"));
     }
     text
 }

@@ -99,7 +99,12 @@ pub fn render(report: &RunReport) -> String {
         suite.add_test_case(case);
     }
     if !report.server_problems.is_empty() {
-        suite.set_system_err(report.server_problems.join("\n"));
+        let lines: Vec<String> = report
+            .server_problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        suite.set_system_err(lines.join("\n"));
     }
     let mut junit = Report::new("echo-conform");
     junit.add_test_suite(suite);

@@ -51,11 +51,19 @@ pub struct RunReport {
     pub cases: Vec<CaseResult>,
     /// The claimed failures grouped by cause: one finding per distinct defect.
     pub findings: Vec<crate::findings::Finding>,
-    /// Problems with the server process itself (did not start, crashed), each a line.
-    pub server_problems: Vec<String>,
-    /// Facts of the run that belong to no single case (a server process that left its group).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub run_notes: Vec<String>,
+    /// Problems with the server process itself (did not start, crashed): each its `kind`, its
+    /// fields and `text`, the line the human report prints.
+    #[serde(serialize_with = "crate::notes::with_text")]
+    #[schemars(with = "Vec<crate::notes::WithText<crate::notes::ServerProblem>>")]
+    pub server_problems: Vec<crate::notes::ServerProblem>,
+    /// Facts of the run that belong to no single case (a server process that left its group),
+    /// written as `server_problems` are.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "crate::notes::with_text"
+    )]
+    #[schemars(with = "Vec<crate::notes::WithText<crate::notes::RunNote>>")]
+    pub run_notes: Vec<crate::notes::RunNote>,
     /// What attribution tried and spent: the failures run again alone, and the launches and time
     /// that took.
     #[serde(skip_serializing_if = "Vec::is_empty")]

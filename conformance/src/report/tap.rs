@@ -22,7 +22,7 @@ pub fn render(report: &RunReport) -> String {
         }
     }
     for p in &report.server_problems {
-        text.push_str(&format!("# server: {}\n", one_line(p)));
+        text.push_str(&format!("# server: {}\n", one_line(&p.to_string())));
     }
     text.push_str(&format!("# exit code {}\n", report.exit_code));
     text

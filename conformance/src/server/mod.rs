@@ -9,6 +9,7 @@ mod ports;
 pub use launch::{LaunchError, LaunchSpec};
 pub use output::TAIL_BYTES;
 
+use crate::notes::RunNote;
 use crate::os::{groups, net, poll_until, procs};
 use crate::text::indent;
 use nix::sys::signal::Signal;
@@ -297,14 +298,13 @@ impl Server {
         }
         if !self.daemonized && !self.stopped {
             self.daemonized = true;
-            groups::record_escape(format!(
-                "the launched process (pid {}) {} and left {} process(es) of it running (pid {}: {}); the run judged those as the server",
-                self.pgid,
-                describe(status),
-                left.len(),
-                left[0],
-                comm(left[0])
-            ));
+            groups::record_escape(RunNote::Daemonized {
+                pid: self.pgid,
+                status: describe(status),
+                left: left.len(),
+                first: left[0],
+                comm: comm(left[0]),
+            });
         }
         None
     }
@@ -372,11 +372,12 @@ impl Server {
         }
         self.stopped = true;
         for (pid, how) in self.escaped() {
-            groups::record_escape(format!(
-                "pid {pid} ({}) left the process group of the server (pid {}) by {how}; it was found and ended all the same",
-                comm(pid),
-                self.pgid
-            ));
+            groups::record_escape(RunNote::LeftGroup {
+                pid,
+                comm: comm(pid),
+                server: self.pgid,
+                how: how.to_string(),
+            });
         }
         self.signal(Signal::SIGTERM);
         // A case may have left the group stopped (SIGSTOP): thawed, it can act on the SIGTERM.
