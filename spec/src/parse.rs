@@ -2,8 +2,8 @@
 
 use crate::error::{line_col, SpecError};
 use crate::model::{
-    Case, CaseKind, Chunking, IpFamily, Origin, Payload, PrivCheck, SignalName, Step, Timeouts,
-    ALL_PRIV_CHECKS,
+    Case, CaseKind, Chunking, IpFamily, Origin, Payload, PrivCheck, SignalName, Step, StepArea,
+    Timeouts, ALL_PRIV_CHECKS,
 };
 use crate::raw::{RawBytes, RawBytesOrSeeded, RawCase, RawFile, RawOver, RawSend, RawStep};
 use std::collections::HashSet;
@@ -852,15 +852,10 @@ fn walk(
                     "step {i}: `expect_bind_denied` changes how the server is launched, so it must be the case's first step"
                 ));
             }
-            Step::Sleep { .. }
-            | Step::Barrier
-            | Step::ExpectRefused
-            | Step::Storm { .. }
-            | Step::Hold { .. }
-            | Step::MeasurePool { .. }
-            | Step::PingHeld
-            | Step::Release => {}
-            s if s.is_process_step() => {}
+            // It opens and checks a connection of its own.
+            Step::ExpectRefused => {}
+            // Control, crowd and process steps act on no connection of the script's.
+            s if s.area() != StepArea::Stream => {}
             other => {
                 if current.is_none() {
                     return Err(format!(
