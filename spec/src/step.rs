@@ -8,14 +8,21 @@
 //!   case kinds may use the step and whether it needs an open connection or UDP socket.
 //! - `spec/src/raw.rs`: its TOML form, a `RawStep` variant (and a parameter table when it takes
 //!   one), which the JSON schema `spec/schema/echo-spec.schema.json` is generated from.
-//! - `spec/src/parse.rs`: the `RawStep` arm of `Ctx::step`, which converts it and checks its
-//!   bounds.
+//! - `spec/src/parse.rs`: its arm in `Ctx::step` (an exhaustive match on `RawStep`). A step
+//!   without parameters is converted there; a step with parameters is converted, with its bounds,
+//!   by a method in the file of its area (`spec/src/parse/stream.rs`, `datagram.rs`, `crowd.rs`,
+//!   `process.rs`), so it touches that file too.
 //! - `spec/src/emit.rs`: its arm in `emit_step` (an exhaustive match), which writes it back.
 //!
-//! Outside the crate it touches `clients/src/script.rs`, which executes it, and, when `explain`
-//! shows its parameters, `conformance/src/report/catalog.rs`. A step that waits by design or
-//! opens a crowd also has an arm in `Case::waits_at_least_ms` or `Case::opens_crowd`
-//! (`spec/src/model.rs`).
+//! That is five hand-written files for a step with parameters, four for one without, and the
+//! regenerated schema (`cargo xtask schema`). A step that waits by design or opens a crowd also
+//! has an arm in `Case::waits_at_least_ms` or `Case::opens_crowd` (`spec/src/model.rs`), which
+//! match with a wildcard, so the compiler does not ask for them.
+//!
+//! Outside the crate it touches `clients/src/script.rs`, which executes it (a process step is
+//! instead a method of `ProcessHooks` in `clients/src/hooks.rs`, implemented by the runner's
+//! observer in `conformance/src/observer/`), and, when `explain` shows its parameters,
+//! `conformance/src/report/catalog.rs`. Its round trip is tested in `spec/src/emit/tests.rs`.
 
 use crate::model::{Chunking, IpFamily, Payload, PrivCheck, SignalName};
 use serde::Serialize;
