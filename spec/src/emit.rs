@@ -166,16 +166,7 @@ pub fn emit_step(s: &Step) -> String {
             count,
             burst,
             pause_ms,
-        } => {
-            let mut fields = vec![format!("count = {count}")];
-            if let Some(b) = burst {
-                fields.push(format!("burst = {b}"));
-            }
-            if *pause_ms > 0 {
-                fields.push(format!("pause_ms = {pause_ms}"));
-            }
-            table("hold", format!("{{ {} }}", fields.join(", ")))
-        }
+        } => table("hold", hold(*count, *burst, *pause_ms)),
         Step::MeasurePool { max } => table("measure_pool", format!("{{ max = {max} }}")),
         Step::ExpectResources {
             fd_delta,
@@ -190,13 +181,7 @@ pub fn emit_step(s: &Step) -> String {
         Step::ExpectRss {
             max_growth_kib,
             max_kib,
-        } => {
-            let fields: Vec<String> = [("max_growth_kib", max_growth_kib), ("max_kib", max_kib)]
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| format!("{k} = {v}")))
-                .collect();
-            table("expect_rss", format!("{{ {} }}", fields.join(", ")))
-        }
+        } => table("expect_rss", rss(*max_growth_kib, *max_kib)),
         Step::ExpectCpu { max_ms } => table("expect_cpu", format!("{{ max_ms = {max_ms} }}")),
         Step::Signal { signal } => table("signal", quote(signal.as_str())),
         Step::Restart { signal } => table("restart", quote(signal.as_str())),
@@ -216,6 +201,27 @@ pub fn emit_step(s: &Step) -> String {
         | Step::UdpExpectEcho
         | Step::UdpClose => quote(s.name()),
     }
+}
+
+/// The table of a `hold` step: `burst` and `pause_ms` only when given.
+fn hold(count: u32, burst: Option<u32>, pause_ms: u64) -> String {
+    let mut fields = vec![format!("count = {count}")];
+    if let Some(b) = burst {
+        fields.push(format!("burst = {b}"));
+    }
+    if pause_ms > 0 {
+        fields.push(format!("pause_ms = {pause_ms}"));
+    }
+    format!("{{ {} }}", fields.join(", "))
+}
+
+/// The table of an `expect_rss` step: the bounds it gives.
+fn rss(max_growth_kib: Option<u64>, max_kib: Option<u64>) -> String {
+    let fields: Vec<String> = [("max_growth_kib", max_growth_kib), ("max_kib", max_kib)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k} = {v}")))
+        .collect();
+    format!("{{ {} }}", fields.join(", "))
 }
 
 fn payload_field(p: &Payload) -> String {
