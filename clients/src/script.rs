@@ -1,5 +1,10 @@
 //! The script executor: runs spec steps on real sockets, with deadlines and a transcript.
 //!
+//! This file holds the configuration, the outcome, the step loop (budgets, failure evidence) and
+//! the dispatch of each step to its area: `stream.rs` (TCP connections), `datagram.rs` (the
+//! `udp_*` steps), `crowd.rs` (storms and held crowds), `process.rs` (observations through
+//! [`ProcessHooks`]) and `control.rs` (`sleep`, `barrier`, `repeat`).
+//!
 //! ```no_run
 //! use echo_clients::{run_script, ScriptConfig};
 //! use echo_spec::{Payload, Step, Chunking};
@@ -175,6 +180,8 @@ fn waits_on_connection(step: &Step) -> bool {
     )
 }
 
+/// The state of one script run: its connections, UDP sockets, held crowd, transcript and notes.
+/// Each area of steps adds its methods from its own file.
 struct Executor<'a, 'h> {
     cfg: &'a ScriptConfig,
     barrier: Option<&'a Rendezvous>,
