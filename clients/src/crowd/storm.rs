@@ -45,6 +45,8 @@ pub fn storm(
     })
 }
 
+/// Drives one burst of storm connections (their probes numbered from `probe_base`) until each
+/// is echoed, has failed or is past `timeout`, counting the outcomes in `tally`.
 fn storm_burst(
     mut live: Vec<Stormer>,
     probe_base: u32,
@@ -83,63 +85,8 @@ fn storm_burst(
         let mut still = Vec::with_capacity(live.len());
         for (mut c, ready) in live.into_iter().zip(revents) {
             let keep = match (&mut c.verifier, ready) {
-                (None, true) => match c.socket.take_error() {
-                    Ok(None) => {
-                        tally.opened += 1;
-                        let probe = format!("storm {next_probe:06}\n").into_bytes();
-                        next_probe += 1;
-                        let mut v = EchoVerifier::new(transform.clone());
-                        v.owe_echo(Payload::Bytes(probe.clone()));
-                        c.verifier = Some(v);
-                        match c.socket.send(&probe) {
-                            Ok(n) if n == probe.len() => true,
-                            Ok(_) | Err(_) => {
-                                tally.unanswered += 1;
-                                tally.error("the probe could not be written".into());
-                                false
-                            }
-                        }
-                    }
-                    Ok(Some(e)) | Err(e) => {
-                        if e.kind() == io::ErrorKind::ConnectionRefused {
-                            tally.refused += 1;
-                        } else {
-                            tally.failed += 1;
-                        }
-                        tally.error(format!("connect: {e}"));
-                        false
-                    }
-                },
-                (Some(v), true) => match (&c.socket).read(&mut buf) {
-                    Ok(0) => {
-                        tally.unanswered += 1;
-                        tally.error(
-                            "the server closed a storm connection before echoing its probe".into(),
-                        );
-                        false
-                    }
-                    Ok(n) => match v.feed(&buf[..n]) {
-                        Ok(()) => !v.settled(),
-                        Err(m) => {
-                            tally.unanswered += 1;
-                            tally.error(format!("a probe came back wrong: {m}"));
-                            false
-                        }
-                    },
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        true
-                    }
-                    Err(e) => {
-                        tally.unanswered += 1;
-                        tally.error(format!("read: {e}"));
-                        false
-                    }
-                },
+                (None, true) => connected(&mut c, &mut next_probe, transform, tally),
+                (Some(v), true) => answered(&c.socket, v, &mut buf, tally),
                 (_, false) => true,
             };
             if !keep {
@@ -166,5 +113,76 @@ fn storm_burst(
             still.push(c);
         }
         live = still;
+    }
+}
+
+/// A storm connection `c` whose connect finished: when it is established, writes its probe
+/// (numbered `next_probe`, which then moves on) and owes the probe's echo. Returns whether the
+/// connection is still live.
+fn connected(
+    c: &mut Stormer,
+    next_probe: &mut u32,
+    transform: &Transform,
+    tally: &mut Tally,
+) -> bool {
+    match c.socket.take_error() {
+        Ok(None) => {
+            tally.opened += 1;
+            let probe = format!("storm {next_probe:06}\n").into_bytes();
+            *next_probe += 1;
+            let mut v = EchoVerifier::new(transform.clone());
+            v.owe_echo(Payload::Bytes(probe.clone()));
+            c.verifier = Some(v);
+            match c.socket.send(&probe) {
+                Ok(n) if n == probe.len() => true,
+                Ok(_) | Err(_) => {
+                    tally.unanswered += 1;
+                    tally.error("the probe could not be written".into());
+                    false
+                }
+            }
+        }
+        Ok(Some(e)) | Err(e) => {
+            if e.kind() == io::ErrorKind::ConnectionRefused {
+                tally.refused += 1;
+            } else {
+                tally.failed += 1;
+            }
+            tally.error(format!("connect: {e}"));
+            false
+        }
+    }
+}
+
+/// A storm connection with its probe out whose `socket` is readable: feeds what arrived to `v`.
+/// Returns whether the connection is still waiting for its echo.
+fn answered(socket: &Socket, v: &mut EchoVerifier, buf: &mut [u8], tally: &mut Tally) -> bool {
+    match (&*socket).read(buf) {
+        Ok(0) => {
+            tally.unanswered += 1;
+            tally.error("the server closed a storm connection before echoing its probe".into());
+            false
+        }
+        Ok(n) => match v.feed(&buf[..n]) {
+            Ok(()) => !v.settled(),
+            Err(m) => {
+                tally.unanswered += 1;
+                tally.error(format!("a probe came back wrong: {m}"));
+                false
+            }
+        },
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            true
+        }
+        Err(e) => {
+            tally.unanswered += 1;
+            tally.error(format!("read: {e}"));
+            false
+        }
     }
 }
