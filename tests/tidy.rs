@@ -1,6 +1,7 @@
 //! Tidiness rules that keep the tree navigable, checked on every `cargo test`: each Rust file says
-//! what it holds in a `//!` header, the crates depend on each other one way only, and every path
-//! that ARCHITECTURE.md names exists.
+//! what it holds in a `//!` header, and that header names no issue and quotes no benchmark figure;
+//! no function or file grows past its size limit unless the allowlist here names it; the crates
+//! depend on each other one way only; and every path that ARCHITECTURE.md names exists.
 
 use std::path::{Path, PathBuf};
 
@@ -201,5 +202,351 @@ fn every_case_has_one_row_in_the_applicability_audit() {
     assert!(
         !text.contains("**OPEN:**"),
         "spec/APPLICABILITY.md has a case that a correct server of a profile it applies to fails"
+    );
+}
+
+/// Every `.rs` file of the repository, as (path relative to the root with `/`, full path).
+fn rust_files() -> Vec<(String, PathBuf)> {
+    let root = root();
+    let mut files = Vec::new();
+    files_under(&root, ".rs", &mut files);
+    let mut out: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&root).unwrap_or(&f);
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            (rel.join("/"), f)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What a `//!` header must not hold: issue and pull-request numbers (`issue 19`, `#19`, `PR 7`)
+/// and benchmark figures (`GB/s`, `MB/s`, `180k/s`, `req/s`, `ops/s`, `messages/s`). A header
+/// says what the file is; history goes to the issue tracker and measurements to `docs/`.
+const HEADER_FORBIDDEN: &[(&str, &str)] = &[
+    (r"(?i)\bissues?\s+#?\d+", "an issue number"),
+    (r"(?:^|[\s(\[,;])#\d+\b", "an issue number"),
+    (r"\b(?:PR|pull request)\s+#?\d+", "a pull-request number"),
+    (
+        r"(?i)\d\s*k/s|\b(?:gb|mb|req|ops|messages)/s\b",
+        "a benchmark figure",
+    ),
+];
+
+#[test]
+fn module_headers_name_no_issue_and_quote_no_figure() {
+    let rules: Vec<(regex::Regex, &str)> = HEADER_FORBIDDEN
+        .iter()
+        .map(|(re, what)| (regex::Regex::new(re).expect("a valid regex"), *what))
+        .collect();
+    let files = rust_files();
+    assert!(files.len() > 50, "found only {} .rs files", files.len());
+    let mut hits = Vec::new();
+    for (rel, path) in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let Some(doc) = line.trim_start().strip_prefix("//!") else {
+                continue;
+            };
+            for (re, what) in &rules {
+                if let Some(m) = re.find(doc) {
+                    hits.push(format!(
+                        "{rel}:{}: {what} (`{}`): {}",
+                        n + 1,
+                        m.as_str().trim(),
+                        doc.trim()
+                    ));
+                }
+            }
+        }
+    }
+    for hit in &hits {
+        eprintln!("{hit}");
+    }
+    assert!(
+        hits.is_empty(),
+        "a `//!` header says what the file is, with no issue numbers or benchmark figures \
+         (history goes to the tracker, figures to docs/): {hits:#?}"
+    );
+}
+
+/// The longest a function may be, from its `fn` line to its closing brace.
+const MAX_FN_LINES: usize = 120;
+
+/// The longest a source file may be, test code left out.
+const MAX_FILE_LINES: usize = 500;
+
+/// The functions longer than [`MAX_FN_LINES`] today: path, function name, and why it stays for
+/// now. Remove a line when its function is split; the test fails until you do.
+const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "clients/src/crowd/storm.rs",
+        "storm_burst",
+        "split in progress",
+    ),
+    ("clients/src/script.rs", "step", "split in progress"),
+    ("clients/src/script.rs", "udp_step", "split in progress"),
+    (
+        "conformance/src/cause.rs",
+        "symptom_cause",
+        "split in progress",
+    ),
+    (
+        "conformance/src/config.rs",
+        "run_config",
+        "split in progress",
+    ),
+    (
+        "conformance/src/execute/attribution.rs",
+        "attribute",
+        "split in progress",
+    ),
+    ("conformance/src/execute/mod.rs", "run", "split in progress"),
+    (
+        "conformance/src/findings/advice.rs",
+        "diagnose",
+        "split in progress",
+    ),
+    ("harness/src/trials.rs", "build", "split in progress"),
+    (
+        "reference-servers/src/models/epoll.rs",
+        "serve",
+        "split in progress",
+    ),
+    ("spec/src/emit.rs", "emit_step", "split in progress"),
+    ("spec/src/parse.rs", "case", "split in progress"),
+    ("spec/src/parse.rs", "step", "split in progress"),
+    ("xtask/src/mutants.rs", "run", "split in progress"),
+];
+
+/// The files longer than [`MAX_FILE_LINES`] today, test code left out: path, and why it stays
+/// for now. Remove a line when its file is split; the test fails until you do.
+const LONG_FILES: &[(&str, &str)] = &[
+    ("clients/src/crowd/mod.rs", "split in progress"),
+    ("clients/src/script.rs", "split in progress"),
+    (
+        "conformance/src/execute/attribution.rs",
+        "split in progress",
+    ),
+    ("spec/src/model.rs", "split in progress"),
+    ("spec/src/parse.rs", "split in progress"),
+    ("xtask/src/bench/mod.rs", "split in progress"),
+];
+
+/// The lines of `text` that are not test code: an item marked `#[cfg(test)]` (with any
+/// attributes after the mark) is left out, from the mark to the end of the item. An item ends
+/// on its own line when that line ends with `;` (`mod tests;`), else at the first later line
+/// that is a lone `}` at the item's indentation, which rustfmt's layout guarantees. Returns the
+/// 1-based line number beside each kept line.
+fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() != "#[cfg(test)]" {
+            kept.push((i + 1, lines[i]));
+            i += 1;
+            continue;
+        }
+        let mut item = i + 1;
+        while item < lines.len() && lines[item].trim_start().starts_with("#[") {
+            item += 1;
+        }
+        let Some(head) = lines.get(item) else { break };
+        i = if head.trim_end().ends_with(';') {
+            item + 1
+        } else {
+            closing_line(&lines, item).map_or(lines.len(), |end| end + 1)
+        };
+    }
+    kept
+}
+
+/// The leading whitespace of `line`.
+fn indent(line: &str) -> &str {
+    &line[..line.len() - line.trim_start().len()]
+}
+
+/// The index of the line that closes the item starting at `lines[start]`: the first later line
+/// that is a lone `}` at the same indentation.
+fn closing_line(lines: &[&str], start: usize) -> Option<usize> {
+    let close = format!("{}}}", indent(lines[start]));
+    (start + 1..lines.len()).find(|&j| lines[j].trim_end() == close)
+}
+
+/// The name of the function a line declares, if it does: `fn NAME` after only qualifiers
+/// (`pub`, `pub(crate)`, `const`, `async`, `unsafe`, `extern "C"`).
+fn declared_fn(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("fn ") {
+            let name = r
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()?;
+            return (!name.is_empty()).then_some(name);
+        }
+        let word = rest.split_whitespace().next()?;
+        let qualifier = ["pub", "const", "async", "unsafe", "extern", "default"]
+            .iter()
+            .any(|q| word == *q || (word.starts_with("pub(") && *q == "pub"))
+            || word == "\"C\"";
+        if !qualifier {
+            return None;
+        }
+        rest = rest[word.len()..].trim_start();
+    }
+}
+
+/// Each function in `lines` (kept lines with their numbers) with its length in lines, from the
+/// `fn` line to its closing brace. A signature that reaches a line ending in `;` before one
+/// ending in `{` has no body and is skipped; a body that opens and closes on the `fn` line is
+/// one line long; otherwise the body ends at the first later line that is a lone `}` at the
+/// `fn` line's indentation.
+fn functions<'a>(lines: &[(usize, &'a str)]) -> Vec<(&'a str, usize, usize)> {
+    let text: Vec<&str> = lines.iter().map(|(_, l)| *l).collect();
+    let mut out = Vec::new();
+    for (k, line) in text.iter().enumerate() {
+        let Some(name) = declared_fn(line) else {
+            continue;
+        };
+        if line.contains('{') && line.trim_end().ends_with('}') {
+            out.push((name, lines[k].0, 1));
+            continue;
+        }
+        let opens = text[k..]
+            .iter()
+            .map(|l| l.trim_end())
+            .find(|l| l.ends_with('{') || l.ends_with(';'))
+            .is_some_and(|l| l.ends_with('{'));
+        if !opens {
+            continue;
+        }
+        if let Some(end) = closing_line(&text, k) {
+            out.push((name, lines[k].0, lines[end].0 - lines[k].0 + 1));
+        }
+    }
+    out
+}
+
+/// True for a file that is test code as a whole: the tests crate, a `tests/` folder, `tests.rs`.
+fn is_test_file(rel: &str) -> bool {
+    rel.starts_with("tests/") || rel.contains("/tests/") || rel.ends_with("/tests.rs")
+}
+
+#[test]
+fn no_function_or_file_grows_past_its_limit() {
+    // (lines, path, function name, first line) for every function; (lines, path) for every file.
+    let mut fns: Vec<(usize, String, String, usize)> = Vec::new();
+    let mut files: Vec<(usize, String)> = Vec::new();
+    for (rel, path) in rust_files() {
+        if is_test_file(&rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let kept = non_test_lines(&text);
+        files.push((kept.len(), rel.clone()));
+        for (name, line, len) in functions(&kept) {
+            fns.push((len, rel.clone(), name.to_string(), line));
+        }
+    }
+    assert!(files.len() > 50, "measured only {} files", files.len());
+    fns.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    eprintln!("the ten longest functions (limit {MAX_FN_LINES} lines):");
+    for (len, rel, name, line) in fns.iter().take(10) {
+        eprintln!("  {len:5}  {rel}:{line} {name}");
+    }
+    eprintln!("the ten longest files, test code left out (limit {MAX_FILE_LINES} lines):");
+    for (len, rel) in files.iter().take(10) {
+        eprintln!("  {len:5}  {rel}");
+    }
+
+    let mut problems = Vec::new();
+    let long_fns: Vec<&(usize, String, String, usize)> =
+        fns.iter().filter(|f| f.0 > MAX_FN_LINES).collect();
+    for (len, rel, name, line) in &long_fns {
+        if !LONG_FUNCTIONS.iter().any(|(p, n, _)| p == rel && n == name) {
+            problems.push(format!(
+                "{rel}:{line}: fn {name} is {len} lines, over {MAX_FN_LINES}: split it"
+            ));
+        }
+    }
+    for (p, n, _) in LONG_FUNCTIONS {
+        if !long_fns
+            .iter()
+            .any(|(_, rel, name, _)| rel == p && name == n)
+        {
+            problems.push(format!(
+                "{p}: fn {n} is no longer over {MAX_FN_LINES} lines (or is gone): \
+                 take it off LONG_FUNCTIONS"
+            ));
+        }
+    }
+    let long_files: Vec<&(usize, String)> = files.iter().filter(|f| f.0 > MAX_FILE_LINES).collect();
+    for (len, rel) in &long_files {
+        if !LONG_FILES.iter().any(|(p, _)| p == rel) {
+            problems.push(format!(
+                "{rel}: {len} lines of non-test code, over {MAX_FILE_LINES}: split it"
+            ));
+        }
+    }
+    for (p, _) in LONG_FILES {
+        if !long_files.iter().any(|(_, rel)| rel == p) {
+            problems.push(format!(
+                "{p} is no longer over {MAX_FILE_LINES} lines (or is gone): take it off LONG_FILES"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "size limits: {problems:#?}");
+}
+
+#[test]
+fn the_size_measure_skips_test_items_and_finds_function_ends() {
+    let text = "\
+fn short() -> u8 { 1 }
+
+pub(crate) async fn long(
+    a: u8,
+) -> u8 {
+    if a > 0 {
+        a
+    } else {
+        0
+    }
+}
+
+trait T {
+    fn declared(
+        &self,
+    ) -> u8;
+}
+
+#[cfg(test)]
+mod elsewhere;
+
+#[cfg(test)]
+#[allow(dead_code)]
+mod tests {
+    fn hidden() {}
+}
+
+fn after() {
+    let _ = 1;
+}
+";
+    let kept = non_test_lines(text);
+    assert!(kept
+        .iter()
+        .all(|(_, l)| !l.contains("hidden") && !l.contains("elsewhere")));
+    assert_eq!(kept.len(), text.lines().count() - 7);
+    let found = functions(&kept);
+    assert_eq!(
+        found,
+        vec![("short", 1, 1), ("long", 3, 9), ("after", 28, 3)]
     );
 }

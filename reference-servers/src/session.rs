@@ -7,8 +7,8 @@
 //! without any buffer beyond one chunk). `stream` reads to EOF before it closes, so it closes
 //! with FIN. `oneshot` is the seed's program as a client sees it: one read, one reply, close.
 //! Input it did not read turns that close into a reset (RFC 1122 §4.2.2.13); the seed does not
-//! drain, so neither does this (an earlier version drained for 500 ms, which hid from the spec
-//! what a faithful oneshot server does).
+//! drain, so neither does this: a drain would hide from the spec what a faithful oneshot server
+//! does.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -1,7 +1,8 @@
 //! `echo-peer-tokio PORT`: the minimal tokio echo that `cargo xtask bench` sets beside the tokio
-//! reference, as issue 19 describes it: `#[tokio::main]`, an accept loop on 127.0.0.1, and a task
-//! per connection that reads into 16 KiB and answers with `write_all`. Nothing else: no cap, no
-//! graceful shutdown, no transform. The bench ends it with SIGTERM or SIGKILL.
+//! reference, the program a tokio user writes first: `#[tokio::main]`, an accept loop on
+//! 127.0.0.1, and a task per connection that reads into 16 KiB and answers with `write_all`.
+//! Nothing else: no cap, no graceful shutdown, no transform. The bench ends it with SIGTERM or
+//! SIGKILL.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

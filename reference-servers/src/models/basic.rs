@@ -9,6 +9,10 @@
 //!
 //! The seed is the Python documentation's echo server: `s.accept()` once, then
 //! `while True: data = conn.recv(1024); if not data: break; conn.sendall(data)`.
+//!
+//! The lesson: the whole life of a TCP server — bind, listen, accept, read to EOF, close — with
+//! nothing in the way, and the difference a client sees between a closed listener (refused at
+//! once) and an open one that never accepts (left waiting).
 
 use std::net::TcpListener;
 

@@ -13,19 +13,11 @@
 //!
 //! The seed is Python's `selectors.DefaultSelector`, which is `EpollSelector` on Linux.
 //!
-//! Tuned against the C epoll peer of `cargo xtask bench` (pinned, medians of 3, same run):
-//! - one read buffer per loop (64 KiB then), and the echo written straight from it, queueing
-//!   only what the socket does not take (was: 16 KiB on the stack, always copied into the output
-//!   queue first); with `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` instead of `accept` and an `ioctl`
-//!   per connection. Throughput 64 KiB ×1 went from 0.62× to 0.92× the C peer (2.14 against
-//!   2.32 GB/s), ping-pong 64 B ×10 from 0.99× to 1.07×, conn/request ×50 1.02×. Both changes
-//!   live in `evloop.rs`, so `select` and `poll` have them too.
-//! - a 32 KiB read buffer instead of 64 KiB (a 64 KiB echo write is one full loopback segment
-//!   and a 53-byte runt): throughput 64 KiB ×1 went from 1.16–1.20 GB/s (1.00× the C peer, which
-//!   keeps the 64 KiB buffer issue 19 describes) to 2.37–2.70 GB/s in alternating runs, and to
-//!   2.36 GB/s (2.09× the C peer, 1.42× the splice ceiling) in the `cargo xtask bench --reps 3`
-//!   run after the load client's own fixes, where its server used 0.94 of a core and the client
-//!   0.86. Ping-pong 64 B ×10 in that run: 1.17× the C peer, both sides busy.
+//! The lesson: the readiness mechanism is the only thing that changes from select to epoll; the
+//! per-connection state machine (`evloop.rs`) is shared, so the cost of a wake-up is what the
+//! three models compare. The event loops read and echo 32 KiB at a time (`evloop::READ_BUF`) and
+//! write each echo straight from the read buffer; `docs/model-tuning.md` has the measurements
+//! behind both choices and the `cargo xtask bench` commands that repeat them.
 
 use std::collections::HashMap;
 use std::net::{TcpListener, UdpSocket};

@@ -22,9 +22,7 @@ pub const PENDING_CAP: usize = 64 * 1024;
 /// The size of a loop's one read buffer ([`Conn::on_readable`] reads into it, then writes the
 /// echo straight from it). Not 64 KiB: a 65 536-byte write is one byte over a loopback segment's
 /// 65 483-byte MSS (with timestamps), so each one leaves as a full segment and a 53-byte runt,
-/// and on Linux 6.18 the epoll model moved 1.16–1.20 GB/s with it against 2.37–2.70 with 32 KiB
-/// (`cargo xtask bench` load "throughput 64 KiB ×1", pinned, 3 alternating runs). 16 KiB (the
-/// first size, when each read was also copied into the output queue) moved 62% of the bytes.
+/// which halves throughput (figures in `docs/model-tuning.md`).
 pub const READ_BUF: usize = 32 * 1024;
 
 /// How long the listener is ignored after EMFILE/ENFILE, so the loop does not spin on it.

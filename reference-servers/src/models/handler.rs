@@ -10,6 +10,9 @@
 //! `self.data = self.request.recv(1024).strip(); self.request.sendall(self.data.upper())` inside
 //! `socketserver.TCPServer(...).serve_forever()`. Unlike the seed we do **not** strip: a
 //! reference server must echo byte-exact.
+//!
+//! The lesson: a framework owns the accept loop and each connection's life, and the user writes
+//! only what one request gets; the handler is still served one connection at a time.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -10,11 +10,9 @@
 //!
 //! The seed is Python's `selectors` loop forced to `selectors.PollSelector`.
 //!
-//! Shares the read path of `evloop.rs` with epoll: one read buffer per loop (64 KiB then, 32 KiB
-//! since: see `evloop::READ_BUF`), the echo written straight from it, and
-//! `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`. In the same
-//! `cargo xtask bench --reps 3` run that measured epoll, throughput 64 KiB ×1 went from 0.75× to
-//! 0.98× the C epoll peer.
+//! Shares the read path of `evloop.rs` with epoll: one read buffer per loop
+//! (`evloop::READ_BUF`), the echo written straight from it, and
+//! `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; `docs/model-tuning.md` has the measurements.
 
 use std::collections::HashMap;
 use std::io;

@@ -9,7 +9,7 @@
 //! The master accepts nothing. It restarts a worker that dies, and on SIGTERM it sends SIGTERM
 //! to every worker, waits the grace period, SIGKILLs any straggler and reaps them all, so no
 //! orphan is left. Workers also ask the kernel for SIGTERM if the master dies
-//! (PR_SET_PDEATHSIG). Any privilege drop happened before the fork, so workers inherit it.
+//! (PR_SET_PDEATHSIG). Any privilege drop happens before the fork, so workers inherit it.
 //! The listener is non-blocking: a worker that loses the race for a connection gets EAGAIN and
 //! goes back to `poll`, instead of sleeping inside `accept`.
 //!
@@ -17,6 +17,9 @@
 //!
 //! The seed makes `mp.Process(target=worker, args=(serversocket,))` twenty times; each worker
 //! loops on `client, address = socket.accept(); data = client.recv(1024); client.sendall(data)`.
+//!
+//! The lesson: processes can share one listening socket and let the kernel spread connections
+//! among them; the pool size is the concurrency, and the master's job is supervision.
 
 use std::collections::HashMap;
 use std::net::TcpListener;

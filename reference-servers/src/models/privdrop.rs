@@ -12,6 +12,9 @@
 //!
 //! The seed binds port 7, then `drop_privileges('nobody', 'nogroup')` does `os.setgroups([])`,
 //! `os.setgid`, `os.setuid` and `os.umask(0x007)`, and serves one connection.
+//!
+//! The lesson: bind while root, then give root up for good — groups, then group IDs, then user
+//! IDs — and check that it cannot come back before serving anyone.
 
 use std::net::TcpListener;
 

@@ -10,6 +10,9 @@
 //!
 //! The seed is `socketserver.ThreadingTCPServer` with a handler that replies
 //! `"{}: {}".format(threading.current_thread().name, data)`.
+//!
+//! The lesson: a thread per connection ends the head-of-line blocking of the sequential model,
+//! at the price of a thread (and its stack) per client, which is why the live count is capped.
 
 use std::net::TcpListener;
 use std::ops::ControlFlow;

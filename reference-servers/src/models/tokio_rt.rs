@@ -16,17 +16,12 @@
 //! The seed has no async model; this is the Rust counterpart of its closing advice to "use a
 //! language built for that", shaped like tokio's own `examples/echo-tcp.rs`.
 //!
-//! Tuned against the minimal tokio echo of `cargo xtask bench` (`echo-peer-tokio`; pinned,
-//! alternating runs in one sitting):
-//! - reads of 32 KiB instead of 64 (`READ_CHUNK`): throughput 64 KiB ×1 went from 1.14–1.23
-//!   to 2.12–2.81 GB/s, beside 2.19–2.44 for the peer.
-//! - waiting for input in the stream's reader waker slot (`poll_read_ready`) instead of a
-//!   queued waiter (`readable()` inserts one into a list and unlinks it again): ping-pong 64 B
-//!   ×10 went from 0.89× to 0.92× the peer (medians of 5: 158k and 162k against 177k and 175k
-//!   messages/s), which is within this machine's noise. The rest of that gap was not found:
-//!   perf shows both servers spending 86–88% of their time in the kernel and 7–8% in their own
-//!   code. In the `cargo xtask bench --reps 3` run after the load client's fixes: ping-pong
-//!   0.96×, throughput 1.70× (the peer reads 16 KiB), conn/request ×50 1.11× the peer.
+//! It reads 32 KiB at a time (`READ_CHUNK`) into one buffer per runtime thread, and waits for
+//! input in the stream's reader waker slot (`poll_read_ready`); `docs/model-tuning.md` has the
+//! measurements against the minimal tokio echo (`echo-peer-tokio`) behind both.
+//!
+//! The lesson: async tasks give each connection straight-line code, as a thread does, for the
+//! price of a task and a socket instead of a thread and its stack.
 
 use std::io::ErrorKind;
 use std::net::{TcpListener as StdListener, UdpSocket as StdUdpSocket};
@@ -161,9 +156,7 @@ async fn serve_tcp(
 }
 
 /// Bytes read per syscall at most. 32 KiB, not 64: a 64 KiB echo write leaves the loopback as a
-/// full segment and a 53-byte runt, and with 64 KiB this model moved 1.14–1.23 GB/s against
-/// 2.12–2.81 GB/s with 32 KiB, beside 2.19–2.44 for the minimal tokio echo (`cargo xtask bench`
-/// load "throughput 64 KiB ×1", pinned, 3 alternating runs on Linux 6.18).
+/// full segment and a 53-byte runt, which halves throughput (figures in `docs/model-tuning.md`).
 const READ_CHUNK: usize = 32 * 1024;
 
 thread_local! {
