@@ -1,4 +1,4 @@
-//! The runner's verdicts on the two models issue 3 started with: `tokio` is a full RFC 862 server;
+//! The runner's verdicts on the two first reference models: `tokio` is a full RFC 862 server;
 //! `sequential` is the classic oneshot loop, which the default claims must reject and its own accept.
 
 use crate::util::{check_run, exit, server_cmd, tokio_reference};

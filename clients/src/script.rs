@@ -31,7 +31,7 @@ use crate::hooks::ProcessHooks;
 use crate::symptom::{Symptom, WaitEnd, WaitState};
 use crate::transcript::{EventKind, Transcript};
 use crate::verify::Transform;
-use echo_spec::{IpFamily, Step};
+use echo_spec::{IpFamily, Step, StepArea};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -336,49 +336,12 @@ impl Executor<'_, '_> {
     /// from now.
     fn dispatch(&mut self, step: &Step) -> Result<(), Failure> {
         let limits = self.limits();
-        match step {
-            Step::Connect { .. }
-            | Step::ConnectOver { .. }
-            | Step::On { .. }
-            | Step::Send { .. }
-            | Step::ExpectEcho
-            | Step::Expect { .. }
-            | Step::ExpectEchoPrefix
-            | Step::ShutdownWrite
-            | Step::ExpectEof
-            | Step::ExpectSilence { .. }
-            | Step::Reset
-            | Step::Close
-            | Step::Leave { .. }
-            | Step::SetRcvbuf { .. }
-            | Step::PauseReading { .. }
-            | Step::ExpectRefused
-            | Step::WriteUntilBlocked { .. } => self.stream_step(step, limits),
-            Step::UdpOpen { .. }
-            | Step::UdpOn { .. }
-            | Step::UdpSend { .. }
-            | Step::UdpExpectEcho
-            | Step::UdpExpectNone { .. }
-            | Step::UdpClose
-            | Step::UdpBurst { .. } => self.datagram_step(step, limits),
-            Step::Storm { .. }
-            | Step::Hold { .. }
-            | Step::MeasurePool { .. }
-            | Step::PingHeld
-            | Step::Release => self.crowd_step(step, limits),
-            Step::ExpectExit { .. }
-            | Step::ExpectPriv { .. }
-            | Step::ExpectBindDenied
-            | Step::Mark
-            | Step::ExpectResources { .. }
-            | Step::ExpectRss { .. }
-            | Step::ExpectCpu { .. }
-            | Step::Signal { .. }
-            | Step::ExpectGroupEmpty
-            | Step::Restart { .. } => self.process_step(step, limits),
-            Step::Sleep { .. } | Step::Barrier | Step::Repeat { .. } => {
-                self.control_step(step, limits)
-            }
+        match step.area() {
+            StepArea::Stream => self.stream_step(step, limits),
+            StepArea::Datagram => self.datagram_step(step, limits),
+            StepArea::Crowd => self.crowd_step(step, limits),
+            StepArea::Process | StepArea::Privilege => self.process_step(step, limits),
+            StepArea::Control => self.control_step(step, limits),
         }
     }
 
