@@ -3,7 +3,7 @@
 //! the grade is decided from (the failure class, the client's [`Symptom`], the failing step and
 //! what happened to the server), never from evidence text. A leaf module, like `outcome`.
 
-use echo_clients::{ByteShape, FailureKind, Symptom, WaitEnd};
+use echo_clients::{ByteShape, FailureKind, Mismatch, Symptom, WaitEnd, WaitState};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -204,92 +204,8 @@ fn symptom_cause(
     around: Around<'_>,
 ) -> Cause {
     match symptom {
-        Some(Symptom::Bytes(m)) => {
-            let mut c = Cause::of(match m.shape() {
-                ByteShape::Added { bytes, .. } => Signature::BytesAdded {
-                    bytes: added_key(&bytes),
-                },
-                ByteShape::Removed(bytes) => Signature::BytesRemoved {
-                    class: if bytes.iter().all(|&b| b == 0) {
-                        ByteClass::Nul
-                    } else if bytes.iter().all(u8::is_ascii_whitespace) {
-                        ByteClass::Whitespace
-                    } else {
-                        ByteClass::Other
-                    },
-                },
-                ByteShape::LfToCrLf => Signature::LfToCrLf,
-                ByteShape::AsciiCase => Signature::AsciiCase,
-                ByteShape::Replacement => Signature::Replacement,
-                // The very first bytes are not the echo at all: the server sends something else
-                // first (a greeting, a flood).
-                ByteShape::Other if m.offset == 0 => Signature::BytesAdded {
-                    bytes: added_key(&m.received),
-                },
-                ByteShape::Other => Signature::BytesChanged,
-            });
-            c.offset = Some(m.offset);
-            c.end_of_reply = matches!(
-                m.shape(),
-                ByteShape::Added {
-                    end_of_reply: true,
-                    ..
-                }
-            );
-            c
-        }
-        Some(Symptom::Wait(w)) => {
-            // An exception the server printed explains a connection it dropped.
-            if let Around::Said(tail) = around {
-                if w.end != WaitEnd::Slow {
-                    if let Some((name, location)) = exception_in(tail) {
-                        let mut c = Cause::of(Signature::Exception { name });
-                        c.location = location;
-                        c.received = Some(w.received);
-                        return c;
-                    }
-                }
-            }
-            let left_out = |keep: fn(&u8) -> bool| {
-                w.owed > 0 && w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(keep)
-            };
-            let owed_only = if left_out(|b| *b == 0) {
-                Some(ByteClass::Nul)
-            } else if left_out(u8::is_ascii_whitespace) {
-                Some(ByteClass::Whitespace)
-            } else if w.owed_head.first().is_some_and(|b0| {
-                w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(|b| b == b0)
-            }) {
-                // One byte value, repeated: the value a server drops (telnet's 0xff, say).
-                Some(ByteClass::Other)
-            } else {
-                None
-            };
-            let signature = match w.end {
-                // Far more came than was ever owed: the server sends on its own (a flood).
-                _ if w.extra >= FLOOD => Signature::BytesAdded {
-                    bytes: "many".into(),
-                },
-                // Nothing was owed any more: the client waited for the server's close.
-                WaitEnd::Quiet | WaitEnd::Slow if w.owed == 0 && w.half_closed => {
-                    Signature::NoCloseAfterFin
-                }
-                WaitEnd::Slow if w.received == 0 => Signature::Silent,
-                // Nothing ever came, before the client's FIN or after it.
-                WaitEnd::Quiet if w.received == 0 => Signature::Silent,
-                WaitEnd::Slow => Signature::Slow,
-                WaitEnd::Eof | WaitEnd::Reset if w.signalled => Signature::CutOnSignal,
-                _ if w.half_closed => Signature::LostAfterHalfClose,
-                WaitEnd::Quiet => Signature::Stopped,
-                WaitEnd::Eof | WaitEnd::Reset => Signature::Cut,
-            };
-            let mut c = Cause::of(signature);
-            c.received = Some(w.received);
-            c.others_open = w.others_open;
-            c.half_closed = w.half_closed;
-            c.owed_only = owed_only;
-            c
-        }
+        Some(Symptom::Bytes(m)) => bytes_cause(m),
+        Some(Symptom::Wait(w)) => wait_cause(w, around),
         Some(Symptom::Leak(kind)) => Cause::of(Signature::Leak {
             what: kind.label().into(),
         }),
@@ -321,6 +237,98 @@ fn symptom_cause(
             })
         }
     }
+}
+
+/// The cause of a byte mismatch: the shape of the difference.
+fn bytes_cause(m: &Mismatch) -> Cause {
+    let mut c = Cause::of(match m.shape() {
+        ByteShape::Added { bytes, .. } => Signature::BytesAdded {
+            bytes: added_key(&bytes),
+        },
+        ByteShape::Removed(bytes) => Signature::BytesRemoved {
+            class: if bytes.iter().all(|&b| b == 0) {
+                ByteClass::Nul
+            } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                ByteClass::Whitespace
+            } else {
+                ByteClass::Other
+            },
+        },
+        ByteShape::LfToCrLf => Signature::LfToCrLf,
+        ByteShape::AsciiCase => Signature::AsciiCase,
+        ByteShape::Replacement => Signature::Replacement,
+        // The very first bytes are not the echo at all: the server sends something else
+        // first (a greeting, a flood).
+        ByteShape::Other if m.offset == 0 => Signature::BytesAdded {
+            bytes: added_key(&m.received),
+        },
+        ByteShape::Other => Signature::BytesChanged,
+    });
+    c.offset = Some(m.offset);
+    c.end_of_reply = matches!(
+        m.shape(),
+        ByteShape::Added {
+            end_of_reply: true,
+            ..
+        }
+    );
+    c
+}
+
+/// The cause of a wait that ended without what was owed: an exception the server printed, or how
+/// the wait ended and what was left owed.
+fn wait_cause(w: &WaitState, around: Around<'_>) -> Cause {
+    // An exception the server printed explains a connection it dropped.
+    if let Around::Said(tail) = around {
+        if w.end != WaitEnd::Slow {
+            if let Some((name, location)) = exception_in(tail) {
+                let mut c = Cause::of(Signature::Exception { name });
+                c.location = location;
+                c.received = Some(w.received);
+                return c;
+            }
+        }
+    }
+    let left_out = |keep: fn(&u8) -> bool| {
+        w.owed > 0 && w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(keep)
+    };
+    let owed_only =
+        if left_out(|b| *b == 0) {
+            Some(ByteClass::Nul)
+        } else if left_out(u8::is_ascii_whitespace) {
+            Some(ByteClass::Whitespace)
+        } else if w.owed_head.first().is_some_and(|b0| {
+            w.owed_head.len() as u64 == w.owed && w.owed_head.iter().all(|b| b == b0)
+        }) {
+            // One byte value, repeated: the value a server drops (telnet's 0xff, say).
+            Some(ByteClass::Other)
+        } else {
+            None
+        };
+    let signature = match w.end {
+        // Far more came than was ever owed: the server sends on its own (a flood).
+        _ if w.extra >= FLOOD => Signature::BytesAdded {
+            bytes: "many".into(),
+        },
+        // Nothing was owed any more: the client waited for the server's close.
+        WaitEnd::Quiet | WaitEnd::Slow if w.owed == 0 && w.half_closed => {
+            Signature::NoCloseAfterFin
+        }
+        WaitEnd::Slow if w.received == 0 => Signature::Silent,
+        // Nothing ever came, before the client's FIN or after it.
+        WaitEnd::Quiet if w.received == 0 => Signature::Silent,
+        WaitEnd::Slow => Signature::Slow,
+        WaitEnd::Eof | WaitEnd::Reset if w.signalled => Signature::CutOnSignal,
+        _ if w.half_closed => Signature::LostAfterHalfClose,
+        WaitEnd::Quiet => Signature::Stopped,
+        WaitEnd::Eof | WaitEnd::Reset => Signature::Cut,
+    };
+    let mut c = Cause::of(signature);
+    c.received = Some(w.received);
+    c.others_open = w.others_open;
+    c.half_closed = w.half_closed;
+    c.owed_only = owed_only;
+    c
 }
 
 /// The exception a server's output names last, with where it was raised when the output says:

@@ -11,6 +11,7 @@
 pub mod attribution;
 pub mod family;
 pub mod fresh;
+mod phases;
 pub mod shared;
 pub mod steps;
 
@@ -19,9 +20,8 @@ use crate::grade::{self, ServerFate};
 use crate::notes::{RunNote, ServerProblem};
 use crate::outcome::{CaseResult, Grade, Verdict};
 use crate::plan::{Plan, Planned};
-use crate::schedule::{after_launch_failure, schedule, AfterLaunchFailure, Placement};
+use crate::schedule::{schedule, Placement, Schedule};
 use crate::server::LaunchError;
-use echo_spec::Claim;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -104,17 +104,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
     sink(Event::RunStarted {
         to_run: sched.to_run(),
     });
-    let mut settled: Vec<Option<Verdict>> = vec![None; plan.cases.len()];
-    for (i, placement) in sched.placements.iter().enumerate() {
-        if let Placement::Settled(v) = placement {
-            settled[i] = Some(v.clone());
-            sink(Event::CaseFinished(result(
-                &plan.cases[i],
-                v.clone(),
-                Duration::ZERO,
-            )));
-        }
-    }
+    let settled = settled(plan, &sched, sink);
     // A verdict that needs no confirmation is reported as soon as the case ends; attribution
     // reports the rest, and any it revises.
     let ran = Mutex::new(Vec::new());
@@ -128,122 +118,38 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         }
         ran.lock().unwrap_or_else(|e| e.into_inner()).push(r);
     };
-
-    let side_by_side = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::Shared)));
-    let crowds = sched.indices(|p| matches!(p, Placement::SharedAlone));
-    let beside = longest_waits_first(plan, sched.indices(|p| matches!(p, Placement::FreshBeside)));
-    let alone = sched.indices(|p| matches!(p, Placement::FreshAlone));
-    let shared = if side_by_side.is_empty() && crowds.is_empty() {
-        None
-    } else {
-        Some(shared::Shared::start(plan)?)
-    };
-    let concurrent = plan.claims.contains(Claim::Concurrent);
-    let jobs = if concurrent {
-        plan.jobs.max(1)
-    } else if let Some(n) = plan.claims.pool() {
-        // Each case side by side may hold a connection or two of the pool.
-        plan.jobs.max(1).min(n as usize / 2)
-    } else {
-        1
-    };
-    // At most one fresh server per CPU at a time, besides the shared one and those whose cases
-    // mostly wait: the cases measure the server, not the machine.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = plan.jobs.max(1).min(cpus);
-    // `--jobs 1` runs one case at a time: the shared phase, then the fresh one.
-    let overlap = plan.jobs > 1;
-    let mostly_waits =
-        |i: usize| overlap && plan.cases[i].case.waits_at_least_ms() >= MOSTLY_WAITS_MS;
-    let at_once = workers > 1 || beside.iter().any(|&i| mostly_waits(i));
-    // With nothing else running, a fresh case's verdict needs no rerun.
-    let beside_others = if (at_once && beside.len() > 1) || (overlap && !side_by_side.is_empty()) {
-        Instance::FreshBeside
-    } else {
-        Instance::FreshAlone
-    };
-    let deferred = Mutex::new(Vec::new());
-    let shared_phase = || {
-        if let Some(shared) = &shared {
-            // Only a concurrent server serves a waiting case's connection beside `--jobs` others.
-            let apart = |i: usize| concurrent && mostly_waits(i);
-            in_parallel_apart(jobs, &side_by_side, apart, |i| {
-                record(shared.run(plan, i, sink))
-            });
-        }
-    };
-    let fresh_phase = || {
-        in_parallel_apart(workers, &beside, mostly_waits, |i| {
-            let placement = &sched.placements[i];
-            match run_fresh(plan, i, sink, beside_others) {
-                Err(_) if after_launch_failure(placement) == AfterLaunchFailure::RetryAlone => {
-                    deferred.lock().unwrap_or_else(|e| e.into_inner()).push(i)
-                }
-                Err(e) => record(launch_failed(plan, i, e)),
-                Ok(r) => record(r),
-            }
-        })
-    };
-    {
-        let _machine = crate::os::machine::shared();
-        if overlap {
-            // The shared instance's side-by-side cases and the fresh instances run at the same
-            // time: attribution confirms alone every failure seen there.
-            if let Some(shared) = &shared {
-                shared.fresh_beside(!beside.is_empty());
-            }
-            std::thread::scope(|scope| {
-                scope.spawn(shared_phase);
-                fresh_phase();
-            });
-        } else {
-            shared_phase();
-            fresh_phase();
-        }
-    }
-    let deferred = deferred.into_inner().unwrap_or_else(|e| e.into_inner());
-    // A heavy case, or one whose launch failed beside others, keeps the machine to itself; so does
-    // a crowd. They run in one exclusive hold, so that a run of a matrix waits once for the others'
-    // cases in flight, not once per case.
-    let (mut keeps, apart): (Vec<usize>, Vec<usize>) = alone
-        .into_iter()
-        .partition(|&i| plan.cases[i].case.is_heavy());
-    keeps.extend(deferred);
-    {
-        let _machine = (!crowds.is_empty() || !keeps.is_empty()).then(crate::os::machine::alone);
-        if let Some(shared) = shared {
-            shared.fresh_beside(false);
-            for &i in &crowds {
-                record(shared.run(plan, i, sink));
-            }
-            shared.stop();
-        }
-        for &i in &keeps {
-            match run_fresh(plan, i, sink, Instance::FreshAlone) {
-                Ok(r) => record(r),
-                Err(e) => record(launch_failed(plan, i, e)),
-            }
-        }
-    }
-    for i in apart {
-        // A case alone only within this run (a fixed port) may overlap other runs of a matrix, in
-        // network namespaces of their own: then a failure of it is confirmed alone, as beside.
-        let (_machine, instance) = if crate::os::machine::shared_with_other_runs() {
-            (crate::os::machine::shared(), Instance::FreshBeside)
-        } else {
-            (crate::os::machine::alone(), Instance::FreshAlone)
-        };
-        match run_fresh(plan, i, sink, instance) {
-            Ok(r) => record(r),
-            Err(e) => record(launch_failed(plan, i, e)),
-        }
-    }
-
+    phases::run_all(plan, &sched, sink, &record)?;
     let mut ran = ran.into_inner().unwrap_or_else(|e| e.into_inner());
     ran.sort_by_key(|r| r.idx);
-    let mut verdicts: Vec<Option<Verdict>> = settled;
+    let outcome = conclude(plan, settled, &ran, sink);
+    sink(Event::RunFinished {
+        took: started.elapsed(),
+    });
+    Ok(outcome)
+}
+
+/// The verdicts the schedule settled before anything ran (each reported at once), by case.
+fn settled(plan: &Plan, sched: &Schedule, sink: Sink<'_>) -> Vec<Option<Verdict>> {
+    let mut settled: Vec<Option<Verdict>> = vec![None; plan.cases.len()];
+    for (i, placement) in sched.placements.iter().enumerate() {
+        if let Placement::Settled(v) = placement {
+            settled[i] = Some(v.clone());
+            sink(Event::CaseFinished(result(
+                &plan.cases[i],
+                v.clone(),
+                Duration::ZERO,
+            )));
+        }
+    }
+    settled
+}
+
+/// From what ran to the outcome: attribution confirms and revises the failures seen beside
+/// others, every case gets its result, and the revised ones are reported.
+fn conclude(plan: &Plan, settled: Vec<Option<Verdict>>, ran: &[Ran], sink: Sink<'_>) -> Outcome {
+    let mut verdicts = settled;
     let mut durations = vec![Duration::ZERO; plan.cases.len()];
-    for r in &ran {
+    for r in ran {
         durations[r.idx] = r.ended - r.started;
         verdicts[r.idx] = Some(r.verdict.clone());
     }
@@ -252,7 +158,7 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
         .iter()
         .any(|r| needs_confirmation(r, plan))
         .then(crate::os::machine::alone);
-    let attributed = attribution::attribute(plan, &ran, sink);
+    let attributed = attribution::attribute(plan, ran, sink);
     drop(machine);
     let mut problems: Vec<ServerProblem> = ran
         .iter()
@@ -270,33 +176,23 @@ pub fn run(plan: &Plan, sink: Sink<'_>) -> Result<Outcome, LaunchError> {
             result(&plan.cases[i], v, durations[i])
         })
         .collect();
-    for r in &ran {
+    for r in ran {
         let revised = attributed.verdicts.iter().any(|(i, _)| *i == r.idx);
         if revised || needs_confirmation(r, plan) {
             sink(Event::CaseFinished(results[r.idx].clone()));
         }
     }
-    sink(Event::RunFinished {
-        took: started.elapsed(),
-    });
-    Ok(Outcome {
+    Outcome {
         results,
         server_problems: problems,
         notes: crate::os::groups::take_escapes(),
         attribution: attributed.notes,
-    })
-}
-
-/// `cases` with those that wait longest by design first (stable otherwise): a 2 s pause started
-/// first overlaps the short cases instead of ending the phase 2 s after them.
-fn longest_waits_first(plan: &Plan, mut cases: Vec<usize>) -> Vec<usize> {
-    cases.sort_by_key(|&i| std::cmp::Reverse(plan.cases[i].case.waits_at_least_ms()));
-    cases
+    }
 }
 
 /// A case that waits at least this long by design (ms) mostly waits: it gets a thread beyond the
 /// `--jobs` count, since it leaves the CPU to the others.
-const MOSTLY_WAITS_MS: u64 = 300;
+pub(crate) const MOSTLY_WAITS_MS: u64 = 300;
 
 /// At most this many cases that mostly wait run beyond the `--jobs` count at once.
 const MAX_APART: usize = 8;

@@ -9,26 +9,39 @@ use echo_clients::payload::quoted;
 pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Option<String>) {
     let causes: Vec<&crate::cause::Cause> =
         members.iter().filter_map(|r| r.cause.as_deref()).collect();
-    let location = causes
-        .iter()
-        .find_map(|c| c.location.as_deref())
-        .map(|l| format!(" at {l}"))
-        .unwrap_or_default();
+    match signature {
+        Signature::BytesAdded { .. }
+        | Signature::BytesRemoved { .. }
+        | Signature::LfToCrLf
+        | Signature::AsciiCase
+        | Signature::Replacement
+        | Signature::BytesChanged => bytes(signature, &causes),
+        Signature::Silent
+        | Signature::LostAfterHalfClose
+        | Signature::Cut
+        | Signature::CutOnSignal
+        | Signature::NoCloseAfterFin
+        | Signature::Stopped
+        | Signature::Slow => waits(signature, &causes),
+        Signature::DidNotStart
+        | Signature::Died { .. }
+        | Signature::Exception { .. }
+        | Signature::AcceptQueueOverflow
+        | Signature::CannotRestart { .. }
+        | Signature::Leak { .. }
+        | Signature::Privilege => server(signature, &causes),
+        Signature::Refused
+        | Signature::Unanswered
+        | Signature::Interaction
+        | Signature::Other { .. } => others(signature),
+    }
+}
+
+/// What is wrong with the echo's bytes, and the usual fix.
+fn bytes(signature: &Signature, causes: &[&crate::cause::Cause]) -> (String, Option<String>) {
     let fix = |s: &str| Some(s.to_string());
     match signature {
-        Signature::DidNotStart => (
-            "the server did not start, or never listened on the port it was given".into(),
-            fix("check its output below: it must bind the `{port}` it is given and keep running"),
-        ),
-        Signature::Died { ending, exception } => died(ending, exception.as_deref(), &location),
-        Signature::Exception { name } => (
-            format!(
-                "connections are dropped after an uncaught `{name}`{location} in the server, which \
-                 stays up"
-            ),
-            exception_fix(name),
-        ),
-        Signature::BytesAdded { bytes } => added(bytes, &causes),
+        Signature::BytesAdded { bytes } => added(bytes, causes),
         Signature::BytesRemoved { class } => match class {
             ByteClass::Nul => (
                 "NUL bytes (0x00) are left out of the echo".into(),
@@ -71,6 +84,14 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
                 None,
             )
         }
+        _ => unreachable!("diagnose hands bytes only its own signatures"),
+    }
+}
+
+/// What a connection waited for and never got, and the usual fix.
+fn waits(signature: &Signature, causes: &[&crate::cause::Cause]) -> (String, Option<String>) {
+    let fix = |s: &str| Some(s.to_string());
+    match signature {
         Signature::Silent if causes.iter().all(|c| c.others_open) => (
             "a client gets no echo while another client's connection is open: the server serves \
              one connection at a time (head-of-line blocking)"
@@ -95,7 +116,7 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
         Signature::Cut => (
             format!(
                 "the server closes the connection while echo is still owed{}",
-                same_length(&causes)
+                same_length(causes)
             ),
             fix("keep echoing until the client closes (RFC 862): close only at the client's EOF"),
         ),
@@ -115,12 +136,41 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
             fix("when recv() returns 0, send what is pending, then close the connection"),
         ),
         Signature::Stopped => (
-            format!("the echo stops partway and nothing more comes{}", same_length(&causes)),
+            format!(
+                "the echo stops partway and nothing more comes{}",
+                same_length(causes)
+            ),
             fix("echo everything each read returns, for as long as the connection lasts"),
         ),
         Signature::Slow => (
             "the echo comes, but more slowly than the cases allow".into(),
             fix("do not sleep or wait between reads and writes"),
+        ),
+        _ => unreachable!("diagnose hands waits only its own signatures"),
+    }
+}
+
+/// What is wrong with the server process (its start, death, backlog, restart, leaks or
+/// privilege drop), and the usual fix.
+fn server(signature: &Signature, causes: &[&crate::cause::Cause]) -> (String, Option<String>) {
+    let fix = |s: &str| Some(s.to_string());
+    let location = causes
+        .iter()
+        .find_map(|c| c.location.as_deref())
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    match signature {
+        Signature::DidNotStart => (
+            "the server did not start, or never listened on the port it was given".into(),
+            fix("check its output below: it must bind the `{port}` it is given and keep running"),
+        ),
+        Signature::Died { ending, exception } => died(ending, exception.as_deref(), &location),
+        Signature::Exception { name } => (
+            format!(
+                "connections are dropped after an uncaught `{name}`{location} in the server, which \
+                 stays up"
+            ),
+            exception_fix(name),
         ),
         Signature::AcceptQueueOverflow => (
             "the listen backlog is too short for clients that connect at once: the kernel dropped \
@@ -163,6 +213,15 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
                 checks.iter().find_map(|c| privilege_fix(c)),
             )
         }
+        _ => unreachable!("diagnose hands server only its own signatures"),
+    }
+}
+
+/// The rest: refused connects, unanswered datagrams, wedges between cases, and classes with no
+/// diagnosis of their own.
+fn others(signature: &Signature) -> (String, Option<String>) {
+    let fix = |s: &str| Some(s.to_string());
+    match signature {
         Signature::Refused => (
             "connections are refused: nothing listens on the address the client connects to (a \
              family or an address the server does not bind)"
@@ -187,6 +246,7 @@ pub fn diagnose(signature: &Signature, members: &[&CaseResult]) -> (String, Opti
             },
             None,
         ),
+        _ => unreachable!("diagnose hands others only its own signatures"),
     }
 }
 

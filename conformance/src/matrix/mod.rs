@@ -222,8 +222,7 @@ fn run_all(
     // The longest runs first (as the last matrix in `out` timed them; new targets before all), so
     // that a long run does not start last and keep the others waiting on it. Among targets never
     // timed (a fresh clone, as in CI), privileged ones first: they also run the `priv.*` cases,
-    // and the reference `privdrop` is the longest run of the matrix (79 s of CI's 167 s, started
-    // last in declared order).
+    // which makes them the longest runs of a matrix.
     let mut targets = targets;
     targets.sort_by_key(|t| {
         (

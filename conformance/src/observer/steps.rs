@@ -2,6 +2,7 @@
 //! (`expect_resources`), memory (`expect_rss`), CPU (`expect_cpu`), signals and an empty group.
 
 use super::Observer;
+use crate::os::poll_until;
 use crate::os::resources::{self, Usage};
 use crate::server::{describe, LaunchError, Server};
 use crate::text::indent;
@@ -122,33 +123,37 @@ pub fn expect_resources(
 ) -> Result<String, Failure> {
     let base = baseline(o)?.clone();
     let deadline = Instant::now() + settle;
-    loop {
-        let now = now_usage(o)?;
-        let problems = leaks(o, &base, &now, fd_delta, threads_delta);
-        if problems.is_empty() {
-            return Ok(format!(
+    let mut problems = Vec::new();
+    let back = poll_until(deadline, Duration::from_millis(50), || {
+        let now = match now_usage(o) {
+            Ok(now) => now,
+            Err(e) => return Some(Err(e)),
+        };
+        problems = leaks(o, &base, &now, fd_delta, threads_delta);
+        problems.is_empty().then(|| {
+            Ok(format!(
                 "resources back: {} fds (baseline {}), {} threads (baseline {}), no CLOSE_WAIT, no zombies",
                 now.fds.len(),
                 base.fds.len(),
                 now.threads,
                 base.threads
-            ));
-        }
-        if Instant::now() >= deadline {
-            let kind = problems[0].0;
-            let lines: Vec<&str> = problems.iter().map(|(_, line)| line.as_str()).collect();
-            return Err(Failure::new(
-                FailureKind::Leak,
-                format!(
-                    "{} ms after the traffic the server still holds more than at the baseline:\n{}",
-                    settle.as_millis(),
-                    indent(&lines.join("\n"))
-                ),
-            )
-            .with_symptom(Symptom::Leak(kind)));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+            ))
+        })
+    });
+    if let Some(back) = back {
+        return back;
     }
+    let kind = problems.first().map_or(LeakKind::Descriptors, |p| p.0);
+    let lines: Vec<&str> = problems.iter().map(|(_, line)| line.as_str()).collect();
+    Err(Failure::new(
+        FailureKind::Leak,
+        format!(
+            "{} ms after the traffic the server still holds more than at the baseline:\n{}",
+            settle.as_millis(),
+            indent(&lines.join("\n"))
+        ),
+    )
+    .with_symptom(Symptom::Leak(kind)))
 }
 
 /// Checks peak memory against the baseline and a total.
@@ -253,34 +258,33 @@ pub fn signal(o: &mut Observer<'_>, signal: SignalName) -> Result<(), Failure> {
 /// Waits up to `within` until no process of the group is left.
 pub fn expect_group_empty(o: &mut Observer<'_>, within: Duration) -> Result<(), Failure> {
     let deadline = Instant::now() + within;
-    loop {
+    let mut members = Vec::new();
+    let gone = poll_until(deadline, Duration::from_millis(20), || {
         o.server.try_exit();
-        let members = o.server.processes();
-        if members.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let lines: Vec<String> = members
-                .iter()
-                .map(|pid| {
-                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-                        .unwrap_or_default();
-                    format!("pid {pid}: {}", cmd.trim())
-                })
-                .collect();
-            return Err(Failure::new(
-                FailureKind::Process,
-                format!(
-                    "{} process(es) of the server were still running after {} ms:\n{}",
-                    members.len(),
-                    within.as_millis(),
-                    indent(&lines.join("\n"))
-                ),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        members = o.server.processes();
+        members.is_empty().then_some(())
+    });
+    if gone.is_some() {
+        return Ok(());
     }
+    let lines: Vec<String> = members
+        .iter()
+        .map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            format!("pid {pid}: {}", cmd.trim())
+        })
+        .collect();
+    Err(Failure::new(
+        FailureKind::Process,
+        format!(
+            "{} process(es) of the server were still running after {} ms:\n{}",
+            members.len(),
+            within.as_millis(),
+            indent(&lines.join("\n"))
+        ),
+    ))
 }
 
 /// Stops the server with `signal`, then launches it again on the same port.

@@ -68,13 +68,12 @@ pub fn kill_all() {
     let servers = live();
     signal_all(&servers, Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < deadline
-        && servers
+    let _ = super::poll_until(deadline, Duration::from_millis(20), || {
+        servers
             .iter()
-            .any(|(g, m)| !super::procs::server_processes(*g, m).is_empty())
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .all(|(g, m)| super::procs::server_processes(*g, m).is_empty())
+            .then_some(())
+    });
     signal_all(&live(), Signal::SIGKILL);
 }
 
