@@ -283,14 +283,8 @@ const MAX_FILE_LINES: usize = 500;
 
 /// The functions longer than [`MAX_FN_LINES`] today: path, function name, and why it stays for
 /// now. Remove a line when its function is split; the test fails until you do.
-const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
-    (
-        "reference-servers/src/models/epoll.rs",
-        "serve",
-        "split in progress",
-    ),
-    ("xtask/src/mutants.rs", "run", "split in progress"),
-];
+const LONG_FUNCTIONS: &[(&str, &str, &str)] =
+    &[("xtask/src/mutants.rs", "run", "split in progress")];
 
 /// The files longer than [`MAX_FILE_LINES`] today, test code left out: path, and why it stays
 /// for now. Remove a line when its file is split; the test fails until you do.
@@ -506,5 +500,98 @@ fn after() {
     assert_eq!(
         found,
         vec![("short", 1, 1), ("long", 3, 9), ("after", 28, 3)]
+    );
+}
+
+/// The lines of `rel`'s non-test code (in the files `rust_files` gives) that hold any of
+/// `needles`, as "path:line: text".
+fn lines_holding(files: &[(String, PathBuf)], needles: &[&str]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for (rel, path) in files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (n, line) in non_test_lines(&text) {
+            let code = line.split("//").next().unwrap_or("");
+            if needles.iter().any(|needle| code.contains(needle)) {
+                hits.push(format!("{rel}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    hits
+}
+
+/// The library and the harness take typed settings (`echo_conform::Run`); only the command line
+/// (`flags.rs`, `cli.rs`, `main.rs`) parses flags, and the matrix, which starts a child
+/// `echo-conform run` per target, writes them.
+#[test]
+fn only_the_cli_handles_command_lines() {
+    let cli = [
+        "conformance/src/flags.rs",
+        "conformance/src/cli.rs",
+        "conformance/src/main.rs",
+    ];
+    let files: Vec<(String, PathBuf)> = rust_files()
+        .into_iter()
+        .filter(|(rel, _)| {
+            (rel.starts_with("conformance/src/") || rel.starts_with("harness/src/"))
+                && !cli.contains(&rel.as_str())
+                && !rel.starts_with("conformance/src/matrix/")
+        })
+        .collect();
+    assert!(files.len() > 40, "found only {} files", files.len());
+    let hits = lines_holding(
+        &files,
+        &["clap", "RunArgs", "try_parse_from", "env::args", "flags::Cli"],
+    );
+    assert!(
+        hits.is_empty(),
+        "command-line handling outside the CLI (use echo_conform::Run's builder):\n{}",
+        hits.join("\n")
+    );
+}
+
+/// `report` renders what `gate` decided; `gate` never reaches back into `report`.
+#[test]
+fn gate_does_not_import_report() {
+    let files: Vec<(String, PathBuf)> = rust_files()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("conformance/src/gate/"))
+        .collect();
+    assert!(!files.is_empty(), "no gate module found");
+    let hits = lines_holding(&files, &["crate::report", "super::report"]);
+    assert!(hits.is_empty(), "gate imports report:\n{}", hits.join("\n"));
+}
+
+/// The runner waits for a condition only through `os::poll_until`, whose loop is bounded by its
+/// deadline. The other sleeps, each with why it is not such a wait.
+const SLEEPS: &[(&str, &str)] = &[
+    ("conformance/src/os/mod.rs", "poll_until itself"),
+    (
+        "conformance/src/matrix/mod.rs",
+        "the matrix's scheduler tick, bounded by its targets' timeouts",
+    ),
+    (
+        "conformance/src/execute/steps.rs",
+        "a concurrent case's client starting at its stagger offset, not a wait",
+    ),
+];
+
+#[test]
+fn the_runner_waits_only_through_poll_until() {
+    let files: Vec<(String, PathBuf)> = rust_files()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("conformance/src/"))
+        .collect();
+    let hits: Vec<String> = lines_holding(&files, &["thread::sleep"])
+        .into_iter()
+        .filter(|hit| {
+            !SLEEPS
+                .iter()
+                .any(|(path, _)| hit.starts_with(&format!("{path}:")))
+        })
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "a sleep outside poll_until (wait with os::poll_until, or add the file to SLEEPS with why):\n{}",
+        hits.join("\n")
     );
 }
