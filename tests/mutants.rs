@@ -3,7 +3,8 @@
 //! from a correct one proves nothing ("expected to fail but passed" is itself a failure).
 
 use crate::util::{
-    bin, check_run, describe, exit, model_claims, mutant_cmd, server_cmd, tokio_reference, Report,
+    bin, check_run, conform, describe, exit, model_claims, mutant_cmd, server_cmd, tokio_reference,
+    Report,
 };
 use rstest::rstest;
 use std::process::Command;
@@ -119,10 +120,42 @@ pub fn assert_caught(
     );
     let mut args = vec!["--case", case];
     args.extend_from_slice(extra);
+    let tries = if TIMED_DEFECTS.contains(&mutant) {
+        TIMED_TRIES
+    } else {
+        1
+    };
+    for _ in 1..tries {
+        let mut all = vec!["run", "--cmd", &mutant_cmd(mutant), "--format", "json"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let run = conform(&all);
+        if run.code() == exit::CASE_FAILED {
+            let report = run.report();
+            report.assert_failed(case, class, needles);
+            return report;
+        }
+        eprintln!(
+            "{mutant}: its defect did not show in this run (exit {}); again",
+            run.code()
+        );
+    }
     let report = check_run(&mutant_cmd(mutant), &args, exit::CASE_FAILED);
     report.assert_failed(case, class, needles);
     report
 }
+
+/// Mutants whose defect shows only when the client's timing meets the server's: `close-on-half-close`
+/// drops what it holds when the FIN comes, and holds data for at most one 5 ms batch, so a client
+/// that pauses longer between its last write and its FIN (a loaded machine) finds nothing dropped.
+/// Their check may take [`TIMED_TRIES`] runs; the last one must catch them.
+const TIMED_DEFECTS: &[&str] = &["close-on-half-close"];
+
+/// Runs of a mutant of [`TIMED_DEFECTS`] before its check must pass.
+const TIMED_TRIES: usize = 3;
 
 #[test]
 fn single_keeps_listening_fails_single_exits() {

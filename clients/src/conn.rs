@@ -160,9 +160,15 @@ impl Connection {
         self.read_paused_until = Some(until);
     }
 
+    /// The connection's socket, for the options and sends the stream API has no word for (a
+    /// step's executor sets them through it).
+    pub fn socket(&self) -> SockRef<'_> {
+        SockRef::from(&self.stream)
+    }
+
     /// Sets SO_RCVBUF.
     pub fn set_rcvbuf(&self, bytes: u32) -> io::Result<()> {
-        SockRef::from(&self.stream).set_recv_buffer_size(bytes as usize)
+        self.socket().set_recv_buffer_size(bytes as usize)
     }
 
     /// Half-closes: no more writes.
@@ -179,7 +185,7 @@ impl Connection {
 
     /// Abortive close: SO_LINGER 0, then close, so the server sees RST.
     pub fn reset(self) -> io::Result<()> {
-        SockRef::from(&self.stream).set_linger(Some(Duration::ZERO))
+        self.socket().set_linger(Some(Duration::ZERO))
     }
 
     /// Writes `payload` without reading until the writes block: nothing more is taken for

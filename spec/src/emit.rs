@@ -27,7 +27,8 @@
 //! assert_eq!(parsed[0].kind, case.kind);
 //! ```
 
-use crate::model::{Case, CaseKind, Chunking, Payload, Step, Timeouts};
+use crate::model::{Case, CaseKind, Chunking, Payload, Timeouts};
+use crate::parse::step_word::emit_step;
 use crate::property::PropertyParams;
 use std::fmt::Write as _;
 
@@ -93,118 +94,8 @@ pub fn emit_case(case: &Case) -> String {
     out
 }
 
-/// One step as the parser reads it: a bare string, or a one-key inline table.
-pub fn emit_step(s: &Step) -> String {
-    let table = |key: &str, value: String| format!("{{ {key} = {value} }}");
-    match s {
-        Step::Connect { name } if name == "main" => quote("connect"),
-        Step::Connect { name } => table("connect_as", quote(name)),
-        Step::On { name } => table("on", quote(name)),
-        Step::ConnectOver { name, family } => table(
-            "connect_over",
-            format!("{{ name = {}, family = {} }}", quote(name), quote(family.as_str())),
-        ),
-        Step::UdpOpen { name, family: None } if name == "main" => quote("udp_open"),
-        Step::UdpOpen { name, family: None } => table("udp_open_as", quote(name)),
-        Step::UdpOpen {
-            name,
-            family: Some(family),
-        } => table(
-            "udp_open_over",
-            format!("{{ name = {}, family = {} }}", quote(name), quote(family.as_str())),
-        ),
-        Step::UdpOn { name } => table("udp_on", quote(name)),
-        Step::UdpSend { payload } => table("udp_send", format!("{{ {} }}", payload_field(payload))),
-        Step::UdpExpectNone { ms } => table("udp_expect_none", format!("{{ ms = {ms} }}")),
-        Step::UdpBurst {
-            count,
-            size,
-            in_flight,
-            max_loss_pct,
-        } => table(
-            "udp_burst",
-            format!(
-                "{{ count = {count}, size = {size}, in_flight = {in_flight}, max_loss_pct = {max_loss_pct:?} }}"
-            ),
-        ),
-        Step::Send { payload, chunking } => {
-            let mut fields = vec![payload_field(payload)];
-            fields.extend(chunking_fields(chunking));
-            table("send", format!("{{ {} }}", fields.join(", ")))
-        }
-        Step::Expect { bytes } => table("expect", format!("{{ {} }}", bytes_field(bytes))),
-        Step::ExpectSilence { ms } => table("expect_silence", format!("{{ ms = {ms} }}")),
-        Step::Sleep { ms } => table("sleep", format!("{{ ms = {ms} }}")),
-        Step::Leave { ms } => table("leave", format!("{{ ms = {ms} }}")),
-        Step::PauseReading { ms } => table("pause_reading", format!("{{ ms = {ms} }}")),
-        Step::SetRcvbuf { bytes } => table("set_rcvbuf", format!("{{ bytes = {bytes} }}")),
-        Step::Repeat { times, steps } => {
-            let inner: Vec<_> = steps.iter().map(emit_step).collect();
-            table(
-                "repeat",
-                format!("{{ times = {times}, steps = [{}] }}", inner.join(", ")),
-            )
-        }
-        Step::ExpectExit { status } => table("expect_exit", format!("{{ status = {status} }}")),
-        Step::ExpectPriv { check } => table("expect_priv", quote(check.as_str())),
-        Step::WriteUntilBlocked {
-            max_bytes,
-            stall_ms,
-        } => table(
-            "write_until_blocked",
-            format!("{{ max_bytes = {max_bytes}, stall_ms = {stall_ms} }}"),
-        ),
-        Step::Storm {
-            connects,
-            burst,
-            max_failed,
-        } => table(
-            "storm",
-            format!("{{ connects = {connects}, burst = {burst}, max_failed = {max_failed} }}"),
-        ),
-        Step::Hold {
-            count,
-            burst,
-            pause_ms,
-        } => table("hold", hold(*count, *burst, *pause_ms)),
-        Step::MeasurePool { max } => table("measure_pool", format!("{{ max = {max} }}")),
-        Step::ExpectResources {
-            fd_delta,
-            threads_delta,
-            settle_ms,
-        } => table(
-            "expect_resources",
-            format!(
-                "{{ fd_delta = {fd_delta}, threads_delta = {threads_delta}, settle_ms = {settle_ms} }}"
-            ),
-        ),
-        Step::ExpectRss {
-            max_growth_kib,
-            max_kib,
-        } => table("expect_rss", rss(*max_growth_kib, *max_kib)),
-        Step::ExpectCpu { max_ms } => table("expect_cpu", format!("{{ max_ms = {max_ms} }}")),
-        Step::Signal { signal } => table("signal", quote(signal.as_str())),
-        Step::Restart { signal } => table("restart", quote(signal.as_str())),
-        Step::ExpectEcho
-        | Step::ExpectEchoPrefix
-        | Step::ShutdownWrite
-        | Step::ExpectEof
-        | Step::Reset
-        | Step::Close
-        | Step::Barrier
-        | Step::ExpectRefused
-        | Step::ExpectBindDenied
-        | Step::PingHeld
-        | Step::Release
-        | Step::Mark
-        | Step::ExpectGroupEmpty
-        | Step::UdpExpectEcho
-        | Step::UdpClose => quote(s.name()),
-    }
-}
-
 /// The table of a `hold` step: `burst` and `pause_ms` only when given.
-fn hold(count: u32, burst: Option<u32>, pause_ms: u64) -> String {
+pub(crate) fn hold(count: u32, burst: Option<u32>, pause_ms: u64) -> String {
     let mut fields = vec![format!("count = {count}")];
     if let Some(b) = burst {
         fields.push(format!("burst = {b}"));
@@ -216,7 +107,7 @@ fn hold(count: u32, burst: Option<u32>, pause_ms: u64) -> String {
 }
 
 /// The table of an `expect_rss` step: the bounds it gives.
-fn rss(max_growth_kib: Option<u64>, max_kib: Option<u64>) -> String {
+pub(crate) fn rss(max_growth_kib: Option<u64>, max_kib: Option<u64>) -> String {
     let fields: Vec<String> = [("max_growth_kib", max_growth_kib), ("max_kib", max_kib)]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| format!("{k} = {v}")))
@@ -224,7 +115,7 @@ fn rss(max_growth_kib: Option<u64>, max_kib: Option<u64>) -> String {
     format!("{{ {} }}", fields.join(", "))
 }
 
-fn payload_field(p: &Payload) -> String {
+pub(crate) fn payload_field(p: &Payload) -> String {
     match p {
         Payload::Bytes(b) => bytes_field(b),
         Payload::Seeded { seed, len } => format!("seeded = {{ seed = {seed}, len = {len} }}"),
@@ -233,7 +124,7 @@ fn payload_field(p: &Payload) -> String {
 }
 
 /// Printable ASCII is written as `text`, anything else as `hex`.
-fn bytes_field(b: &[u8]) -> String {
+pub(crate) fn bytes_field(b: &[u8]) -> String {
     if !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)) {
         format!("text = {}", quote(&String::from_utf8_lossy(b)))
     } else {
@@ -242,7 +133,7 @@ fn bytes_field(b: &[u8]) -> String {
     }
 }
 
-fn chunking_fields(c: &Chunking) -> Vec<String> {
+pub(crate) fn chunking_fields(c: &Chunking) -> Vec<String> {
     let mut fields = Vec::new();
     match c.sizes.as_slice() {
         [] => {}
@@ -285,7 +176,7 @@ fn property(p: &PropertyParams) -> String {
 }
 
 /// A TOML basic string, with quotes, backslashes and control characters escaped.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -24,7 +24,8 @@ mod schema;
 mod step;
 
 pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS, POOL_SIZES};
-pub use emit::{emit_case, emit_file, emit_step};
+pub use emit::{emit_case, emit_file};
+pub use parse::step_word::emit_step;
 pub use error::SpecError;
 pub use model::{
     Case, CaseKind, Chunking, IpFamily, Level, Origin, Payload, PrivCheck, SignalName, Step,

@@ -1,8 +1,10 @@
 //! Turns spec text into validated [`Case`]s, with file, line and column on every error.
 //!
-//! This file holds the case-level rules and `Ctx::step`, which hands each step to the file of its
-//! [`StepArea`](crate::StepArea): `parse/stream.rs`, `parse/datagram.rs`, `parse/crowd.rs` and
-//! `parse/process.rs` (the control steps, `sleep`, `repeat` and `barrier`, are converted here).
+//! This file holds the case-level rules. `parse/step_word.rs` holds each step word's TOML form in
+//! one place (how it is written, read by `Ctx::step`, and written back), and hands a step's
+//! parameters to the file of its [`StepArea`](crate::StepArea): `parse/stream.rs`,
+//! `parse/datagram.rs`, `parse/crowd.rs` and `parse/process.rs` (the control steps, `sleep`,
+//! `repeat` and `barrier`, are converted here).
 //! `parse/case.rs` holds the fields a case's kind decides, `parse/check.rs` the rules that span
 //! several steps, and `parse/property.rs` the `property` case.
 
@@ -159,90 +161,6 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// One step, converted and bounded. Each arm hands the step's parameters to the file of its
-    /// area; the arms are grouped by area, in the order of [`StepArea`](crate::StepArea).
-    fn step(&self, id: &str, field: &str, span: Range<usize>, raw: RawStep) -> Res<Step> {
-        let at = &At { id, field, span };
-        Ok(match raw {
-            // Stream (`parse/stream.rs`).
-            RawStep::Connect => Step::Connect {
-                name: "main".into(),
-            },
-            RawStep::ConnectAs(name) => Step::Connect {
-                name: self.connection_name(at, name)?,
-            },
-            RawStep::ConnectOver(over) => self.connect_over(at, over)?,
-            RawStep::On(name) => Step::On {
-                name: self.connection_name(at, name)?,
-            },
-            RawStep::Send(send) => self.send(at, send)?,
-            RawStep::ExpectEcho => Step::ExpectEcho,
-            RawStep::Expect(bytes) => self.expect(at, bytes)?,
-            RawStep::ExpectEchoPrefix => Step::ExpectEchoPrefix,
-            RawStep::ShutdownWrite => Step::ShutdownWrite,
-            RawStep::ExpectEof => Step::ExpectEof,
-            RawStep::ExpectSilence(m) => Step::ExpectSilence {
-                ms: self.ms(at, m.ms, "ms")?,
-            },
-            RawStep::Reset => Step::Reset,
-            RawStep::Close => Step::Close,
-            RawStep::Leave(m) => self.leave(at, m)?,
-            RawStep::SetRcvbuf(r) => self.set_rcvbuf(at, r)?,
-            RawStep::PauseReading(m) => Step::PauseReading {
-                ms: self.ms(at, m.ms, "ms")?,
-            },
-            RawStep::WriteUntilBlocked(w) => self.write_until_blocked(at, w)?,
-            RawStep::ExpectRefused => Step::ExpectRefused,
-            // Datagram (`parse/datagram.rs`).
-            RawStep::UdpOpen => Step::UdpOpen {
-                name: "main".into(),
-                family: None,
-            },
-            RawStep::UdpOpenAs(name) => Step::UdpOpen {
-                name: self.socket_name(at, name)?,
-                family: None,
-            },
-            RawStep::UdpOpenOver(over) => self.udp_open_over(at, over)?,
-            RawStep::UdpOn(name) => Step::UdpOn {
-                name: self.socket_name(at, name)?,
-            },
-            RawStep::UdpSend(d) => self.udp_send(at, d)?,
-            RawStep::UdpExpectEcho => Step::UdpExpectEcho,
-            RawStep::UdpExpectNone(m) => Step::UdpExpectNone {
-                ms: self.ms(at, m.ms, "ms")?,
-            },
-            RawStep::UdpClose => Step::UdpClose,
-            RawStep::UdpBurst(b) => self.udp_burst(at, b)?,
-            // Crowd (`parse/crowd.rs`).
-            RawStep::Storm(st) => self.storm(at, st)?,
-            RawStep::Hold(h) => self.hold(at, h)?,
-            RawStep::PingHeld => Step::PingHeld,
-            RawStep::MeasurePool(m) => self.measure_pool(at, m)?,
-            RawStep::Release => Step::Release,
-            // Process and privilege (`parse/process.rs`).
-            RawStep::ExpectExit(e) => Step::ExpectExit { status: e.status },
-            RawStep::Mark => Step::Mark,
-            RawStep::ExpectResources(r) => self.expect_resources(at, r)?,
-            RawStep::ExpectRss(r) => self.expect_rss(at, r)?,
-            RawStep::ExpectCpu(c) => Step::ExpectCpu {
-                max_ms: self.ms(at, c.max_ms, "max_ms")?,
-            },
-            RawStep::Signal(name) => Step::Signal {
-                signal: self.signal(id, &at.sub("signal"), at.span.clone(), &name)?,
-            },
-            RawStep::ExpectGroupEmpty => Step::ExpectGroupEmpty,
-            RawStep::Restart(name) => self.restart(at, name)?,
-            RawStep::ExpectPriv(name) => self.expect_priv(at, name)?,
-            RawStep::ExpectBindDenied => Step::ExpectBindDenied,
-            // Control.
-            RawStep::Sleep(m) => Step::Sleep {
-                ms: self.ms(at, m.ms, "ms")?,
-            },
-            RawStep::Repeat(r) => self.repeat(at, r)?,
-            RawStep::Barrier => Step::Barrier,
-        })
-    }
-
     /// A `repeat` step: 1..=100000 times, at least one inner step, each converted in turn.
     fn repeat(&self, at: &At, r: RawRepeat) -> Res<Step> {
         if r.times == 0 || r.times > 100_000 {
@@ -358,6 +276,7 @@ mod crowd;
 mod datagram;
 mod process;
 mod property;
+pub(crate) mod step_word;
 mod stream;
 #[cfg(test)]
 mod tests;

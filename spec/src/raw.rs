@@ -4,6 +4,7 @@ use crate::claims::Claim;
 use crate::model::{Level, Timeouts};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use crate::parse::step_word::RawStep;
 use toml::Spanned;
 
 /// One spec file: an array of `[[case]]` tables.
@@ -49,57 +50,6 @@ pub(crate) struct RawCase {
     #[serde(default)]
     #[schemars(with = "Option<RawProperty>")]
     pub property: Option<Spanned<RawProperty>>,
-}
-
-/// A step as written: a bare string for steps without parameters, a one-key table otherwise.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum RawStep {
-    Connect,
-    ConnectAs(String),
-    ConnectOver(RawOver),
-    UdpOpen,
-    UdpOpenAs(String),
-    UdpOpenOver(RawOver),
-    UdpOn(String),
-    UdpSend(RawBytesOrSeeded),
-    UdpExpectEcho,
-    UdpExpectNone(RawMs),
-    UdpClose,
-    UdpBurst(RawBurst),
-    On(String),
-    Send(RawSend),
-    ExpectEcho,
-    Expect(RawBytes),
-    ExpectEchoPrefix,
-    ShutdownWrite,
-    ExpectEof,
-    ExpectSilence(RawMs),
-    Reset,
-    Close,
-    Leave(RawMs),
-    Sleep(RawMs),
-    SetRcvbuf(RawRcvbuf),
-    PauseReading(RawMs),
-    Repeat(RawRepeat),
-    Barrier,
-    ExpectRefused,
-    ExpectExit(RawExit),
-    ExpectPriv(String),
-    ExpectBindDenied,
-    WriteUntilBlocked(RawWriteUntilBlocked),
-    Storm(RawStorm),
-    Hold(RawHold),
-    MeasurePool(RawMeasurePool),
-    PingHeld,
-    Release,
-    Mark,
-    ExpectResources(RawResources),
-    ExpectRss(RawRss),
-    ExpectCpu(RawCpu),
-    Signal(String),
-    ExpectGroupEmpty,
-    Restart(String),
 }
 
 /// Parameters of `connect_over` and `udp_open_over`: a name and an address family.
