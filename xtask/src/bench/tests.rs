@@ -1,6 +1,9 @@
 //! Which targets take which loads, and how a datagram row reads in the table and `bench.json`.
 
-use super::{datagram_figures, table, targets, Role, DATAGRAM, LOADS};
+use super::loads::{Role, DATAGRAM, LOADS};
+use super::summary::datagram_figures;
+use super::table::table;
+use super::targets::targets;
 use serde_json::json;
 use std::path::Path;
 
