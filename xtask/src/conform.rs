@@ -197,7 +197,7 @@ fn check(
 
 /// Every case id with its `requires`, from the JSON of `echo-conform list --format json`. An empty
 /// or unreadable list is an error: the discrimination check must never pass for want of cases.
-fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+pub fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let json: Value =
         serde_json::from_str(list_json).context("`echo-conform list` printed bad JSON")?;
     let cases: Vec<(String, Vec<String>)> = json

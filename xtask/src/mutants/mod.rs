@@ -11,10 +11,12 @@
 //! itself. A judgement that goes the wrong way beside others is made again alone, and that run
 //! decides: a verdict never rests on a neighbour's noise.
 
+mod claims;
 mod pool;
 mod verdict;
 
 use anyhow::bail;
+use claims::{claims_for, reference_for, requires_of, Requires};
 use pool::Pool;
 use serde_json::Value;
 use std::path::Path;
@@ -59,20 +61,24 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let mutant = bin.join("echo-mutant");
     let conform = bin.join("echo-conform");
     let list = cmd!(sh, "{mutant} --list").read()?;
-    let (mutants, skipped) = read_mutants(&list, nix::unistd::geteuid().is_root());
-    let pool = Pool::new(&conform)?;
     // The spec's cases: each one's level, so that a mutant's run covers the MUST cases and its
-    // targets' levels, and at the end the cases no mutant exercises.
-    let listed: Value = serde_json::from_str(&cmd!(sh, "{conform} list --format json").read()?)?;
-    let plan = plan(&mutants, &mutant, &listed);
+    // targets' levels, and its `requires`, which give the claims; at the end, the cases no mutant
+    // exercises.
+    let text = cmd!(sh, "{conform} list --format json").read()?;
+    let listed: Value = serde_json::from_str(&text)?;
+    let requires = crate::conform::spec_requires(&text)?;
+    let (mutants, skipped) = read_mutants(&list, nix::unistd::geteuid().is_root(), &requires);
+    let pool = Pool::new(&conform)?;
+    let plan = plan(&mutants, &mutant, &listed, &requires);
     let (caught, missed) = judge_mutants(&pool, &mutants, &plan.runs)?;
     let unsound = check_references(&pool, &bin.join("echo-server"), &plan.judged)?;
     finish(&listed, &plan.judged, &caught, &missed, &skipped, &unsound)
 }
 
 /// The mutants `echo-mutant --list` prints (one per line: name, cases, defect, tab-separated),
-/// and the lines saying which are skipped and why: the privilege mutants when not `root`.
-fn read_mutants(list: &str, root: bool) -> (Vec<Mutant>, Vec<String>) {
+/// and the lines saying which are skipped and why: when not `root`, those whose first case
+/// requires `privileged` in `spec`.
+fn read_mutants(list: &str, root: bool, spec: &Requires) -> (Vec<Mutant>, Vec<String>) {
     let mut mutants = Vec::new();
     let mut skipped = Vec::new();
     for line in list.lines() {
@@ -81,7 +87,8 @@ fn read_mutants(list: &str, root: bool) -> (Vec<Mutant>, Vec<String>) {
         else {
             continue;
         };
-        if case.starts_with("priv.") && !root {
+        let first = case.split(',').next().unwrap_or(case);
+        if !root && requires_of(spec, first).iter().any(|r| r == "privileged") {
             skipped.push(format!(
                 "{name} ({case}): privilege cases need root (CI runs as root)"
             ));
@@ -106,8 +113,8 @@ struct Plan {
 }
 
 /// Plans one run per mutant of `mutants`, started by the `echo-mutant` binary `mutant`; `listed`
-/// is the spec's list, which gives each case's level.
-fn plan(mutants: &[Mutant], mutant: &Path, listed: &Value) -> Plan {
+/// is the spec's list, which gives each case's level, and `spec` each case's `requires`.
+fn plan(mutants: &[Mutant], mutant: &Path, listed: &Value, spec: &Requires) -> Plan {
     let level_of = |id: &str| {
         listed
             .as_array()
@@ -131,7 +138,7 @@ fn plan(mutants: &[Mutant], mutant: &Path, listed: &Value) -> Plan {
             plan.runs.push(args(&command, None, "echo.text.short"));
             continue;
         }
-        let claims = claims_for(&m.case);
+        let claims = claims_for(&m.case, spec);
         for t in &m.targets {
             if !plan.judged.iter().any(|(c, _)| c == t) {
                 plan.judged.push((t.clone(), claims));
@@ -350,20 +357,6 @@ fn args(command: &str, claims: Option<&str>, case: &str) -> Vec<String> {
     a
 }
 
-/// The claims a mutant naming `case` is run with: those under which the case applies.
-fn claims_for(case: &str) -> &'static str {
-    match case {
-        "lifecycle.single.exits" => "single,sequential",
-        c if c.starts_with("oneshot.") => "oneshot,forever,sequential",
-        c if c.starts_with("scale.") => "c10k",
-        c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
-        c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
-        c if c.starts_with("udp.") => "udp",
-        c if c.starts_with("family.") => "dual-stack",
-        _ => "",
-    }
-}
-
 /// What a line adds when its judgement was made again alone.
 fn note(alone: bool) -> &'static str {
     if alone {
@@ -373,20 +366,25 @@ fn note(alone: bool) -> &'static str {
     }
 }
 
-/// The reference model (and its flags) run with the same claims as a mutant, to show its naming
-/// case can pass.
-fn reference_for(claims: &str) -> &'static str {
-    match claims {
-        "udp" => "tokio --udp",
-        "dual-stack" => "threaded --bind ::",
-        "single,sequential" => "basic",
-        "oneshot,forever,sequential" => "sequential",
-        c if c.starts_with("privileged") && c.contains("udp") => {
-            "tokio --transport both --user nobody --group nogroup"
-        }
-        c if c.starts_with("privileged") => "privdrop",
-        // The models that claim c10k: tokio (and epoll); threaded does not.
-        c if c.contains("c10k") => "tokio",
-        _ => "threaded",
+#[cfg(test)]
+mod tests {
+    use super::read_mutants;
+
+    #[test]
+    fn a_mutant_whose_first_case_requires_privileged_is_skipped_unless_root() {
+        let spec = [
+            ("priv.umask".to_string(), vec!["privileged".to_string()]),
+            ("echo.text.short".to_string(), vec![]),
+        ];
+        let list =
+            "leaky-umask\tpriv.umask\tumask 022\nbanner\techo.text.short,priv.umask\tsays hi\n";
+        let (mutants, skipped) = read_mutants(list, false, &spec);
+        assert_eq!(mutants.len(), 1);
+        assert_eq!(mutants[0].targets, ["echo.text.short", "priv.umask"]);
+        assert!(
+            skipped[0].starts_with("leaky-umask (priv.umask)"),
+            "{skipped:?}"
+        );
+        assert_eq!(read_mutants(list, true, &spec).0.len(), 2);
     }
 }
