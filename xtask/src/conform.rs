@@ -7,13 +7,11 @@
 //! against it: a profile that cannot tell the models apart is a bug.
 
 use crate::flags::Conform;
+use crate::targets::TARGETS;
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::Path;
 use xshell::{cmd, Shell};
-
-/// The reference targets file.
-pub const TARGETS: &str = "reference-servers/targets.toml";
 
 /// Claim values that have an alternative in the same dimension, which a case may test.
 const ALTERNATIVES: &[(&str, &str)] = &[

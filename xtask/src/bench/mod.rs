@@ -51,7 +51,8 @@ pub fn run(sh: &Shell, reps: usize, seconds: f64, servers: &[String]) -> anyhow:
             None
         }
     };
-    let targets = targets::targets(&bin, c_peer.as_deref(), servers, udp)?;
+    let refs = crate::targets::load()?;
+    let targets = targets::targets(&bin, &refs, c_peer.as_deref(), servers, udp)?;
     let samples = measure(&bin, &targets, pin, reps, seconds)?;
     let results = summary::summarise(&targets, &samples);
     let ab = ab::ab_comparison(&bin, pin, seconds, reps)?;

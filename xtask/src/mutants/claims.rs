@@ -1,6 +1,8 @@
 //! The claims a mutant is judged under, worked out from what its named case `requires`, and the
 //! reference model run under the same claims to show that case can pass.
 
+use crate::targets::RefTarget;
+
 /// Every case of the spec with its `requires`, as `echo-conform list --format json` gives them.
 pub type Requires = [(String, Vec<String>)];
 
@@ -52,22 +54,38 @@ pub fn claims_for(case: &str, spec: &Requires) -> &'static str {
         .map_or("", |(_, claims)| claims)
 }
 
-/// The reference model (and its flags) run with the same claims as a mutant, to show its naming
-/// case can pass.
-pub fn reference_for(claims: &str) -> &'static str {
+/// The reference target of `reference-servers/targets.toml` run with the same claims as a
+/// mutant, to show its naming case can pass, and the flags these claims add to it.
+fn reference_target(claims: &str) -> (&'static str, &'static str) {
     match claims {
-        "udp" => "tokio --udp",
-        "dual-stack" => "threaded --bind ::",
-        "single,sequential" => "basic",
-        "oneshot,forever,sequential" => "sequential",
+        "udp" => ("tokio-udp", ""),
+        "dual-stack" => ("threaded", "--bind ::"),
+        "single,sequential" => ("basic", ""),
+        "oneshot,forever,sequential" => ("sequential", ""),
         c if c.starts_with("privileged") && c.contains("udp") => {
-            "tokio --transport both --user nobody --group nogroup"
+            ("tokio-nobody", "--transport both")
         }
-        c if c.starts_with("privileged") => "privdrop",
+        c if c.starts_with("privileged") => ("privdrop", ""),
         // The models that claim c10k: tokio (and epoll); threaded does not.
-        c if c.contains("c10k") => "tokio",
-        _ => "threaded",
+        c if c.contains("c10k") => ("tokio", ""),
+        _ => ("threaded", ""),
     }
+}
+
+/// What follows `--model` for the reference run with `claims`: the model of its target in
+/// `refs`, the flags the claims add, then the target's own flags.
+pub fn reference_for(claims: &str, refs: &[RefTarget]) -> anyhow::Result<String> {
+    let (name, extra) = reference_target(claims);
+    let target = crate::targets::find(refs, name)?;
+    let (model, flags) = target.model().ok_or_else(|| {
+        anyhow::anyhow!("the reference target `{name}` runs no echo-server model")
+    })?;
+    let words: Vec<&str> = [model]
+        .into_iter()
+        .chain(extra.split_whitespace())
+        .chain(flags)
+        .collect();
+    Ok(words.join(" "))
 }
 
 #[cfg(test)]
@@ -109,6 +127,26 @@ mod tests {
             ("no.such.case", ""),
         ] {
             assert_eq!(claims_for(id, &spec), claims, "{id}");
+        }
+    }
+
+    #[test]
+    fn each_profile_has_its_reference_from_the_targets() {
+        let refs = crate::targets::load().expect("the reference targets");
+        for (claims, model) in [
+            ("", "threaded"),
+            ("udp", "tokio --udp"),
+            ("dual-stack", "threaded --bind ::"),
+            ("single,sequential", "basic"),
+            ("oneshot,forever,sequential", "sequential"),
+            (
+                "privileged,stream,forever,concurrent,tcp,udp",
+                "tokio --transport both --user nobody --group nogroup",
+            ),
+            ("privileged,stream,forever,concurrent", "privdrop"),
+            ("c10k", "tokio"),
+        ] {
+            assert_eq!(reference_for(claims, &refs).expect(claims), model);
         }
     }
 }

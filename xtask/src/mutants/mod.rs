@@ -15,6 +15,7 @@ mod claims;
 mod pool;
 mod verdict;
 
+use crate::targets::RefTarget;
 use anyhow::bail;
 use claims::{claims_for, reference_for, requires_of, Requires};
 use pool::Pool;
@@ -67,11 +68,12 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let text = cmd!(sh, "{conform} list --format json").read()?;
     let listed: Value = serde_json::from_str(&text)?;
     let requires = crate::conform::spec_requires(&text)?;
+    let refs = crate::targets::load()?;
     let (mutants, skipped) = read_mutants(&list, nix::unistd::geteuid().is_root(), &requires);
     let pool = Pool::new(&conform)?;
     let plan = plan(&mutants, &mutant, &listed, &requires);
     let (caught, missed) = judge_mutants(&pool, &mutants, &plan.runs)?;
-    let unsound = check_references(&pool, &bin.join("echo-server"), &plan.judged)?;
+    let unsound = check_references(&pool, &bin.join("echo-server"), &refs, &plan.judged)?;
     finish(&listed, &plan.judged, &caught, &missed, &skipped, &unsound)
 }
 
@@ -267,14 +269,19 @@ fn report_mutants(
 }
 
 /// A case that fails every server would catch every mutant: each naming case must pass against
-/// a reference model (run by `server`) that makes the same claims. Prints a line per case and
+/// a reference model (a target of `reference-servers/targets.toml`, run by `server`) that makes
+/// the same claims. Prints a line per case and
 /// returns what is wrong.
 fn check_references(
     pool: &Pool,
     server: &Path,
+    refs: &[RefTarget],
     judged: &[(String, &'static str)],
 ) -> anyhow::Result<Vec<String>> {
-    let models: Vec<&str> = judged.iter().map(|(_, c)| reference_for(c)).collect();
+    let models = judged
+        .iter()
+        .map(|(_, claims)| reference_for(claims, refs))
+        .collect::<anyhow::Result<Vec<String>>>()?;
     let runs: Vec<Vec<String>> = judged
         .iter()
         .zip(&models)
