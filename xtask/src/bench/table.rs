@@ -3,7 +3,7 @@
 use super::targets::{C_PEER, TOKIO_PEER};
 use serde_json::Value;
 
-/// A median as the table shows it: GB/s for throughput, per second for rates.
+/// A median in the unit of its figure: bytes per second for throughput, per second for rates.
 pub fn fmt_value(figure: &str, v: f64) -> String {
     if figure == "throughput" {
         format!("{:.2} GB/s", v / 1e9)
