@@ -7,13 +7,11 @@
 //! against it: a profile that cannot tell the models apart is a bug.
 
 use crate::flags::Conform;
+use crate::targets::TARGETS;
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::Path;
 use xshell::{cmd, Shell};
-
-/// The reference targets file.
-pub const TARGETS: &str = "reference-servers/targets.toml";
 
 /// Claim values that have an alternative in the same dimension, which a case may test.
 const ALTERNATIVES: &[(&str, &str)] = &[
@@ -197,7 +195,7 @@ fn check(
 
 /// Every case id with its `requires`, from the JSON of `echo-conform list --format json`. An empty
 /// or unreadable list is an error: the discrimination check must never pass for want of cases.
-fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+pub fn spec_requires(list_json: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let json: Value =
         serde_json::from_str(list_json).context("`echo-conform list` printed bad JSON")?;
     let cases: Vec<(String, Vec<String>)> = json

@@ -16,6 +16,7 @@ mod example;
 mod flags;
 mod html;
 mod mutants;
+mod targets;
 
 use std::path::PathBuf;
 

@@ -11,12 +11,19 @@
 //! itself. A judgement that goes the wrong way beside others is made again alone, and that run
 //! decides: a verdict never rests on a neighbour's noise.
 
-use crate::LOCK_ENV;
+mod claims;
+mod pool;
+mod verdict;
+
+use crate::targets::RefTarget;
 use anyhow::bail;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use claims::{claims_for, reference_for, requires_of, Requires};
+use pool::Pool;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
 use std::sync::Mutex;
+use verdict::{escape_caught, findings_match, grade};
 use xshell::{cmd, Shell};
 
 /// One mutant of `echo-mutant --list`.
@@ -55,7 +62,25 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let mutant = bin.join("echo-mutant");
     let conform = bin.join("echo-conform");
     let list = cmd!(sh, "{mutant} --list").read()?;
-    let root = nix::unistd::geteuid().is_root();
+    // The spec's cases: each one's level, so that a mutant's run covers the MUST cases and its
+    // targets' levels, and its `requires`, which give the claims; at the end, the cases no mutant
+    // exercises.
+    let text = cmd!(sh, "{conform} list --format json").read()?;
+    let listed: Value = serde_json::from_str(&text)?;
+    let requires = crate::conform::spec_requires(&text)?;
+    let refs = crate::targets::load()?;
+    let (mutants, skipped) = read_mutants(&list, nix::unistd::geteuid().is_root(), &requires);
+    let pool = Pool::new(&conform)?;
+    let plan = plan(&mutants, &mutant, &listed, &requires);
+    let (caught, missed) = judge_mutants(&pool, &mutants, &plan.runs)?;
+    let unsound = check_references(&pool, &bin.join("echo-server"), &refs, &plan.judged)?;
+    finish(&listed, &plan.judged, &caught, &missed, &skipped, &unsound)
+}
+
+/// The mutants `echo-mutant --list` prints (one per line: name, cases, defect, tab-separated),
+/// and the lines saying which are skipped and why: when not `root`, those whose first case
+/// requires `privileged` in `spec`.
+fn read_mutants(list: &str, root: bool, spec: &Requires) -> (Vec<Mutant>, Vec<String>) {
     let mut mutants = Vec::new();
     let mut skipped = Vec::new();
     for line in list.lines() {
@@ -64,7 +89,8 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         else {
             continue;
         };
-        if case.starts_with("priv.") && !root {
+        let first = case.split(',').next().unwrap_or(case);
+        if !root && requires_of(spec, first).iter().any(|r| r == "privileged") {
             skipped.push(format!(
                 "{name} ({case}): privilege cases need root (CI runs as root)"
             ));
@@ -78,11 +104,19 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             defect: defect.into(),
         });
     }
-    let pool = Pool::new(&conform)?;
-    // The spec's cases: each one's level, so that a mutant's run covers the MUST cases and its
-    // targets' levels, and at the end the cases no mutant exercises.
-    let listed: serde_json::Value =
-        serde_json::from_str(&cmd!(sh, "{conform} list --format json").read()?)?;
+    (mutants, skipped)
+}
+
+/// What the mutants are run as: one argument list per mutant, in order, and each (case, claims)
+/// a mutant is judged by, so the references can be shown to pass it.
+struct Plan {
+    runs: Vec<Vec<String>>,
+    judged: Vec<(String, &'static str)>,
+}
+
+/// Plans one run per mutant of `mutants`, started by the `echo-mutant` binary `mutant`; `listed`
+/// is the spec's list, which gives each case's level, and `spec` each case's `requires`.
+fn plan(mutants: &[Mutant], mutant: &Path, listed: &Value, spec: &Requires) -> Plan {
     let level_of = |id: &str| {
         listed
             .as_array()
@@ -93,49 +127,72 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             .unwrap_or("must")
             .to_string()
     };
-    // Each (case, claims) a mutant is judged by, so the references can be shown to pass it.
-    let mut judged: Vec<(String, &'static str)> = Vec::new();
-    let mut runs = Vec::new();
-    for m in &mutants {
+    let mut plan = Plan {
+        runs: Vec::new(),
+        judged: Vec::new(),
+    };
+    for m in mutants {
         let command = format!("{} --mutant {} --port {{port}}", mutant.display(), m.name);
         if m.case == "-" {
             // Caught by the runner, not by a case: either the run exits 3 (the server does not
             // start), or the server leaks a process out of its group, which the run notes and
             // ends, so none is left afterwards.
-            runs.push(args(&command, None, "echo.text.short"));
+            plan.runs.push(args(&command, None, "echo.text.short"));
             continue;
         }
-        let claims = claims_for(&m.case);
+        let claims = claims_for(&m.case, spec);
         for t in &m.targets {
-            if !judged.iter().any(|(c, _)| c == t) {
-                judged.push((t.clone(), claims));
+            if !plan.judged.iter().any(|(c, _)| c == t) {
+                plan.judged.push((t.clone(), claims));
             }
         }
-        // A mutant whose server cannot start as the whole spec launches it (bind-after-drop's
-        // bind fails on port 7) is judged on its case alone too.
-        let heavy = m
-            .targets
-            .iter()
-            .any(|t| HEAVY.contains(&t.as_str()) || t.as_str() == "priv.listen.bound-by-root");
-        let mut a = args(&command, Some(claims), &m.case);
-        if !heavy {
-            // The whole default spec at the MUST level and the targets' own: drop `--case`.
-            let at = a.iter().position(|x| x == "--case").unwrap_or(a.len());
-            a.drain(at..(at + 2).min(a.len()));
-            let mut levels = vec!["must".to_string()];
-            for t in &m.targets {
-                let l = level_of(t);
-                if !levels.contains(&l) {
-                    levels.push(l);
-                }
-            }
-            a.extend(["--level".into(), levels.join(",")]);
-        }
-        runs.push(a);
+        plan.runs.push(mutant_args(m, &command, claims, level_of));
     }
+    plan
+}
+
+/// The arguments of the run judging `m`, started by `command` under `claims`: its first case
+/// alone when one of its cases is heavy, else the whole default spec at the MUST level and its
+/// cases' own levels (`level_of`).
+fn mutant_args(
+    m: &Mutant,
+    command: &str,
+    claims: &str,
+    level_of: impl Fn(&str) -> String,
+) -> Vec<String> {
+    // A mutant whose server cannot start as the whole spec launches it (bind-after-drop's
+    // bind fails on port 7) is judged on its case alone too.
+    let heavy = m
+        .targets
+        .iter()
+        .any(|t| HEAVY.contains(&t.as_str()) || t.as_str() == "priv.listen.bound-by-root");
+    let mut a = args(command, Some(claims), &m.case);
+    if !heavy {
+        // The whole default spec at the MUST level and the targets' own: drop `--case`.
+        let at = a.iter().position(|x| x == "--case").unwrap_or(a.len());
+        a.drain(at..(at + 2).min(a.len()));
+        let mut levels = vec!["must".to_string()];
+        for t in &m.targets {
+            let l = level_of(t);
+            if !levels.contains(&l) {
+                levels.push(l);
+            }
+        }
+        a.extend(["--level".into(), levels.join(",")]);
+    }
+    a
+}
+
+/// Judges every mutant's run and prints a line for each; returns the lines of the caught
+/// mutants and of the missed ones.
+fn judge_mutants(
+    pool: &Pool,
+    mutants: &[Mutant],
+    runs: &[Vec<String>],
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     // What each mutant's last judged run found, for the report.
     let seen: Mutex<Vec<String>> = Mutex::new(vec![String::new(); mutants.len()]);
-    let outcomes = pool.judge(&runs, |i, out| {
+    let outcomes = pool.judge(runs, |i, out| {
         let m = &mutants[i];
         // Each run's report stays for a look afterwards: target/mutants/NAME.json.
         let _ = std::fs::write(
@@ -147,30 +204,47 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         if m.case == "-" {
             return escape_caught(out, &m.name);
         }
-        let failed: Vec<&String> = m
-            .targets
-            .iter()
-            .filter(|t| grade(out, t).as_deref() != Some("FAIL"))
-            .collect();
-        let expected = SPLIT
-            .iter()
-            .find(|(name, _, _)| *name == m.name)
-            .map_or(m.targets.len(), |(_, most, _)| *most);
-        let findings = findings_match(out, &m.targets, expected);
-        let mut text = match &findings {
-            Ok(found) | Err(found) => found.clone(),
-        };
-        if !failed.is_empty() {
-            text.push_str(&format!("; does not FAIL {failed:?}"));
-        }
+        let (ok, text) = caught(m, out);
         if let Ok(mut s) = seen.lock() {
             s[i] = text;
         }
-        failed.is_empty() && findings.is_ok()
+        ok
     })?;
     let seen = seen.into_inner().unwrap_or_default();
+    Ok(report_mutants(mutants, &outcomes, &seen))
+}
+
+/// Whether a run catches `m` (each of its cases FAILs, with one finding per defect), and what
+/// the run found.
+fn caught(m: &Mutant, out: &Output) -> (bool, String) {
+    let failed: Vec<&String> = m
+        .targets
+        .iter()
+        .filter(|t| grade(out, t).as_deref() != Some("FAIL"))
+        .collect();
+    let expected = SPLIT
+        .iter()
+        .find(|(name, _, _)| *name == m.name)
+        .map_or(m.targets.len(), |(_, most, _)| *most);
+    let findings = findings_match(out, &m.targets, expected);
+    let mut text = match &findings {
+        Ok(found) | Err(found) => found.clone(),
+    };
+    if !failed.is_empty() {
+        text.push_str(&format!("; does not FAIL {failed:?}"));
+    }
+    (failed.is_empty() && findings.is_ok(), text)
+}
+
+/// Prints one line per mutant (caught or MISSED, what its run found, why a split defect shows
+/// as several findings) and returns the caught lines and the missed ones.
+fn report_mutants(
+    mutants: &[Mutant],
+    outcomes: &[(bool, bool)],
+    seen: &[String],
+) -> (Vec<String>, Vec<String>) {
     let (mut caught, mut missed) = (Vec::new(), Vec::new());
-    for (i, (m, (ok, alone))) in mutants.iter().zip(&outcomes).enumerate() {
+    for (i, (m, (ok, alone))) in mutants.iter().zip(outcomes).enumerate() {
         let targets = m.targets.join(",");
         let expected = if m.case == "-" {
             "exit 3, or an escape noted and ended"
@@ -191,10 +265,23 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             missed.push(line);
         }
     }
-    // A case that fails every server would catch every mutant: each naming case must pass against
-    // a reference model that makes the same claims.
-    let server = bin.join("echo-server");
-    let models: Vec<&str> = judged.iter().map(|(_, c)| reference_for(c)).collect();
+    (caught, missed)
+}
+
+/// A case that fails every server would catch every mutant: each naming case must pass against
+/// a reference model (a target of `reference-servers/targets.toml`, run by `server`) that makes
+/// the same claims. Prints a line per case and
+/// returns what is wrong.
+fn check_references(
+    pool: &Pool,
+    server: &Path,
+    refs: &[RefTarget],
+    judged: &[(String, &'static str)],
+) -> anyhow::Result<Vec<String>> {
+    let models = judged
+        .iter()
+        .map(|(_, claims)| reference_for(claims, refs))
+        .collect::<anyhow::Result<Vec<String>>>()?;
     let runs: Vec<Vec<String>> = judged
         .iter()
         .zip(&models)
@@ -217,6 +304,19 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             unsound.push(format!("{case}: the reference `{model}` does not pass it"));
         }
     }
+    Ok(unsound)
+}
+
+/// Prints the mutation score, the cases no mutant exercises and the skipped mutants; an error
+/// when a mutant was missed or a reference does not pass its case.
+fn finish(
+    listed: &Value,
+    judged: &[(String, &'static str)],
+    caught: &[String],
+    missed: &[String],
+    skipped: &[String],
+    unsound: &[String],
+) -> anyhow::Result<()> {
     let unexercised: Vec<&str> = listed
         .as_array()
         .into_iter()
@@ -232,7 +332,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
         listed.as_array().map_or(0, Vec::len),
         unexercised.join(", ")
     );
-    for s in &skipped {
+    for s in skipped {
         println!("skipped: {s}");
     }
     if !missed.is_empty() || !unsound.is_empty() {
@@ -240,7 +340,7 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
             "the self-test failed:\n  {}",
             missed
                 .iter()
-                .chain(&unsound)
+                .chain(unsound)
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("\n  ")
@@ -264,80 +364,6 @@ fn args(command: &str, claims: Option<&str>, case: &str) -> Vec<String> {
     a
 }
 
-/// The claims a mutant naming `case` is run with: those under which the case applies.
-fn claims_for(case: &str) -> &'static str {
-    match case {
-        "lifecycle.single.exits" => "single,sequential",
-        c if c.starts_with("oneshot.") => "oneshot,forever,sequential",
-        c if c.starts_with("scale.") => "c10k",
-        c if c.starts_with("priv.udp.") => "privileged,stream,forever,concurrent,tcp,udp",
-        c if c.starts_with("priv.") => "privileged,stream,forever,concurrent",
-        c if c.starts_with("udp.") => "udp",
-        c if c.starts_with("family.") => "dual-stack",
-        _ => "",
-    }
-}
-
-/// True when the runner caught a mutant no case names: the run exited 3 (the server did not
-/// start), or it noted a process that left the group and ended it, so none of it is left.
-fn escape_caught(out: &Output, name: &str) -> bool {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let noted = json["run_notes"]
-        .as_array()
-        .is_some_and(|n| n.iter().any(|note| note["kind"] == "left-group"));
-    out.status.code() == Some(3) || (noted && left_running(&format!("--mutant {name} ")).is_empty())
-}
-
-/// The grade a run's JSON report gives `case`; `None` when it has no such case (or no report).
-fn grade(out: &Output, case: &str) -> Option<String> {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    json["cases"].as_array().and_then(|cases| {
-        cases
-            .iter()
-            .find(|c| c["id"] == case)
-            .and_then(|c| c["grade"].as_str().map(String::from))
-    })
-}
-
-/// Whether a run's findings are one per target case: as many findings as targets (up to `most`
-/// where [`SPLIT`] allows more), each target explained by a finding of its own. Either way, the
-/// text says what the run found.
-fn findings_match(out: &Output, targets: &[String], most: usize) -> Result<String, String> {
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let findings = json["findings"].as_array().cloned().unwrap_or_default();
-    let summary: Vec<String> = findings
-        .iter()
-        .map(|f| {
-            format!(
-                "[{}] {} (primary {}, {} case(s))",
-                f["level"].as_str().unwrap_or(""),
-                f["diagnosis"].as_str().unwrap_or(""),
-                f["primary"].as_str().unwrap_or(""),
-                f["cases"].as_array().map_or(0, Vec::len)
-            )
-        })
-        .collect();
-    let explains = |f: &serde_json::Value, t: &str| {
-        f["cases"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c == t))
-    };
-    let mut used = vec![false; findings.len()];
-    let mut matched = 0;
-    for t in targets {
-        if let Some(i) = (0..findings.len()).find(|&i| !used[i] && explains(&findings[i], t)) {
-            used[i] = true;
-            matched += 1;
-        }
-    }
-    let text = format!("{} finding(s): {}", findings.len(), summary.join("; "));
-    if (targets.len()..=most).contains(&findings.len()) && matched == targets.len() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
-}
-
 /// What a line adds when its judgement was made again alone.
 fn note(alone: bool) -> &'static str {
     if alone {
@@ -347,113 +373,25 @@ fn note(alone: bool) -> &'static str {
     }
 }
 
-/// Runs `echo-conform` invocations side by side, two per CPU, under one machine lock.
-struct Pool {
-    conform: PathBuf,
-    lock: PathBuf,
-    jobs: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::read_mutants;
 
-impl Pool {
-    fn new(conform: &Path) -> anyhow::Result<Self> {
-        let dir = crate::target_dir().join("mutants");
-        std::fs::create_dir_all(&dir)?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Self {
-            conform: conform.to_path_buf(),
-            // Under a machine lock already (a CI step beside others), share it.
-            lock: std::env::var_os(LOCK_ENV)
-                .map_or_else(|| dir.join(".machine.lock"), PathBuf::from),
-            jobs: 2 * cpus,
-        })
-    }
-
-    /// Runs every argument list of `runs` and judges each output with `ok`; a run judged not ok
-    /// beside others runs again with nothing else running, and that run decides. Returns, in
-    /// order, whether each was ok and whether it was judged alone.
-    fn judge(
-        &self,
-        runs: &[Vec<String>],
-        ok: impl Fn(usize, &Output) -> bool + Sync,
-    ) -> anyhow::Result<Vec<(bool, bool)>> {
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<std::io::Result<Output>>>> =
-            Mutex::new((0..runs.len()).map(|_| None).collect());
-        std::thread::scope(|s| {
-            for _ in 0..self.jobs.min(runs.len()) {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(a) = runs.get(i) else { break };
-                    let out = self.command(a, true).output();
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(out);
-                    }
-                });
-            }
-        });
-        let results = results
-            .into_inner()
-            .map_err(|_| anyhow::anyhow!("a run's thread panicked"))?;
-        let mut judged = Vec::with_capacity(runs.len());
-        for (i, out) in results.into_iter().enumerate() {
-            let out = out.ok_or_else(|| anyhow::anyhow!("run {i} never ran"))??;
-            if ok(i, &out) {
-                judged.push((true, false));
-            } else {
-                let again = self.command(&runs[i], false).output()?;
-                judged.push((ok(i, &again), true));
-            }
-        }
-        Ok(judged)
-    }
-
-    fn command(&self, args: &[String], beside_others: bool) -> Command {
-        let mut c = Command::new(&self.conform);
-        c.args(args).stdin(Stdio::null()).stderr(Stdio::null());
-        if beside_others {
-            c.env(LOCK_ENV, &self.lock);
-        } else {
-            c.env_remove(LOCK_ENV);
-        }
-        c
-    }
-}
-
-/// The pids whose command line contains `needle`, other than this process.
-fn left_running(needle: &str) -> Vec<u32> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    String::from_utf8_lossy(&c)
-                        .replace('\0', " ")
-                        .contains(needle)
-                })
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
-/// The reference model (and its flags) run with the same claims as a mutant, to show its naming
-/// case can pass.
-fn reference_for(claims: &str) -> &'static str {
-    match claims {
-        "udp" => "tokio --udp",
-        "dual-stack" => "threaded --bind ::",
-        "single,sequential" => "basic",
-        "oneshot,forever,sequential" => "sequential",
-        c if c.starts_with("privileged") && c.contains("udp") => {
-            "tokio --transport both --user nobody --group nogroup"
-        }
-        c if c.starts_with("privileged") => "privdrop",
-        // The models that claim c10k: tokio (and epoll); threaded does not.
-        c if c.contains("c10k") => "tokio",
-        _ => "threaded",
+    #[test]
+    fn a_mutant_whose_first_case_requires_privileged_is_skipped_unless_root() {
+        let spec = [
+            ("priv.umask".to_string(), vec!["privileged".to_string()]),
+            ("echo.text.short".to_string(), vec![]),
+        ];
+        let list =
+            "leaky-umask\tpriv.umask\tumask 022\nbanner\techo.text.short,priv.umask\tsays hi\n";
+        let (mutants, skipped) = read_mutants(list, false, &spec);
+        assert_eq!(mutants.len(), 1);
+        assert_eq!(mutants[0].targets, ["echo.text.short", "priv.umask"]);
+        assert!(
+            skipped[0].starts_with("leaky-umask (priv.umask)"),
+            "{skipped:?}"
+        );
+        assert_eq!(read_mutants(list, true, &spec).0.len(), 2);
     }
 }

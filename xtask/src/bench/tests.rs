@@ -1,6 +1,9 @@
 //! Which targets take which loads, and how a datagram row reads in the table and `bench.json`.
 
-use super::{datagram_figures, table, targets, Role, DATAGRAM, LOADS};
+use super::loads::{Role, DATAGRAM, LOADS};
+use super::summary::datagram_figures;
+use super::table::table;
+use super::targets::{models, targets, udp_models};
 use serde_json::json;
 use std::path::Path;
 
@@ -25,7 +28,8 @@ fn only_the_udp_models_take_the_datagram_load() {
     ] {
         assert!(!loads_of(role, "epoll").contains(&DATAGRAM), "{role:?}");
     }
-    let with = targets(Path::new("/bin"), None, &[], true).expect("targets");
+    let refs = crate::targets::load().expect("the reference targets");
+    let with = targets(Path::new("/bin"), &refs, None, &[], true).expect("targets");
     let udp: Vec<&str> = with
         .iter()
         .filter(|t| t.role == Role::Udp)
@@ -36,7 +40,7 @@ fn only_the_udp_models_take_the_datagram_load() {
         .iter()
         .filter(|t| t.role == Role::Udp)
         .all(|t| t.argv.iter().any(|a| a == "--udp")));
-    let without = targets(Path::new("/bin"), None, &[], false).expect("targets");
+    let without = targets(Path::new("/bin"), &refs, None, &[], false).expect("targets");
     assert!(without.iter().all(|t| t.role != Role::Udp));
 }
 
@@ -62,4 +66,35 @@ fn a_datagram_row_shows_its_loss_and_keeps_its_figures() {
         "{text}"
     );
     assert!(!lines[2].contains('%') || lines[2].contains(" -"), "{text}");
+}
+
+#[test]
+fn the_models_come_from_the_reference_targets_with_their_loads_from_their_claims() {
+    let refs = crate::targets::load().expect("the reference targets");
+    let model = |stream, c10k| Role::Model { stream, c10k };
+    assert_eq!(
+        models(&refs),
+        [
+            ("threaded", model(true, false)),
+            ("select", model(true, false)),
+            ("poll", model(true, true)),
+            ("epoll", model(true, true)),
+            ("tokio", model(true, true)),
+            ("sequential", model(false, false)),
+            ("prefork", model(false, false)),
+        ]
+    );
+    assert_eq!(udp_models(&refs), ["sequential", "epoll", "tokio"]);
+    let all = targets(Path::new("/bin"), &refs, None, &[], false).expect("targets");
+    let threaded = all.iter().find(|t| t.name == "threaded").expect("threaded");
+    assert_eq!(
+        threaded.argv,
+        [
+            "/bin/echo-server",
+            "--model",
+            "threaded",
+            "--port",
+            "{port}"
+        ]
+    );
 }
