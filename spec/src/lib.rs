@@ -25,12 +25,12 @@ mod step;
 
 pub use claims::{Claim, ClaimSet, Dimension, ALL_CLAIMS, POOL_SIZES};
 pub use emit::{emit_case, emit_file};
-pub use parse::step_word::emit_step;
 pub use error::SpecError;
 pub use model::{
     Case, CaseKind, Chunking, IpFamily, Level, Origin, Payload, PrivCheck, SignalName, Step,
     StepArea, Timeouts, ALL_PRIV_CHECKS, ECHO_COUNTED_TAG, HEAVY_TAG,
 };
+pub use parse::step_word::emit_step;
 pub use parse::{
     parse_file, MAX_BURST_DATAGRAMS, MAX_CLIENTS, MAX_DATAGRAM, MAX_EXPANDED_STEPS, MAX_FILE_BYTES,
     MAX_MS, MAX_PAYLOAD,

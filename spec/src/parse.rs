@@ -10,8 +10,9 @@
 
 use crate::error::{line_col, SpecError};
 use crate::model::{Case, CaseKind, IpFamily, Origin, Step, Timeouts};
-use crate::raw::{RawCase, RawFile, RawOver, RawRepeat, RawStep};
+use crate::raw::{RawCase, RawFile, RawOver, RawRepeat};
 use std::ops::Range;
+use step_word::RawStep;
 use toml::Spanned;
 
 /// Largest payload a single `send` may declare (256 MiB).

@@ -2,9 +2,9 @@
 
 use crate::claims::Claim;
 use crate::model::{Level, Timeouts};
+use crate::parse::step_word::RawStep;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use crate::parse::step_word::RawStep;
 use toml::Spanned;
 
 /// One spec file: an array of `[[case]]` tables.

@@ -1,28 +1,26 @@
 //! The step vocabulary of a scripted client: [`Step`], its spelling in spec files, and
 //! [`StepArea`], the one classification of every step by what it acts on.
 //!
-//! A new step word touches these files in the spec crate:
+//! A new step word touches three hand-written files:
 //!
 //! - `spec/src/step.rs`: the [`Step`] variant, its arm in [`Step::name`], and its arm in
 //!   [`Step::area`] (an exhaustive match, so the compiler asks for it). The area decides which
-//!   case kinds may use the step and whether it needs an open connection or UDP socket.
-//! - `spec/src/raw.rs`: its TOML form, a `RawStep` variant (and a parameter table when it takes
-//!   one), which the JSON schema `spec/schema/echo-spec.schema.json` is generated from.
-//! - `spec/src/parse.rs`: its arm in `Ctx::step` (an exhaustive match on `RawStep`). A step
-//!   without parameters is converted there; a step with parameters is converted, with its bounds,
-//!   by a method in the file of its area (`spec/src/parse/stream.rs`, `datagram.rs`, `crowd.rs`,
-//!   `process.rs`), so it touches that file too.
-//! - `spec/src/emit.rs`: its arm in `emit_step` (an exhaustive match), which writes it back.
+//!   case kinds may use the step, whether it needs an open connection or UDP socket, and which
+//!   executor of the client library runs it.
+//! - `spec/src/parse/step_word.rs`: its TOML form, a `RawStep` variant; its arm in `Ctx::step`,
+//!   which converts and bounds it; and its arm in `emit_step`, which writes it back. The JSON
+//!   schema `spec/schema/echo-spec.schema.json` is generated from `RawStep` (`cargo xtask schema`).
+//! - the executor of its area in the client library: `clients/src/script/stream.rs`,
+//!   `datagram.rs`, `crowd.rs` or `control.rs`; a process step is instead a method of
+//!   `ProcessHooks` in `clients/src/hooks.rs`, implemented by the runner's observer in
+//!   `conformance/src/observer/`.
 //!
-//! That is five hand-written files for a step with parameters, four for one without, and the
-//! regenerated schema (`cargo xtask schema`). A step that waits by design or opens a crowd also
-//! has an arm in `Case::waits_at_least_ms` or `Case::opens_crowd` (`spec/src/model.rs`), which
-//! match with a wildcard, so the compiler does not ask for them.
-//!
-//! Outside the crate it touches `clients/src/script.rs`, which executes it (a process step is
-//! instead a method of `ProcessHooks` in `clients/src/hooks.rs`, implemented by the runner's
-//! observer in `conformance/src/observer/`), and, when `explain` shows its parameters,
-//! `conformance/src/report/catalog.rs`. Its round trip is tested in `spec/src/emit/tests.rs`.
+//! A step whose parameters need a table of their own also adds it to `spec/src/raw.rs`, and its
+//! bounds to its area's file under `spec/src/parse/`. A step that waits by design or opens a crowd
+//! also has an arm in `Case::waits_at_least_ms` or `Case::opens_crowd` (`spec/src/model.rs`), and
+//! `explain` shows a step's parameters when `steps_text` in `conformance/src/report/catalog.rs`
+//! has an arm for it (both match with a wildcard, so the compiler does not ask for them). Its round
+//! trip is tested in `spec/src/emit/tests.rs`.
 
 use crate::model::{Chunking, IpFamily, Payload, PrivCheck, SignalName};
 use serde::Serialize;

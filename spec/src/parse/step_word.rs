@@ -73,7 +73,13 @@ pub(crate) enum RawStep {
 impl Ctx<'_> {
     /// One step, converted and bounded. Each arm hands the step's parameters to the file of its
     /// area; the arms are grouped by area, in the order of [`StepArea`](crate::StepArea).
-    fn step(&self, id: &str, field: &str, span: Range<usize>, raw: RawStep) -> Res<Step> {
+    pub(super) fn step(
+        &self,
+        id: &str,
+        field: &str,
+        span: Range<usize>,
+        raw: RawStep,
+    ) -> Res<Step> {
         let at = &At { id, field, span };
         Ok(match raw {
             // Stream (`parse/stream.rs`).
@@ -265,4 +271,3 @@ pub fn emit_step(s: &Step) -> String {
         | Step::UdpClose => quote(s.name()),
     }
 }
-
