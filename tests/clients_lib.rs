@@ -184,3 +184,62 @@ fn leave_waits_for_a_server_that_closes_and_stops_waiting_for_one_that_does_not(
     );
     server.join().expect("the server thread");
 }
+
+/// Serves one connection: echoes the stream it reads, with urgent data read in line when
+/// `oob_inline` (SO_OOBINLINE), and half-closes at the client's EOF.
+fn urgent_server(oob_inline: bool) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        socket2::SockRef::from(&stream)
+            .set_out_of_band_inline(oob_inline)
+            .expect("SO_OOBINLINE");
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            if stream.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+    });
+    (addr, handle)
+}
+
+/// `before`, an urgent `!`, `after`, and the echo of the stream.
+fn urgent_script() -> Vec<Step> {
+    let text = |t: &str| Step::Send {
+        payload: Payload::Bytes(t.as_bytes().to_vec()),
+        chunking: Chunking::default(),
+    };
+    vec![
+        Step::Connect {
+            name: "main".into(),
+        },
+        text("before"),
+        Step::SendUrgent { byte: b'!' },
+        text("after"),
+        Step::ExpectEcho,
+        Step::ShutdownWrite,
+        Step::ExpectEof,
+    ]
+}
+
+#[test]
+fn an_urgent_byte_is_out_of_band_and_owes_no_echo() {
+    let (addr, server) = urgent_server(false);
+    let outcome = run_script(&urgent_script(), &ScriptConfig::new(addr), None, None);
+    assert_passed(&outcome);
+    server.join().expect("the server thread");
+}
+
+#[test]
+fn a_server_that_reads_urgent_data_in_line_echoes_a_byte_no_one_owes() {
+    let (addr, server) = urgent_server(true);
+    let outcome = run_script(&urgent_script(), &ScriptConfig::new(addr), None, None);
+    let err = outcome.result.expect_err("the in-line `!` is not owed");
+    assert_eq!(err.failure.kind, FailureKind::Mismatch, "{err}");
+    assert!(err.failure.message.contains("offset 6"), "{err}");
+    server.join().expect("the server thread");
+}

@@ -190,6 +190,14 @@ pub enum Step {
     Barrier,
     /// A new connection is refused (nothing listens).
     ExpectRefused,
+    /// Send one byte on the current connection as TCP urgent data (`send` with `MSG_OOB`). The
+    /// byte is out of band: a server reading the stream does not get it in line (unless it sets
+    /// `SO_OOBINLINE`), so no echo of it is owed. A server's select or poll loop sees an
+    /// exceptional condition (`POLLPRI`) on the connection.
+    SendUrgent {
+        /// The byte sent.
+        byte: u8,
+    },
     /// `process` only: the server exits with this status within the step deadline.
     ExpectExit {
         /// Expected exit status.
@@ -322,6 +330,7 @@ impl Step {
             Step::Repeat { .. } => "repeat",
             Step::Barrier => "barrier",
             Step::ExpectRefused => "expect_refused",
+            Step::SendUrgent { .. } => "send_urgent",
             Step::ExpectExit { .. } => "expect_exit",
             Step::ExpectPriv { .. } => "expect_priv",
             Step::ExpectBindDenied => "expect_bind_denied",
@@ -360,6 +369,7 @@ impl Step {
             | Step::SetRcvbuf { .. }
             | Step::PauseReading { .. }
             | Step::WriteUntilBlocked { .. }
+            | Step::SendUrgent { .. }
             | Step::ExpectRefused => StepArea::Stream,
             Step::UdpOpen { .. }
             | Step::UdpOn { .. }

@@ -44,6 +44,12 @@ impl Executor<'_, '_> {
                 self.conn()?.pause_reading(until);
             }
             Step::ExpectRefused => self.expect_refused()?,
+            Step::SendUrgent { byte } => {
+                self.conn()?
+                    .socket()
+                    .send_out_of_band(&[*byte])
+                    .map_err(|e| Failure::new(FailureKind::Io, format!("send MSG_OOB: {e}")))?;
+            }
             Step::WriteUntilBlocked {
                 max_bytes,
                 stall_ms,

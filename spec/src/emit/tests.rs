@@ -102,6 +102,7 @@ fn every_script_step_round_trips() {
         Step::On { name: "b-2".into() },
         Step::Close,
         Step::Connect { name: "c".into() },
+        Step::SendUrgent { byte: b'!' },
         Step::Leave { ms: 250 },
         Step::ExpectRefused,
     ];

@@ -68,6 +68,7 @@ pub(crate) enum RawStep {
     Signal(String),
     ExpectGroupEmpty,
     Restart(String),
+    SendUrgent(String),
 }
 
 impl Ctx<'_> {
@@ -111,6 +112,16 @@ impl Ctx<'_> {
             },
             RawStep::WriteUntilBlocked(w) => self.write_until_blocked(at, w)?,
             RawStep::ExpectRefused => Step::ExpectRefused,
+            RawStep::SendUrgent(text) => match text.as_bytes() {
+                [byte] if byte.is_ascii_graphic() => Step::SendUrgent { byte: *byte },
+                _ => {
+                    return Err(self.step_err(
+                        at,
+                        at.field,
+                        format!("`{text}` is not one printable ASCII character"),
+                    ))
+                }
+            },
             // Datagram (`parse/datagram.rs`).
             RawStep::UdpOpen => Step::UdpOpen {
                 name: "main".into(),
@@ -254,6 +265,7 @@ pub fn emit_step(s: &Step) -> String {
         Step::ExpectCpu { max_ms } => table("expect_cpu", format!("{{ max_ms = {max_ms} }}")),
         Step::Signal { signal } => table("signal", quote(signal.as_str())),
         Step::Restart { signal } => table("restart", quote(signal.as_str())),
+        Step::SendUrgent { byte } => table("send_urgent", quote(&char::from(*byte).to_string())),
         Step::ExpectEcho
         | Step::ExpectEchoPrefix
         | Step::ShutdownWrite

@@ -533,3 +533,19 @@ fn a_repeat_of_udp_steps_still_counts_and_checks_its_steps() {
         "`expect_echo` needs an open connection",
     );
 }
+
+#[test]
+fn send_urgent_takes_one_printable_character() {
+    check(
+        "kind = \"script\"\nsteps = [\"connect\", { send_urgent = \"ab\" }]\n",
+        "t.toml:7:",
+        "`ab` is not one printable ASCII character",
+    );
+    let text =
+        format!("{HEAD}kind = \"script\"\nsteps = [\"connect\", {{ send_urgent = \"!\" }}]\n");
+    let cases = parse_file("t.toml", &text).unwrap();
+    assert_eq!(
+        cases[0].kind.steps()[1],
+        crate::Step::SendUrgent { byte: b'!' }
+    );
+}
