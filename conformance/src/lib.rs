@@ -6,8 +6,40 @@
 //! [`RunBuilder::build`], and carry it out with [`Run::execute`], which returns the typed
 //! [`RunReport`]: a [`outcome::CaseResult`] per case, the [`findings`] that explain the failures,
 //! the [`notes::ServerProblem`]s and the exit code the command line would give. [`gate::case_gate`]
-//! says how one case counts for that exit code. See [`run`] for an example that runs cases
-//! against a server in the test's own process.
+//! says how one case counts for that exit code.
+//!
+//! Against a thread-per-connection echo server in this process:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpListener;
+//!
+//! // The server, on a port of its own.
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! std::thread::spawn(move || {
+//!     for conn in listener.incoming().flatten() {
+//!         std::thread::spawn(move || {
+//!             let mut conn = conn;
+//!             let mut buf = [0u8; 4096];
+//!             while let Ok(n @ 1..) = conn.read(&mut buf) {
+//!                 if conn.write_all(&buf[..n]).is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! });
+//!
+//! let run = echo_conform::Run::addr(addr.to_string())
+//!     .claims("stream,forever,concurrent")
+//!     .case("echo.text.*")
+//!     .build()
+//!     .expect("a valid run");
+//! let report = run.execute(&|_event| {}).expect("the run went through");
+//! assert_eq!(report.exit_code, echo_conform::exit::OK);
+//! assert!(report.cases.iter().all(|c| c.grade.label() == "PASS"));
+//! ```
 //!
 //! Inside, one pipeline with a module per phase (see ARCHITECTURE.md, "Entry points"):
 //! [`run`] checks the settings ([`config`]) into a [`plan::Plan`]; [`schedule`] places every case

@@ -1,37 +1,7 @@
 //! The library's entry point: [`Run`], one run of the spec against one server, built from typed
 //! values, checked once, and carried out once into a [`RunReport`]. The CLI, the harness and each
-//! target of the matrix (a child `echo-conform run`) all come through here.
-//!
-//! ```
-//! use std::io::{Read, Write};
-//! use std::net::TcpListener;
-//!
-//! // A thread-per-connection echo server in this process, on a port of its own.
-//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-//! let addr = listener.local_addr().unwrap();
-//! std::thread::spawn(move || {
-//!     for conn in listener.incoming().flatten() {
-//!         std::thread::spawn(move || {
-//!             let mut conn = conn;
-//!             let mut buf = [0u8; 4096];
-//!             while let Ok(n @ 1..) = conn.read(&mut buf) {
-//!                 if conn.write_all(&buf[..n]).is_err() {
-//!                     break;
-//!                 }
-//!             }
-//!         });
-//!     }
-//! });
-//!
-//! let run = echo_conform::Run::addr(addr.to_string())
-//!     .claims("stream,forever,concurrent")
-//!     .case("echo.text.*")
-//!     .build()
-//!     .expect("a valid run");
-//! let report = run.execute(&|_event| {}).expect("the run went through");
-//! assert_eq!(report.exit_code, echo_conform::exit::OK);
-//! assert!(report.cases.iter().all(|c| c.grade.label() == "PASS"));
-//! ```
+//! target of the matrix (a child `echo-conform run`) all come through here. The crate's front page
+//! has an example.
 
 use crate::config::{self, RunConfig};
 use crate::error::Error;
