@@ -233,12 +233,11 @@ impl Worker {
 }
 
 /// Gives a persistent connection of the load client, before it connects, the kernel's plainest
-/// congestion control, Reno, which every user may pick. Where the default is BBR (as on this
-/// project's machine; most distributions default to CUBIC), its pacing arms a timer per send:
-/// that was a fifth of the client's time in the throughput mode (perf, against the splice-pump
-/// ceiling). Set before the handshake, Reno took the epoll model's throughput from 2.3–2.6 to
-/// 2.9 GB/s, and the client off its whole core. Only how fast the client's own bytes leave
-/// changes; the server's socket keeps its own. Where the kernel refuses, the default stays.
+/// congestion control, Reno, which every user may pick. Where the default is BBR, its pacing arms
+/// a timer per send, a large share of the client's time in the throughput mode, and the client
+/// then limits the figure instead of the server (`docs/model-tuning.md` has the measurements).
+/// Only how fast the client's own bytes leave changes; the server's socket keeps its own. Where
+/// the kernel refuses, the default stays.
 pub(crate) fn lean_congestion_control(socket: &impl std::os::fd::AsFd) {
     let reno = std::ffi::OsString::from("reno");
     let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::TcpCongestion, &reno);

@@ -79,8 +79,7 @@ async fn connect(
     if let Some(src) = source {
         // The port is picked at connect time, by the whole 4-tuple, as a plain connect picks it;
         // a bind that reserves a port first must skip every port in TIME_WAIT, and slows down
-        // as a run leaves tens of thousands of them (ab, which does not bind, then looked 2×
-        // faster than echo-load did on the same server).
+        // as a run leaves tens of thousands of them.
         if src.is_ipv4() {
             nix::sys::socket::setsockopt(
                 &socket,

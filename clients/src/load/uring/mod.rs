@@ -55,9 +55,8 @@ type Setup = fn(&mut io_uring::Builder);
 /// the cheapest the kernel offers, named in the report's engine.
 const TASK_WORK: [(&str, Setup); 3] = [
     // Linux 6.1+: run only when this thread waits for completions, with no interrupt to kick it
-    // and one wake-up per wait. Against a C epoll echo (10 connections of 64 B, pinned) this
-    // took ping-pong from 125–134k to 228–249k messages/s: the interrupts were the client's
-    // largest cost.
+    // and one wake-up per wait; the interrupts are otherwise the client's largest cost in
+    // ping-pong (`docs/model-tuning.md` has the measurements).
     (DEFERRED, |b| {
         b.setup_single_issuer().setup_defer_taskrun();
     }),
