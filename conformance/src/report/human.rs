@@ -162,8 +162,8 @@ fn paint(text: &str, code: &str, colour: bool) -> String {
     }
 }
 
-/// One case as a line (plus its evidence, indented, for FAIL and SKIP); with `verbose`, how its
-/// failure was confirmed too.
+/// One case as a line ending in a newline (plus its evidence, indented, for FAIL and SKIP); with
+/// `verbose`, how its failure was confirmed too.
 pub fn case_line(r: &CaseResult, colour: bool, verbose: bool) -> String {
     let (label, code) = match r.grade {
         Grade::Pass => ("PASS", "32"),
