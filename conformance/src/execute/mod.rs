@@ -1,4 +1,4 @@
-//! The executor: carries out a [`Schedule`](crate::schedule::Schedule) and hands every case its final verdict.
+//! The executor: carries out a [`Schedule`] and hands every case its final verdict.
 //!
 //! Phases, in order: the `--family both` probe ([`family`]); the cases that may run side by side,
 //! those on the shared instance ([`shared`]) at the same time as those on fresh instances of their

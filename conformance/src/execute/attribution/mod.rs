@@ -1,4 +1,4 @@
-//! Crash and wedge attribution, a phase per module ([`deaths`], [`wedges`]): a failure seen while cases shared a server (or ran beside other
+//! Crash and wedge attribution, a phase per module (`deaths`, `wedges`): a failure seen while cases shared a server (or ran beside other
 //! fresh instances) is not trusted until the case shows it alone on a fresh instance.
 //!
 //! 1. Every such failure is run again alone. One that fails again is confirmed ("reproduced
