@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod clients_lib;
 mod corpus;
+mod docs;
 mod findings;
 mod fuzz_input;
 mod harness;
