@@ -125,8 +125,8 @@ fn waits(signature: &Signature, causes: &[&crate::cause::Cause]) -> (String, Opt
              finished"
                 .into(),
             fix(
-                "on SIGTERM, stop accepting, let the connections in flight finish (within a grace \
-                 period), then exit 0",
+                "on SIGTERM, stop accepting, let the connections in flight finish, then exit 0 \
+                 (echo-conform waits 2 s before SIGKILL)",
             ),
         ),
         Signature::NoCloseAfterFin => (
