@@ -24,6 +24,9 @@ pub const MUTANTS: [&str; 13] = [
     "stale-pidfile",
 ];
 
+/// The cases whose steps measure the server's CPU time (`expect_cpu`).
+const CPU_CASES: &[&str] = &["hostile.emfile.recovers"];
+
 #[rstest]
 #[case::unbounded_buffer("unbounded-buffer", "hostile.slow-reader.bounded-memory", "MEMORY", &["grew by", "since the baseline (limit 16384 KiB)"])]
 #[case::sigpipe_dies("sigpipe-dies", "hostile.reset-during-echo", "DIED", &["was killed by signal 13 (SIGPIPE)"])]
@@ -50,6 +53,8 @@ fn hostile_mutant_fails_its_case(
     } else {
         ""
     };
+    // A case that measures CPU time sees a spinning mutant only if the mutant gets the CPU.
+    let quiet = CPU_CASES.contains(&case).then(crate::util::cpu_quiet);
     assert_caught(
         mutant,
         case,
@@ -57,6 +62,7 @@ fn hostile_mutant_fails_its_case(
         needles,
         &["--strict", "--claims", claims],
     );
+    drop(quiet);
     if claims.is_empty() {
         tokio_reference().assert_grade(case, "PASS");
     } else {
@@ -91,4 +97,24 @@ fn idle_holders_pass_a_short_backlog_that_only_a_burst_overflows() {
         exit::OK,
     );
     report.assert_grade(case, "PASS");
+}
+
+#[test]
+fn cpu_cases_lists_every_case_that_measures_cpu() {
+    let spec = echo_spec::Spec::embedded().expect("the embedded spec");
+    let measuring: Vec<&str> = spec
+        .cases
+        .iter()
+        .filter(|c| {
+            c.kind
+                .steps()
+                .iter()
+                .any(|s| matches!(s, echo_spec::Step::ExpectCpu { .. }))
+        })
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        measuring, CPU_CASES,
+        "CPU_CASES must name every case with `expect_cpu`"
+    );
 }
