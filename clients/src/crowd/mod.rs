@@ -67,6 +67,16 @@ impl Tally {
     pub(super) fn error(&mut self, what: String) {
         self.first_error.get_or_insert(what);
     }
+
+    /// Counts a connect that ended in error `e`: refused, or failed for another reason.
+    pub(super) fn connect_failed(&mut self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            self.refused += 1;
+        } else {
+            self.failed += 1;
+        }
+        self.error(format!("connect: {e}"));
+    }
 }
 
 impl fmt::Display for Tally {
@@ -343,13 +353,6 @@ fn finish(socket: Socket, tally: &mut Tally, crowd: &mut Crowd) {
             let _ = socket.set_tcp_nodelay(true);
             crowd.streams.push(socket.into());
         }
-        Ok(Some(e)) | Err(e) => {
-            if e.kind() == io::ErrorKind::ConnectionRefused {
-                tally.refused += 1;
-            } else {
-                tally.failed += 1;
-            }
-            tally.error(format!("connect: {e}"));
-        }
+        Ok(Some(e)) | Err(e) => tally.connect_failed(&e),
     }
 }

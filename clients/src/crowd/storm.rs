@@ -143,12 +143,7 @@ fn connected(
             }
         }
         Ok(Some(e)) | Err(e) => {
-            if e.kind() == io::ErrorKind::ConnectionRefused {
-                tally.refused += 1;
-            } else {
-                tally.failed += 1;
-            }
-            tally.error(format!("connect: {e}"));
+            tally.connect_failed(&e);
             false
         }
     }
