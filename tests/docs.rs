@@ -126,7 +126,7 @@ fn check(ex: &Example) {
         "{}: `{program}` is not a program the docs tests can run ({PROGRAMS:?})",
         ex.at
     );
-    let _quiet = crate::util::cpu_quiet();
+    let _loading = crate::util::cpu_loading();
     let started = std::time::Instant::now();
     // Backslashes are the server's bytes (`"\n"`), not path separators: no path normalizing.
     let run = snapbox::cmd::Command::new(bin(program))

@@ -53,8 +53,13 @@ fn hostile_mutant_fails_its_case(
     } else {
         ""
     };
-    // A case that measures CPU time sees a spinning mutant only if the mutant gets the CPU.
-    let quiet = CPU_CASES.contains(&case).then(crate::util::cpu_quiet);
+    // A case that measures CPU time sees a spinning mutant only if the mutant gets the CPU: it runs
+    // alone, and the other cases' crowds run beside each other only.
+    let (quiet, loading) = if CPU_CASES.contains(&case) {
+        (Some(crate::util::cpu_quiet()), None)
+    } else {
+        (None, Some(crate::util::cpu_loading()))
+    };
     assert_caught(
         mutant,
         case,
@@ -62,7 +67,7 @@ fn hostile_mutant_fails_its_case(
         needles,
         &["--strict", "--claims", claims],
     );
-    drop(quiet);
+    drop((quiet, loading));
     if claims.is_empty() {
         tokio_reference().assert_grade(case, "PASS");
     } else {

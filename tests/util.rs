@@ -34,14 +34,20 @@ pub const REPORT_FILES: &[&str] = &[
     "index.html",
 ];
 
-/// Held by a test that measures a server's CPU time (a spinning mutant must be seen spinning), and
-/// by the docs examples, whose whole-spec runs of Python servers (crowds of 2000 connects among
-/// them) would otherwise starve the measured server of the CPU it spins on.
-static CPU_QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Held exclusively by a test that measures a server's CPU time (a spinning mutant must be seen
+/// spinning), and shared by the tests whose runs load the machine (the docs examples' whole-spec
+/// runs, the other hostile cases' crowds), which would otherwise starve the measured server of the
+/// CPU it spins on.
+static CPU_QUIET: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-/// Takes [`CPU_QUIET`] until the guard is dropped.
-pub fn cpu_quiet() -> std::sync::MutexGuard<'static, ()> {
-    CPU_QUIET.lock().unwrap_or_else(|e| e.into_inner())
+/// Takes [`CPU_QUIET`] alone until the guard is dropped: no loading test runs meanwhile.
+pub fn cpu_quiet() -> std::sync::RwLockWriteGuard<'static, ()> {
+    CPU_QUIET.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Takes [`CPU_QUIET`] shared with other loading tests until the guard is dropped.
+pub fn cpu_loading() -> std::sync::RwLockReadGuard<'static, ()> {
+    CPU_QUIET.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The directory holding `echo-conform`, `echo-server`, `echo-mutant` and `echo-load`, built on
